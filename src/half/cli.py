@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The `half` command line: a thin layer over the Python API.
+
+Every command takes --json (its result as JSON on stdout, nothing else there) and the global
+--data-dir. Errors are one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from half import __version__, _ui
+from half.data import DEFAULT_TASK, TASKS, cache_dir, find_dataset, get_task
+from half.data.task import SPLITS
+from half.errors import ConfigError, HalfError
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the result as JSON on stdout (and nothing else there).")(fn)
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError("--param", f"expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, envvar="HALF_DATA_DIR",
+              help="Folder holding mitdb/ and cinc2017/ (else HALF_DATA_DIR, ../shared/data next "
+                   "to the checkout, the cache, the bundled subset).")
+@click.version_option(__version__, prog_name="half")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """half: from an ECG dataset to a verified, quantized neural network on an FPGA."""
+    ctx.obj = {"data_dir": data_dir}
+
+
+@cli.command("tasks")
+@json_option
+def tasks_cmd(as_json: bool) -> None:
+    """List the tasks with their classes and parameters."""
+    import dataclasses
+
+    result = []
+    for name, cls in TASKS.items():
+        task = cls()
+        params = {f.name: getattr(task.params, f.name) for f in dataclasses.fields(cls.Params)}
+        result.append({"task": name, "dataset": cls.dataset, "classes": list(task.classes),
+                       "params": params, "default": name == DEFAULT_TASK})
+    if as_json:
+        _ui.emit_json(result)
+        return
+    for t in result:
+        _ui.out.print(f"[bold]{t['task']}[/]{' (default)' if t['default'] else ''}: "
+                      f"classes {' '.join(t['classes'])}")
+        for k, v in t["params"].items():
+            _ui.out.print(f"    {k} = {v}")
+
+
+@cli.group("data")
+def data_grp() -> None:
+    """Find, download and prepare the ECG datasets."""
+
+
+@data_grp.command("prepare")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True,
+              help=f"One of: {', '.join(TASKS)}.")
+@click.option("--labels", default=None, help="cinc2017-af label file (REFERENCE-v3.csv default, "
+              "or REFERENCE.csv for the first release, or a path).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Set a task parameter (see `half tasks`); repeatable.")
+@click.option("--no-cache", is_flag=True, help="Rebuild and do not write the cache.")
+@json_option
+@click.pass_context
+def prepare_cmd(ctx: click.Context, task_name: str, labels: str | None, params: tuple[str, ...],
+                no_cache: bool, as_json: bool) -> None:
+    """Cut the task's windows (cached) and print counts per split and class."""
+    options = _parse_params(params)
+    if labels is not None:
+        options["labels"] = labels
+    task = get_task(task_name, **options)
+    with _ui.progress_bar() as progress:
+        data = task.load(ctx.obj["data_dir"], progress=progress, use_cache=not no_cache)
+    summary = task.summary(data)
+    if as_json:
+        _ui.emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(s: dict) -> None:
+    _ui.out.print(f"[bold]{s['task']}[/]: {s['windows']} windows of {s['window']} samples at "
+                  f"{s['fs']:g} Hz; data: {s['source']}")
+    table = Table("split", "records", *s["classes"], "total")
+    for split in SPLITS:
+        c = s["counts"][split]
+        table.add_row(split, str(s["records"][split]), *(str(c[k]) for k in s["classes"]),
+                      str(sum(c.values())))
+    table.add_row("all", str(sum(s["records"].values())), *(str(s["totals"][k]) for k in
+                                                             s["classes"]),
+                  str(s["windows"]))
+    _ui.out.print(table)
+    pub = s.get("published")
+    if pub:
+        head = "published counts" + ("" if pub["comparable"] else " (not comparable: subset)")
+        t = Table("class", "DS1 ours", "DS1 published", "diff", "DS2 ours", "DS2 published",
+                  "diff", title=f"{head} ({pub['source']})")
+        for c in s["classes"]:
+            cells = []
+            for ds in ("DS1", "DS2"):
+                v = pub["sets"][ds][c]
+                cells += [str(v["ours"]), str(v["published"]), f"{v['diff_pct']:+.2f} %"]
+            t.add_row(c, *cells)
+        _ui.out.print(t)
+    for w in s["warnings"]:
+        _ui.out.print(f"[yellow]warning:[/] {w}")
+    hit = "hit" if s["cache"]["hit"] else ("written" if s["cache"]["used"] else "off")
+    _ui.out.print(f"cache {hit}: {s['cache']['path']}")
+
+
+@data_grp.command("where")
+@json_option
+@click.pass_context
+def where_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Say where each dataset is found and where the cache is."""
+    result: dict = {"cache_dir": str(cache_dir()), "datasets": {}}
+    for ds in ("mitdb", "cinc2017"):
+        try:
+            src = find_dataset(ds, ctx.obj["data_dir"])
+            result["datasets"][ds] = {"path": str(src.path), "origin": src.origin}
+        except HalfError as exc:
+            result["datasets"][ds] = {"path": None, "error": str(exc)}
+    if as_json:
+        _ui.emit_json(result)
+        return
+    _ui.out.print(f"cache: {result['cache_dir']}")
+    for ds, info in result["datasets"].items():
+        where = f"{info['path']} ({info['origin']})" if info["path"] else info["error"]
+        _ui.out.print(f"{ds}: {where}")
+
+
+@data_grp.command("download")
+@click.argument("dataset", type=click.Choice(["mitdb", "cinc2017"]))
+@click.option("--dest", type=click.Path(path_type=Path), default=None,
+              help="Target folder (default: <cache>/data/DATASET, where half looks).")
+@click.option("--force", is_flag=True, help="Download again even if the folder exists.")
+@json_option
+def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) -> None:
+    """Fetch a dataset from PhysioNet (needs internet)."""
+    from half.data.download import download
+
+    with _ui.progress_bar() as progress:
+        path = download(dataset, dest, progress=progress, force=force)
+    if as_json:
+        _ui.emit_json({"dataset": dataset, "path": str(path)})
+    else:
+        _ui.out.print(f"{dataset}: {path}")
+
+
+def _guard(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HalfError as exc:
+            message = " ".join(str(exc).split())  # always one line
+            _ui.err.print(f"[red]half: error:[/] {message}", soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _ui.err.print("half: interrupted")
+            sys.exit(130)
+
+    return run
+
+
+@_guard
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (`half`)."""
+    cli(args=argv, prog_name="half")

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""mitdb-aami on the real MIT-BIH records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+from conftest import run_json
+
+from half.data import get_task
+from half.data.mitdb import DS1, DS2, PUBLISHED, rr_features
+
+
+@pytest.mark.slow
+def test_prepare_counts_match_published_table(shared_data):
+    s = run_json("--data-dir", str(shared_data), "data", "prepare", "--task", "mitdb-aami")
+    assert s["published"]["comparable"] is True
+    for ds in ("DS1", "DS2"):
+        for c, row in s["published"]["sets"][ds].items():
+            assert row["published"] == PUBLISHED[ds][c]
+            assert abs(row["diff_pct"]) <= 0.5, (ds, c, row)
+    assert s["records"] == {"train": 17, "val": 5, "test": 22}
+    assert s["windows"] == sum(sum(v.values()) for v in PUBLISHED.values())
+    assert s["side_inputs"][:2] == ["rr_pre", "rr_post"]
+    # The second call comes from the cache.
+    again = run_json("--data-dir", str(shared_data), "data", "prepare")
+    assert again["cache"]["hit"] is True and again["cache"]["key"] == s["cache"]["key"]
+
+
+def test_windows_are_cut_around_the_annotated_r_peaks(make_mitdb):
+    root = make_mitdb((101, 100))
+    data = get_task("mitdb-aami", window=200, before=80).load(root)
+    assert data.x.shape[1] == 200 and data.x.dtype == np.float32
+    assert set(data.record) == {"100", "101"}
+    # Window k of record 100 is the MLII signal from R-peak - 80 to R-peak + 120.
+    rec = wfdb.rdrecord(str(root / "mitdb" / "100"), channels=[0])
+    ann = wfdb.rdann(str(root / "mitdb" / "100"), "atr")
+    peaks = [p for p, s in zip(ann.sample, ann.symbol, strict=True) if s in "NA"]
+    rows = np.flatnonzero(data.record == "100")
+    for k in (5, 100, 1000):
+        p = peaks[k]
+        np.testing.assert_allclose(data.x[rows[k]], rec.p_signal[p - 80:p + 120, 0], atol=1e-6)
+    # Split by patient: 101 is in DS1 (training), 100 in DS2 (test).
+    assert data.records("train") == ["101"] and data.records("test") == ["100"]
+    assert 101 in DS1 and 100 in DS2
+
+
+def test_resampling_changes_rate_and_keeps_beats(make_mitdb):
+    root = make_mitdb((100,))
+    native = get_task("mitdb-aami", window=360, before=144).load(root)
+    half_rate = get_task("mitdb-aami", fs=180, window=180, before=72).load(root)
+    assert half_rate.fs == 180 and half_rate.x.shape == (len(native), 180)
+    # The R peak sits at `before` in both, so the peak amplitudes agree closely.
+    r = np.abs(native.x[:, 144] - half_rate.x[:, 72])
+    assert np.median(r) < 0.05
+
+
+def test_rr_features_are_causal_except_for_the_next_beat():
+    rng = np.random.default_rng(0)
+    peaks = np.cumsum(rng.integers(250, 400, size=50))
+    f = rr_features(peaks, 360.0, local_beats=10)
+    assert f.shape == (50, 8)
+    np.testing.assert_allclose(f[10, 0], (peaks[10] - peaks[9]) / 360, rtol=1e-6)
+    np.testing.assert_allclose(f[10, 1], (peaks[11] - peaks[10]) / 360, rtol=1e-6)
+    np.testing.assert_allclose(f[10, 2], np.mean(np.diff(peaks[:11])[-10:]) / 360, rtol=1e-6)
+    np.testing.assert_allclose(f[10, 3], np.mean(np.diff(peaks[:11])) / 360, rtol=1e-5)
+    # Moving beats after i+1 leaves the features of beat i unchanged.
+    later = peaks.copy()
+    later[30:] += 1000
+    g = rr_features(later, 360.0, local_beats=10)
+    np.testing.assert_array_equal(f[:29], g[:29])
+    assert not np.array_equal(f[29:], g[29:])
+
+
+def test_intra_patient_split_says_it_leaks(make_mitdb):
+    root = make_mitdb((101, 100))
+    task = get_task("mitdb-aami", split="intra-patient", seed=3)
+    data = task.load(root)
+    assert any("leak" in w for w in data.warnings)
+    assert set(data.records("train")) == set(data.records("test")) == {"100", "101"}
+    again = get_task("mitdb-aami", split="intra-patient", seed=3).load(root, use_cache=False)
+    np.testing.assert_array_equal(data.split, again.split)  # same seed, same split
+
+
+def test_cache_key_follows_parameters_and_content(make_mitdb, monkeypatch, tmp_path):
+    monkeypatch.setenv("HALF_CACHE_DIR", str(tmp_path / "own-cache"))
+    root = make_mitdb((100,), copy=("100.atr",))
+    a = get_task("mitdb-aami").load(root)
+    b = get_task("mitdb-aami").load(root)
+    assert not a.cache["hit"] and b.cache["hit"] and a.cache["key"] == b.cache["key"]
+    np.testing.assert_array_equal(a.x, b.x)
+    assert get_task("mitdb-aami", window=300).load(root).cache["key"] != a.cache["key"]
+    # Same size, new content (one byte changed) -> new key.
+    atr = root / "mitdb" / "100.atr"
+    raw = bytearray(atr.read_bytes())
+    raw[-3] ^= 0x01
+    atr.write_bytes(bytes(raw))
+    assert get_task("mitdb-aami").load(root).cache["key"] != a.cache["key"]
+
+
+def test_bundled_subset_is_used_without_any_data_folder(monkeypatch, tmp_path):
+    import half.data._locate as locate
+
+    monkeypatch.setattr(locate, "checkout_root", lambda: None)
+    monkeypatch.setenv("HALF_CACHE_DIR", str(tmp_path / "empty-cache"))
+    task = get_task("mitdb-aami")
+    data = task.load()
+    assert data.source.startswith("bundled")
+    assert any("bundled" in w for w in data.warnings)
+    assert data.records("train") == ["208", "209"]
+    assert data.records("val") == ["201"] and data.records("test") == ["213"]
+    counts = data.counts()
+    assert counts["test"] == {"N": 2641, "S": 28, "V": 220, "F": 362, "Q": 0}
+    assert task.summary(data)["published"]["comparable"] is False
