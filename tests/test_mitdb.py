@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import wfdb
-from conftest import run_json
 
+from conftest import run_json
 from half.data import get_task
 from half.data.mitdb import DS1, DS2, PUBLISHED, rr_features
 

@@ -37,7 +37,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, envvar="HALF_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder holding mitdb/ and cinc2017/ (else HALF_DATA_DIR, ../shared/data next "
                    "to the checkout, the cache, the bundled subset).")
 @click.version_option(__version__, prog_name="half")

@@ -35,7 +35,7 @@ class CincParams:
     window: int = 9000  # samples per window at `fs` (9000 = 30 s at 300 Hz)
     crop: str = "start"  # where a longer recording is cut: "start" or "center"
     pad: bool = True  # zero-pad shorter recordings at the end; false: such a recording is an error
-    labels: str = DEFAULT_LABELS  # label file: REFERENCE-v3.csv (corrected), REFERENCE.csv, or a path
+    labels: str = DEFAULT_LABELS  # REFERENCE-v3.csv (corrected), REFERENCE.csv, or a path
     binary: bool = False  # AF vs rest instead of N/A/O/~
     split_seed: int = 0  # seed of the stratified record-level split
     val_frac: float = 0.15  # fraction of each class held out for validation

@@ -63,7 +63,7 @@ class MitdbParams:
         if not 0 <= self.before < self.window:
             raise ConfigError("before", f"must lie in [0, window={self.window}), got {self.before}")
         if self.split not in ("inter-patient", "intra-patient"):
-            raise ConfigError("split", f"must be inter-patient or intra-patient, got {self.split!r}")
+            raise ConfigError("split", f"inter-patient or intra-patient, not {self.split!r}")
         for r in self.val_records:
             if r not in DS1:
                 raise ConfigError("val_records", f"record {r} is not in DS1 (the training set)")
