@@ -113,10 +113,9 @@ def _print_summary(s: dict) -> None:
                   str(s["windows"]))
     _ui.out.print(table)
     pub = s.get("published")
-    if pub:
-        head = "published counts" + ("" if pub["comparable"] else " (not comparable: subset)")
+    if pub and pub["comparable"]:
         t = Table("class", "DS1 ours", "DS1 published", "diff", "DS2 ours", "DS2 published",
-                  "diff", title=f"{head} ({pub['source']})")
+                  "diff", title=f"published counts ({pub['source']})")
         for c in s["classes"]:
             cells = []
             for ds in ("DS1", "DS2"):
