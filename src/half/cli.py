@@ -168,6 +168,92 @@ def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) ->
         _ui.out.print(f"{dataset}: {path}")
 
 
+@cli.command("train")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--arch", "arch_spec", required=True, help="Architecture file (.json/.yaml) or "
+              "preset:NAME.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Run folder to write (replaced as a whole when training ends).")
+@click.option("--epochs", type=int, default=None, help="Maximum epochs.")
+@click.option("--fraction", type=float, default=None, help="Fraction of the training windows.")
+@click.option("--budget", type=float, default=None, help="Training time budget in seconds.")
+@click.option("--seed", type=int, default=None)
+@click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
+              help="Set a training option (lr, batch_size, patience, balance, ...).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Set a task parameter; repeatable.")
+@json_option
+@click.pass_context
+def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
+              epochs: int | None, fraction: float | None, budget: float | None,
+              seed: int | None, config: tuple[str, ...], params: tuple[str, ...],
+              as_json: bool) -> None:
+    """Quantization-aware training; early stopping on the validation split."""
+    import dataclasses
+    import typing
+
+    from half.data.task import _coerce
+    from half.nn.runs import train_run
+    from half.nn.train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    options = {k: _coerce(k, v, hints[k]) if k in hints else v
+               for k, v in _parse_params(config).items()}
+    for key, value in (("epochs", epochs), ("train_fraction", fraction),
+                       ("time_budget_s", budget), ("seed", seed)):
+        if value is not None:
+            options[key] = value
+    unknown = set(options) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ConfigError(f"--config {sorted(unknown)[0]}", "unknown training option")
+    cfg = TrainConfig(**options)
+    with _ui.progress_bar() as progress:
+        result = train_run(task_name, arch_spec, out_dir, cfg, _parse_params(params),
+                           ctx.obj["data_dir"], progress)
+    if as_json:
+        _ui.emit_json(result)
+        return
+    _print_metrics(result["val"], f"{task_name} validation (best epoch {result['best_epoch']})")
+    _ui.out.print(f"{result['params']} parameters, {result['macs']} MACs; "
+                  f"{result['windows_per_s']:.0f} windows/s; run folder {out_dir}")
+
+
+@cli.command("eval")
+@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val",
+              show_default=True)
+@json_option
+@click.pass_context
+def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
+             as_json: bool) -> None:
+    """Print a model's metrics on one split of its task."""
+    from half.nn.runs import eval_run
+
+    with _ui.progress_bar() as progress:
+        result = eval_run(model_spec, task_name, split, ctx.obj["data_dir"], progress)
+    if as_json:
+        _ui.emit_json(result)
+        return
+    _print_metrics(result, f"{task_name} {split} split, {result['windows']} windows")
+    for w in result["warnings"]:
+        _ui.out.print(f"[yellow]warning:[/] {w}")
+
+
+def _print_metrics(m: dict, title: str) -> None:
+    per_class = {k: v for k, v in m.get("per_class", {}).items()}
+    table = Table("class", "Se", "+P", "F1", "support", title=title)
+    for c, row in per_class.items():
+        table.add_row(c, f"{row['se']:.3f}", f"{row['ppv']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"]))
+    if per_class:
+        _ui.out.print(table)
+    for key in ("macro_f1", "f1_nao", "f1", "accuracy", "jk_index", "sensitivity",
+                "specificity"):
+        if key in m:
+            _ui.out.print(f"{key}: {m[key]:.4f}")
+
+
 def _guard(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def run(*args, **kwargs):

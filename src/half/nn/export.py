@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""ONNX exports of a trained model: QONNX (what the hardware layer lowers) and QCDQ, and a check
+that the QONNX file loads and executes with the `qonnx` package and matches PyTorch."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from half.nn.model import QuantCNN
+
+
+def _example(model: QuantCNN) -> tuple:
+    x = torch.zeros(1, model.arch.window)
+    side = torch.zeros(1, model.arch.side_inputs) if model.arch.side_inputs else None
+    return (x,) if side is None else (x, side)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter prints progress lines and warnings that are not the user's business."""
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)  # opset and torchvision notices of the torch exporter
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def export_qonnx(model: QuantCNN, path: Path) -> Path:
+    from brevitas.export import export_qonnx as _export
+
+    model.eval()
+    tmp = path.with_name(f".{path.name}.tmp")
+    with _quiet():
+        _export(model, args=_example(model), export_path=str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def export_qcdq(model: QuantCNN, path: Path) -> Path:
+    from brevitas.export import export_onnx_qcdq
+
+    model.eval()
+    tmp = path.with_name(f".{path.name}.tmp")
+    with _quiet():
+        export_onnx_qcdq(model, args=_example(model), export_path=str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def check_qonnx(path: Path, model: QuantCNN, x: np.ndarray, side: np.ndarray | None) -> dict:
+    """Execute the QONNX file with qonnx on windows `x` and compare with the PyTorch model."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    mw = ModelWrapper(str(path))
+    names = [i.name for i in mw.graph.input]
+    out_name = mw.graph.output[0].name
+    onnx_scores = []
+    for i in range(len(x)):
+        feed = {names[0]: x[i:i + 1].astype(np.float32)}
+        if side is not None:
+            feed[names[1]] = side[i:i + 1].astype(np.float32)
+        onnx_scores.append(execute_onnx(mw, feed)[out_name])
+    onnx_scores = np.concatenate(onnx_scores)
+    model.eval()
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x.astype(np.float32)),
+                    None if side is None else torch.from_numpy(side.astype(np.float32))).numpy()
+    return {"windows": len(x), "max_abs_diff": float(np.abs(onnx_scores - ref).max()),
+            "argmax_agreement": float((onnx_scores.argmax(1) == ref.argmax(1)).mean())}

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Run folders and shipped presets: train into a folder, evaluate a folder or a preset.
+
+A run folder holds: arch.json, task.json (task name and parameters), train_config.json,
+side_norm.json, model.pt, history.json, metrics_val.json, confusion_val.json, curve.png,
+model.qonnx.onnx, model.qcdq.onnx and export_check.json. Presets are run folders shipped inside
+the package under half/nn/presets/<task>/<name>/, addressed as `preset:<name>`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from half._io import atomic_dir, write_json_atomic
+from half.data import get_task
+from half.data.task import Progress
+from half.errors import ConfigError
+from half.nn.arch import Arch, load_arch
+from half.nn.export import check_qonnx, export_qcdq, export_qonnx
+from half.nn.metrics import metrics_for
+from half.nn.train import TrainConfig, load_run, predict, save_run, train
+
+PREFIX = "preset:"
+
+
+def presets_dir(task: str) -> Path:
+    return Path(str(resources.files("half.nn").joinpath("presets", task)))
+
+
+def list_presets(task: str) -> list[str]:
+    d = presets_dir(task)
+    return sorted(p.name for p in d.iterdir() if (p / "arch.json").is_file()) if d.is_dir() else []
+
+
+def resolve_model(spec: str, task: str) -> Path:
+    """A run folder from `preset:NAME` (for `task`) or a path."""
+    if spec.startswith(PREFIX):
+        name = spec[len(PREFIX):]
+        path = presets_dir(task) / name
+        if not (path / "arch.json").is_file():
+            known = ", ".join(list_presets(task)) or "none"
+            raise ConfigError("model", f"no preset {name!r} for task {task} (known: {known})")
+        return path
+    path = Path(spec)
+    if not path.is_dir():
+        raise ConfigError("model", f"{spec}: no such run folder")
+    return path
+
+
+def resolve_arch(spec: str, task: str) -> tuple[Arch, dict]:
+    """(arch, task params it was made for) from `preset:NAME` or an arch .json/.yaml file."""
+    if spec.startswith(PREFIX):
+        folder = resolve_model(spec, task)
+        params = json.loads((folder / "task.json").read_text())["params"]
+        return load_arch(folder / "arch.json"), params
+    return load_arch(spec), {}
+
+
+def _plot_curve(history: list[dict], key: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ep = [h["epoch"] for h in history]
+    ax.plot(ep, [h["loss"] for h in history], label="train loss")
+    ax2 = ax.twinx()
+    ax2.plot(ep, [h[f"val_{key}"] for h in history], color="C1", label=f"val {key}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax2.set_ylabel(f"val {key}")
+    fig.legend(loc="upper center", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
+              task_options: dict | None = None, data_dir: Path | None = None,
+              progress: Progress | None = None) -> dict:
+    """Train `arch_spec` on the task and write a complete run folder (atomically)."""
+    arch, preset_params = resolve_arch(arch_spec, task_name)
+    task = get_task(task_name, **{**preset_params, **(task_options or {})})
+    data = task.load(data_dir, progress=progress)
+    result = train(arch, data, cfg, progress=progress)
+    va = data.select("val")
+    side_va = result.norm(va.side)
+    y_pred = predict(result.model, va.x, side_va)
+    key = [k for k in result.history[0] if k.startswith("val_")][0][4:]
+    with atomic_dir(out_dir) as tmp:
+        save_run(tmp, arch, task.param_dict(), task_name, cfg, result)
+        write_json_atomic(tmp / "confusion_val.json",
+                          metrics_for(data.task, data.classes, va.y, y_pred)["confusion"])
+        _plot_curve(result.history, key, tmp / "curve.png")
+        export_qonnx(result.model, tmp / "model.qonnx.onnx")
+        export_qcdq(result.model, tmp / "model.qcdq.onnx")
+        n = min(64, len(va))
+        check = check_qonnx(tmp / "model.qonnx.onnx", result.model, va.x[:n],
+                            None if side_va is None else side_va[:n].numpy())
+        write_json_atomic(tmp / "export_check.json", check)
+    return {"run_dir": str(out_dir), "task": task_name, "arch_hash": arch.arch_hash(),
+            "params": arch.params(), "macs": arch.macs(), "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history), "windows_per_s": result.windows_per_s,
+            "val": result.val, "qonnx_check": check, "warnings": list(data.warnings)}
+
+
+def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
+             progress: Progress | None = None) -> dict:
+    """Metrics of a run folder or preset on one split of its task."""
+    folder = resolve_model(model_spec, task_name)
+    arch, task_info, norm, model = load_run(folder)
+    if task_info["task"] != task_name:
+        raise ConfigError("task", f"{folder} was trained for {task_info['task']}, not {task_name}")
+    task = get_task(task_name, **task_info["params"])
+    data = task.load(data_dir, progress=progress).select(split)
+    y_pred = predict(model, data.x, norm(data.side))
+    return {"model": str(folder), "task": task_name, "split": split, "windows": len(data),
+            "arch_hash": arch.arch_hash(), "params": arch.params(), "macs": arch.macs(),
+            **metrics_for(task_name, data.classes, data.y, y_pred),
+            "warnings": list(data.warnings)}

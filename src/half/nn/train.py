@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Quantization-aware training of an `Arch` on a prepared task, and the run folder it writes.
+
+Class-weighted cross-entropy (inverse square-root class frequency by default) for the heavy
+class imbalance, AdamW with a one-cycle learning-rate schedule, early stopping on the
+**validation** split's primary metric (macro-F1 / F1_NAO), seeded initialisation and data
+order, best-epoch checkpoint. Fidelity knobs for the search: epochs, train_fraction, time budget.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from half._io import atomic_file, write_json_atomic
+from half.data.task import Progress, TaskData
+from half.errors import ConfigError
+from half.nn.arch import Arch
+from half.nn.metrics import metrics_for, primary_metric
+from half.nn.model import QuantCNN
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30  # maximum epochs
+    batch_size: int = 256
+    lr: float = 3e-3  # peak of the one-cycle schedule
+    weight_decay: float = 1e-4
+    patience: int = 8  # epochs without a better validation metric before stopping
+    train_fraction: float = 1.0  # fidelity: class-stratified fraction of the training windows
+    time_budget_s: float = 0.0  # stop after this many seconds of training (0 = no budget)
+    balance: str = "sqrt"  # class weights: "none", "sqrt" (1/sqrt(freq)) or "inverse" (1/freq)
+    seed: int = 0
+    threads: int = 2  # torch threads (one per trial when trials run in parallel processes)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError("epochs", f"must be at least 1, got {self.epochs}")
+        if not 0 < self.train_fraction <= 1:
+            raise ConfigError("train_fraction", f"must lie in (0, 1], got {self.train_fraction}")
+        if self.balance not in ("none", "sqrt", "inverse"):
+            raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
+
+
+@dataclass
+class Normalizer:
+    """Fixed affine map of the side inputs (train-split mean and std), applied on the host."""
+
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, side: np.ndarray | None) -> Normalizer:
+        if side is None or side.size == 0:
+            return cls()
+        return cls(side.mean(0).tolist(), (side.std(0) + 1e-6).tolist())
+
+    def __call__(self, side: np.ndarray | None) -> torch.Tensor | None:
+        if side is None or not self.mean:
+            return None
+        return torch.from_numpy(((side - np.array(self.mean)) / np.array(self.std))
+                                .astype(np.float32))
+
+
+@dataclass
+class TrainResult:
+    model: QuantCNN
+    norm: Normalizer
+    best_epoch: int
+    val: dict  # validation metrics of the best epoch
+    history: list[dict]  # per epoch: loss, validation metric, seconds, windows/s
+    windows_per_s: float
+
+
+def _subsample(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    if fraction >= 1:
+        return np.arange(y.size)
+    keep = [rng.permutation(np.flatnonzero(y == c))[: max(1, round(fraction * (y == c).sum()))]
+            for c in np.unique(y)]
+    return np.sort(np.concatenate(keep))
+
+
+def _class_weights(y: np.ndarray, n: int, balance: str) -> torch.Tensor:
+    freq = np.bincount(y, minlength=n).astype(np.float64)
+    w = np.zeros(n)
+    seen = freq > 0
+    if balance == "none":
+        w[seen] = 1.0
+    else:
+        w[seen] = 1 / (np.sqrt(freq[seen]) if balance == "sqrt" else freq[seen])
+        w[seen] *= seen.sum() / w[seen].sum()
+    return torch.tensor(w, dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict(model: QuantCNN, x: np.ndarray, side: torch.Tensor | None, batch: int = 2048
+            ) -> np.ndarray:
+    """Predicted class of every window (argmax of the scores)."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        s = None if side is None else side[i:i + batch]
+        out.append(model(torch.from_numpy(x[i:i + batch]), s).argmax(1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def evaluate(model: QuantCNN, norm: Normalizer, data: TaskData) -> dict:
+    """Task metrics of `model` on the windows of `data` (one split)."""
+    y_pred = predict(model, data.x, norm(data.side))
+    return metrics_for(data.task, data.classes, data.y, y_pred)
+
+
+def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
+          progress: Progress | None = None) -> TrainResult:
+    """Train on data's train split; select the epoch on its val split (never on test)."""
+    cfg = cfg or TrainConfig()
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    tr, va = data.select("train"), data.select("val")
+    if len(tr) == 0 or len(va) == 0:
+        raise ConfigError("data", f"{data.task} needs windows in train and val "
+                          f"(has {len(tr)} and {len(va)})")
+    if arch.window != tr.x.shape[1] or arch.n_classes != len(data.classes):
+        raise ConfigError("arch", f"expects window {arch.window} and {arch.n_classes} classes; "
+                          f"the task gives {tr.x.shape[1]} and {len(data.classes)}")
+    idx = _subsample(tr.y, cfg.train_fraction, rng)
+    x_tr, y_tr = tr.x[idx], tr.y[idx]
+    norm = Normalizer.fit(None if tr.side is None else tr.side[idx])
+    s_tr, s_va = norm(None if tr.side is None else tr.side[idx]), norm(va.side)
+    model = QuantCNN(arch)
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(y_tr, arch.n_classes, cfg.balance))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = -(-len(y_tr) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps)
+    key = primary_metric(data.task, data.classes)
+    best, best_epoch, best_state, history = -1.0, 0, None, []
+    xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        t0, total = time.perf_counter(), 0.0
+        order = torch.from_numpy(rng.permutation(len(y_tr)))
+        for step in range(steps):
+            b = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            out = model(xt[b], None if s_tr is None else s_tr[b])
+            loss = loss_fn(out, yt[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(b)
+        seconds = time.perf_counter() - t0
+        y_pred = predict(model, va.x, s_va)
+        metric = metrics_for(data.task, data.classes, va.y, y_pred)[key]
+        history.append({"epoch": epoch, "loss": total / len(y_tr), f"val_{key}": metric,
+                        "seconds": round(seconds, 2),
+                        "windows_per_s": round(len(y_tr) / seconds, 1)})
+        if progress:
+            progress(f"epoch {epoch} loss {total / len(y_tr):.3f} val {key} {metric:.3f}",
+                     epoch, cfg.epochs)
+        if metric > best:
+            best, best_epoch, best_state = metric, epoch, copy.deepcopy(model.state_dict())
+        if epoch - best_epoch >= cfg.patience:
+            break
+        if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s:
+            break
+    model.load_state_dict(best_state)
+    val = evaluate(model, norm, va)
+    speed = float(np.mean([h["windows_per_s"] for h in history]))
+    return TrainResult(model, norm, best_epoch, val, history, speed)
+
+
+def save_run(run_dir: Path, arch: Arch, task_params: dict, task: str, cfg: TrainConfig,
+             result: TrainResult) -> None:
+    """Write the run folder: arch, task, config, weights, metrics, history."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "arch.json", arch.to_dict())
+    write_json_atomic(run_dir / "task.json", {"task": task, "params": task_params})
+    write_json_atomic(run_dir / "train_config.json", dataclasses.asdict(cfg))
+    write_json_atomic(run_dir / "side_norm.json", dataclasses.asdict(result.norm))
+    with atomic_file(run_dir / "model.pt") as fh:
+        torch.save(result.model.state_dict(), fh)
+    write_json_atomic(run_dir / "history.json", result.history)
+    write_json_atomic(run_dir / "metrics_val.json", {"best_epoch": result.best_epoch,
+                                                     "windows_per_s": result.windows_per_s,
+                                                     **result.val})
+
+
+def load_run(run_dir: Path) -> tuple[Arch, dict, Normalizer, QuantCNN]:
+    """(arch, task.json, side normalizer, model with weights) from a run folder."""
+    for name in ("arch.json", "task.json", "side_norm.json", "model.pt"):
+        if not (run_dir / name).is_file():
+            raise ConfigError("model", f"{run_dir}: not a run folder (no {name})")
+    arch = Arch.from_dict(json.loads((run_dir / "arch.json").read_text()))
+    task = json.loads((run_dir / "task.json").read_text())
+    norm = Normalizer(**json.loads((run_dir / "side_norm.json").read_text()))
+    model = QuantCNN(arch)
+    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    model.eval()
+    return arch, task, norm, model

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Quantization-aware training, run folders, exports and evaluation on small real data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_half, run_json
+from half.data import get_task
+from half.errors import ConfigError
+from half.nn.arch import Arch, ConvBlock, DenseLayer
+from half.nn.train import TrainConfig, train
+
+# A tiny network for the mitdb-aami default windows (360 samples), with the RR side inputs.
+ARCH = Arch(window=360, n_classes=5, decimation=4, side_inputs=8,
+            blocks=(ConvBlock(4, kernel=5, pool=4, weight_bits=4, act_bits=4),
+                    ConvBlock(8, kernel=3, kind="dwsep", weight_bits=4, act_bits=4)),
+            dense=(DenseLayer(8, weight_bits=4, act_bits=4),), out_bits=4)
+# Records: 101 (DS1, train), 118 (DS1, a default validation record), 100 (DS2, test).
+RECORDS = (101, 118, 100)
+
+
+@pytest.fixture
+def mitdb_small(make_mitdb):
+    root = make_mitdb(RECORDS)
+    return root, get_task("mitdb-aami").load(root)
+
+
+def _cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{"epochs": 2, "train_fraction": 0.3, "threads": 1, **kw})
+
+
+def test_training_is_deterministic_and_selects_on_validation(mitdb_small):
+    _, data = mitdb_small
+    a = train(ARCH, data, _cfg(seed=1))
+    b = train(ARCH, data, _cfg(seed=1))
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(x, y), name
+    assert a.history == [dict(h, seconds=a.history[i]["seconds"],
+                              windows_per_s=a.history[i]["windows_per_s"])
+                         for i, h in enumerate(b.history)]
+    best = max(a.history, key=lambda h: h["val_macro_f1"])
+    assert a.best_epoch == best["epoch"]
+    assert a.val["macro_f1"] == pytest.approx(best["val_macro_f1"])
+    assert a.val["n"] == int((data.split == 1).sum())  # validated on the val split only
+    c = train(ARCH, data, _cfg(seed=2))
+    assert not torch.equal(c.model.state_dict()["head.0.weight"],
+                           a.model.state_dict()["head.0.weight"])
+
+
+def test_wrong_window_or_classes_are_rejected(mitdb_small):
+    import dataclasses
+
+    _, data = mitdb_small
+    with pytest.raises(ConfigError, match="window 256"):
+        train(dataclasses.replace(ARCH, window=256), data, _cfg())
+    with pytest.raises(ConfigError, match="train_fraction"):
+        _cfg(train_fraction=0)
+
+
+def test_train_and_eval_from_the_command_line(mitdb_small, tmp_path):
+    root, _ = mitdb_small
+    arch_file = tmp_path / "arch.json"
+    arch_file.write_text(ARCH.to_json())
+    run = tmp_path / "run"
+    res = run_json("--data-dir", str(root), "train", "--task", "mitdb-aami", "--arch",
+                   str(arch_file), "-o", str(run), "--epochs", "2", "--fraction", "0.3",
+                   "-c", "threads=1")
+    for name in ("arch.json", "model.pt", "metrics_val.json", "confusion_val.json", "curve.png",
+                 "model.qonnx.onnx", "model.qcdq.onnx", "history.json", "export_check.json"):
+        assert (run / name).is_file(), name
+    assert not list(tmp_path.glob(".run*"))  # no temporary folder left behind
+    assert res["params"] == ARCH.params() and res["epochs_run"] == 2
+    # the QONNX file executes with qonnx and gives the PyTorch model's scores
+    assert res["qonnx_check"]["argmax_agreement"] == 1.0
+    assert res["qonnx_check"]["max_abs_diff"] < 1e-4
+    val = run_json("--data-dir", str(root), "eval", "--model", str(run), "--task", "mitdb-aami",
+                   "--split", "val")
+    assert val["macro_f1"] == pytest.approx(res["val"]["macro_f1"])
+    test = run_json("--data-dir", str(root), "eval", "--model", str(run), "--task",
+                    "mitdb-aami", "--split", "test")
+    assert test["windows"] == sum(test["per_class"][c]["support"] for c in "NSVFQ")
+    assert np.array(test["confusion"]).sum() == test["windows"]
+    proc = run_half("--data-dir", str(root), "eval", "--model", str(run), "--task",
+                    "cinc2017-af")
+    assert proc.returncode != 0 and "trained for mitdb-aami" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_training_option_and_model_are_one_line_errors(tmp_path):
+    proc = run_half("train", "--arch", "preset:nope", "-o", str(tmp_path / "r"))
+    assert proc.returncode != 0 and "no preset 'nope'" in proc.stderr
+    proc = run_half("train", "--arch", "preset:tiny", "-o", str(tmp_path / "r"), "-c", "lr2=1")
+    assert proc.returncode != 0 and "lr2" in proc.stderr
+    proc = run_half("eval", "--model", str(tmp_path / "missing"))
+    assert proc.returncode != 0 and "no such run folder" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_metrics_json_is_plain_json(mitdb_small, tmp_path):
+    _, data = mitdb_small
+    result = train(ARCH, data, _cfg(epochs=1))
+    json.dumps(result.val)  # numbers and lists only
+    assert set(result.val["per_class"]) == set("NSVFQ")
