@@ -98,3 +98,12 @@ def test_cinc_bad_label(make_cinc, tmp_path):
     ref.write_text(ref.read_text().replace(",N", ",X", 1).replace(",A", ",X", 1))
     _fails(["--data-dir", str(root), "data", "prepare", "--task", "cinc2017-af"], tmp_path / "c",
            "REFERENCE-v3.csv", "unknown label")
+
+
+def test_bad_highpass_names_the_field():
+    from half.data import get_task
+    from half.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        get_task("mitdb-aami", highpass=200.0)
+    assert err.value.field == "highpass"

@@ -113,3 +113,18 @@ def test_bundled_subset_is_used_without_any_data_folder(monkeypatch, tmp_path):
     counts = data.counts()
     assert counts["test"] == {"N": 2641, "S": 28, "V": 220, "F": 362, "Q": 0}
     assert task.summary(data)["published"]["comparable"] is False
+
+
+def test_highpass_removes_baseline_wander_and_keeps_the_qrs_band():
+    from half.data.task import highpass
+
+    fs = 360.0
+    t = np.arange(int(60 * fs)) / fs
+    qrs_band = np.sin(2 * np.pi * 10 * t)
+    wander = 1.5 + 0.8 * np.sin(2 * np.pi * 0.1 * t)  # offset + slow breathing drift
+    settled = slice(int(5 * fs), None)
+    # 2nd-order Butterworth at 0.5 Hz: the 0.1 Hz drift is attenuated ~25x, the offset removed
+    assert np.abs(highpass(wander, fs, 0.5)[settled]).max() < 0.06
+    passed = highpass(qrs_band, fs, 0.5)[settled]
+    assert passed.std() == pytest.approx(qrs_band[settled].std(), rel=0.01)
+    assert np.array_equal(highpass(wander, fs, 0.0), wander)  # 0 = off

@@ -142,3 +142,16 @@ def test_genome_errors_name_the_gene():
     assert err.value.field == "genome.decimation"
     with pytest.raises(ConfigError, match="genes"):
         space.decode(genome[:-1], window=360, n_classes=5)
+
+
+def test_float_twin_shares_the_trainable_parameter_names():
+    import torch
+
+    from half.nn.model import QuantCNN
+
+    quant, flt = QuantCNN(ARCH), QuantCNN(ARCH, quant=False)
+    assert set(flt.state_dict()) <= set(quant.state_dict())
+    missing = quant.load_state_dict(flt.state_dict(), strict=False).missing_keys
+    assert all("quant" in k for k in missing)  # only the quantizers' own parameters
+    x, side = torch.randn(4, 360), torch.randn(4, 8)
+    assert flt(x, side).shape == quant(x, side).shape == (4, 5)

@@ -189,24 +189,10 @@ def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
               seed: int | None, config: tuple[str, ...], params: tuple[str, ...],
               as_json: bool) -> None:
     """Quantization-aware training; early stopping on the validation split."""
-    import dataclasses
-    import typing
-
-    from half.data.task import _coerce
     from half.nn.runs import train_run
-    from half.nn.train import TrainConfig
 
-    hints = typing.get_type_hints(TrainConfig)
-    options = {k: _coerce(k, v, hints[k]) if k in hints else v
-               for k, v in _parse_params(config).items()}
-    for key, value in (("epochs", epochs), ("train_fraction", fraction),
-                       ("time_budget_s", budget), ("seed", seed)):
-        if value is not None:
-            options[key] = value
-    unknown = set(options) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        raise ConfigError(f"--config {sorted(unknown)[0]}", "unknown training option")
-    cfg = TrainConfig(**options)
+    cfg = _train_config(config, epochs=epochs, train_fraction=fraction, time_budget_s=budget,
+                        seed=seed)
     with _ui.progress_bar() as progress:
         result = train_run(task_name, arch_spec, out_dir, cfg, _parse_params(params),
                            ctx.obj["data_dir"], progress)
@@ -238,6 +224,57 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
     _print_metrics(result, f"{task_name} {split} split, {result['windows']} windows")
     for w in result["warnings"]:
         _ui.out.print(f"[yellow]warning:[/] {w}")
+
+
+@cli.command("cv")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--arch", "arch_spec", required=True, help="Architecture file or preset:NAME.")
+@click.option("--folds", type=int, default=4, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Maximum epochs per fold.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
+              help="Set a training option (lr, batch_size, patience, balance, ...).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Set a task parameter; repeatable.")
+@json_option
+@click.pass_context
+def cv_cmd(ctx: click.Context, task_name: str, arch_spec: str, folds: int, epochs: int | None,
+           seed: int, config: tuple[str, ...], params: tuple[str, ...], as_json: bool) -> None:
+    """Patient-wise k-fold cross-validation inside the training records (never the test split)."""
+    from half.data import get_task
+    from half.nn.cv import cross_validate
+    from half.nn.runs import resolve_arch
+
+    cfg = _train_config(config, epochs=epochs, seed=seed)
+    arch, preset_params = resolve_arch(arch_spec, task_name)
+    task = get_task(task_name, **{**preset_params, **_parse_params(params)})
+    with _ui.progress_bar() as progress:
+        data = task.load(ctx.obj["data_dir"], progress=progress)
+        result = cross_validate(arch, data, folds, cfg, seed=seed, progress=progress)
+    if as_json:
+        _ui.emit_json(result)
+        return
+    _print_metrics(result["pooled"], f"{task_name} out-of-fold ({folds} folds, pooled)")
+    _ui.out.print(f"{result['metric']} per fold: {result['fold_mean']:.4f} ± "
+                  f"{result['fold_std']:.4f}")
+
+
+def _train_config(config: tuple[str, ...], **given):
+    """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
+    import dataclasses
+    import typing
+
+    from half.data.task import _coerce
+    from half.nn.train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    options = {k: _coerce(k, v, hints[k]) if k in hints else v
+               for k, v in _parse_params(config).items()}
+    options.update({k: v for k, v in given.items() if v is not None})
+    unknown = set(options) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ConfigError(f"--config {sorted(unknown)[0]}", "unknown training option")
+    return TrainConfig(**options)
 
 
 def _print_metrics(m: dict, title: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from half.data._locate import DataSource
 from half.data._wfdb import read_record
-from half.data.task import SPLITS, Progress, Task, TaskData, resample
+from half.data.task import SPLITS, Progress, Task, TaskData, highpass, resample
 from half.errors import ConfigError, DataError
 
 # de Chazal, O'Dwyer, Reilly: "Automatic classification of heartbeats using ECG morphology and
@@ -54,6 +54,7 @@ class MitdbParams:
     val_records: tuple[int, ...] = DEFAULT_VAL  # DS1 records held out for validation
     local_beats: int = 10  # RR intervals in the causal local average
     seed: int = 0  # seed of the intra-patient random split
+    highpass: float = 0.0  # causal baseline-wander high-pass cutoff (Hz) before windowing; 0 = off
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -67,6 +68,8 @@ class MitdbParams:
         for r in self.val_records:
             if r not in DS1:
                 raise ConfigError("val_records", f"record {r} is not in DS1 (the training set)")
+        if not 0 <= self.highpass < self.fs / 2:
+            raise ConfigError("highpass", f"must lie in [0, fs/2), got {self.highpass}")
         if self.local_beats < 1:
             raise ConfigError("local_beats", f"must be at least 1, got {self.local_beats}")
 
@@ -134,7 +137,7 @@ class MitdbAami(Task):
             symbols = [s for s, b in zip(rec.ann_symbol, is_beat, strict=True) if b]
             rr = rr_features(peaks, rec.fs, p.local_beats)
             keep = np.array([s in AAMI for s in symbols])
-            sig = resample(rec.signal, rec.fs, p.fs)
+            sig = resample(highpass(rec.signal, rec.fs, p.highpass), rec.fs, p.fs)
             if p.window > sig.size:
                 raise DataError(src.path / f"{r}.dat", f"window of {p.window} samples is longer "
                                 f"than the record ({sig.size} samples at {p.fs:g} Hz)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfilt, sosfilt_zi
 
 from half.data import _cache
 from half.data._locate import DataSource, find_dataset
@@ -84,6 +84,16 @@ def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
         return signal
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     return resample_poly(signal, ratio.numerator, ratio.denominator)
+
+
+def highpass(signal: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
+    """Causal 2nd-order Butterworth high-pass (baseline-wander removal, as an ECG analog front
+    end does before the ADC); identity when `cutoff_hz` is 0. Causal, so a device can do it live."""
+    if cutoff_hz <= 0:
+        return signal
+    sos = butter(2, cutoff_hz, btype="highpass", fs=fs, output="sos")
+    # start from the first sample's steady state, so the record's DC offset causes no transient
+    return sosfilt(sos, signal, zi=sosfilt_zi(sos) * signal[0])[0]
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:

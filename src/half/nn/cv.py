@@ -40,7 +40,8 @@ def make_folds(data: TaskData, k: int, seed: int = 0) -> list[list[str]]:
     load = np.zeros((k, n_cls))
     folds: list[list[str]] = [[] for _ in range(k)]
     for r in order:
-        best = min(range(k), key=lambda f: ((load[f] + share[r]).max(), load[f].sum(), f))
+        # the fold that holds least of the classes this record brings (weighted by its share)
+        best = min(range(k), key=lambda f: (float(load[f] @ share[r]), load[f].sum(), f))
         load[best] += share[r]
         folds[best].append(r)
     return [sorted(f) for f in folds]

@@ -27,30 +27,47 @@ def _wq(arch: Arch):
 
 
 def _qconv(arch: Arch, cin: int, cout: int, k: int, stride: int, groups: int, bits: int,
-           padding: int) -> qnn.QuantConv1d:
+           padding: int, quant: bool = True) -> nn.Module:
+    if not quant:
+        return nn.Conv1d(cin, cout, k, stride=stride, padding=padding, groups=groups)
     return qnn.QuantConv1d(cin, cout, k, stride=stride, padding=padding, groups=groups,
                            bias=True, weight_quant=_wq(arch), weight_bit_width=bits,
                            return_quant_tensor=False)
 
 
+def _qrelu(bits: int, quant: bool) -> nn.Module:
+    return qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=bits) if quant else nn.ReLU()
+
+
+def _qid(act_quant, bits: int, quant: bool) -> nn.Module:
+    return qnn.QuantIdentity(act_quant=act_quant, bit_width=bits) if quant else nn.Identity()
+
+
+def _qlinear(arch: Arch, fin: int, fout: int, bits: int, quant: bool) -> nn.Module:
+    if not quant:
+        return nn.Linear(fin, fout)
+    return qnn.QuantLinear(fin, fout, bias=True, weight_quant=_wq(arch), weight_bit_width=bits)
+
+
 class Block(nn.Module):
     """conv | depthwise+pointwise -> [batch-norm] -> quantized ReLU -> [max-pool]."""
 
-    def __init__(self, arch: Arch, cin: int, b: ConvBlock) -> None:
+    def __init__(self, arch: Arch, cin: int, b: ConvBlock, quant: bool = True) -> None:
         super().__init__()
         pad = b.kernel // 2 if b.padding == "same" else 0
+        wb, q = b.weight_bits, quant
         layers: list[nn.Module] = []
         if b.kind == "conv":
-            layers.append(_qconv(arch, cin, b.channels, b.kernel, b.stride, 1, b.weight_bits, pad))
+            layers.append(_qconv(arch, cin, b.channels, b.kernel, b.stride, 1, wb, pad, q))
         else:
-            layers.append(_qconv(arch, cin, cin, b.kernel, b.stride, cin, b.weight_bits, pad))
+            layers.append(_qconv(arch, cin, cin, b.kernel, b.stride, cin, wb, pad, q))
             if b.batchnorm:
                 layers.append(nn.BatchNorm1d(cin))
-            layers.append(qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=b.act_bits))
-            layers.append(_qconv(arch, cin, b.channels, 1, 1, 1, b.weight_bits, 0))
+            layers.append(_qrelu(b.act_bits, q))
+            layers.append(_qconv(arch, cin, b.channels, 1, 1, 1, wb, 0, q))
         if b.batchnorm:
             layers.append(nn.BatchNorm1d(b.channels))
-        layers.append(qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=b.act_bits))
+        layers.append(_qrelu(b.act_bits, q))
         if b.pool > 1:
             layers.append(nn.MaxPool1d(b.pool, b.pool))
         self.body = nn.Sequential(*layers)
@@ -60,35 +77,34 @@ class Block(nn.Module):
 
 
 class QuantCNN(nn.Module):
-    """The network an `Arch` describes; forward(x (n, window), side (n, k) | None) -> scores."""
+    """The network an `Arch` describes; forward(x (n, window), side (n, k) | None) -> scores.
 
-    def __init__(self, arch: Arch) -> None:
+    `quant=False` builds the float twin (same topology and parameter names for conv, linear and
+    batch-norm layers; plain ReLU): for float pre-training and float-vs-QAT speed comparisons.
+    """
+
+    def __init__(self, arch: Arch, quant: bool = True) -> None:
         super().__init__()
         self.arch = arch
-        self.input_quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat,
-                                             bit_width=arch.input_bits)
+        self.input_quant = _qid(Int8ActPerTensorFloat, arch.input_bits, quant)
         blocks, cin = [], 1
         for b in arch.blocks:
-            blocks.append(Block(arch, cin, b))
+            blocks.append(Block(arch, cin, b, quant))
             cin = b.channels
         self.blocks = nn.Sequential(*blocks)
         # One quantizer for the joined feature vector, so the dense layers see one integer type:
         # pooled features are requantized to it on chip, side inputs arrive already in it.
         if arch.side_inputs:
-            self.join_quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat,
-                                                bit_width=arch.side_bits)
+            self.join_quant = _qid(Int8ActPerTensorFloat, arch.side_bits, quant)
         else:
-            self.join_quant = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat,
-                                                bit_width=arch.blocks[-1].act_bits)
+            self.join_quant = _qid(Uint8ActPerTensorFloat, arch.blocks[-1].act_bits, quant)
         dense: list[nn.Module] = []
         fin = arch.head_features()
         for d in arch.dense:
-            dense += [qnn.QuantLinear(fin, d.units, bias=True, weight_quant=_wq(arch),
-                                      weight_bit_width=d.weight_bits),
-                      qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=d.act_bits)]
+            dense += [_qlinear(arch, fin, d.units, d.weight_bits, quant),
+                      _qrelu(d.act_bits, quant)]
             fin = d.units
-        dense.append(qnn.QuantLinear(fin, arch.n_classes, bias=True, weight_quant=_wq(arch),
-                                     weight_bit_width=arch.out_bits))
+        dense.append(_qlinear(arch, fin, arch.n_classes, arch.out_bits, quant))
         self.head = nn.Sequential(*dense)
 
     def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:

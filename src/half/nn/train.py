@@ -40,12 +40,15 @@ class TrainConfig:
     balance: str = "sqrt"  # class weights: "none", "sqrt" (1/sqrt(freq)) or "inverse" (1/freq)
     seed: int = 0
     threads: int = 2  # torch threads (one per trial when trials run in parallel processes)
+    augment: float = 0.0  # strength of window augmentation (random gain, offset, noise); 0 = off
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError("epochs", f"must be at least 1, got {self.epochs}")
         if not 0 < self.train_fraction <= 1:
             raise ConfigError("train_fraction", f"must lie in (0, 1], got {self.train_fraction}")
+        if not 0 <= self.augment <= 1:
+            raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
 
@@ -100,6 +103,17 @@ def _class_weights(y: np.ndarray, n: int, balance: str) -> torch.Tensor:
     return torch.tensor(w, dtype=torch.float32)
 
 
+def _augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """Per window: gain in [e^-0.4s, e^0.4s], offset and white noise scaled by the window's
+    spread. Inter-patient generalization suffers most from patient-specific amplitude and noise."""
+    n = x.shape[0]
+    spread = x.std(dim=1, keepdim=True) + 1e-3
+    gain = torch.exp((torch.rand(n, 1, generator=gen) * 2 - 1) * 0.4 * strength)
+    offset = torch.randn(n, 1, generator=gen) * 0.2 * strength * spread
+    noise = torch.randn(x.shape, generator=gen) * 0.05 * strength * spread
+    return x * gain + offset + noise
+
+
 @torch.no_grad()
 def predict(model: QuantCNN, x: np.ndarray, side: torch.Tensor | None, batch: int = 2048
             ) -> np.ndarray:
@@ -144,6 +158,7 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     key = primary_metric(data.task, data.classes)
     best, best_epoch, best_state, history = -1.0, 0, None, []
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
+    gen = torch.Generator().manual_seed(cfg.seed)
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -151,7 +166,8 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         order = torch.from_numpy(rng.permutation(len(y_tr)))
         for step in range(steps):
             b = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            out = model(xt[b], None if s_tr is None else s_tr[b])
+            xb = _augment(xt[b], cfg.augment, gen) if cfg.augment else xt[b]
+            out = model(xb, None if s_tr is None else s_tr[b])
             loss = loss_fn(out, yt[b])
             opt.zero_grad()
             loss.backward()
