@@ -259,6 +259,31 @@ def cv_cmd(ctx: click.Context, task_name: str, arch_spec: str, folds: int, epoch
                   f"{result['fold_std']:.4f}")
 
 
+@cli.command("golden")
+@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
+              show_default=True)
+@json_option
+@click.pass_context
+def golden_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
+               as_json: bool) -> None:
+    """Lower the model to the integer IR; compare the golden model with the PyTorch model."""
+    from half.hw.check import golden_agreement
+
+    with _ui.progress_bar() as progress:
+        res = golden_agreement(model_spec, task_name, split, ctx.obj["data_dir"], progress)
+    if as_json:
+        _ui.emit_json(res)
+        return
+    key = "macro_f1" if "macro_f1_torch" in res else "f1_nao"
+    _ui.out.print(f"{res['windows']} {split} windows: agreement {res['agreement']:.4f} "
+                  f"({res['disagreements']} disagreements)")
+    _ui.out.print(f"accuracy: PyTorch {res['accuracy_torch']:.4f}, golden "
+                  f"{res['accuracy_golden']:.4f}; {key}: PyTorch {res[key + '_torch']:.4f}, "
+                  f"golden {res[key + '_golden']:.4f}")
+
+
 def _train_config(config: tuple[str, ...], **given):
     """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
     import dataclasses

@@ -58,10 +58,13 @@ def with_fold(data: TaskData, fold: list[str]) -> TaskData:
 
 def cross_validate(arch: Arch, data: TaskData, k: int = 4, cfg: TrainConfig | None = None,
                    seed: int = 0, progress=None) -> dict:
-    """Train one model per fold; metrics of the pooled out-of-fold predictions and per fold."""
-    cfg = cfg or TrainConfig(seed=seed)
+    """Train one model per fold (all `cfg.epochs`, no early stop, so that every fold yields a full
+    validation curve); metrics of the pooled out-of-fold predictions at each fold's best epoch,
+    per-fold figures, the mean curve over folds and its best epoch (`cv_epoch`): the epoch a
+    final fit on all training records without a validation split keeps (`stop_at`)."""
+    cfg = dataclasses.replace(cfg or TrainConfig(seed=seed), patience=(cfg or TrainConfig()).epochs)
     key = primary_metric(data.task, data.classes)
-    y_true, y_pred, per_fold = [], [], []
+    y_true, y_pred, per_fold, curves = [], [], [], []
     for i, fold in enumerate(make_folds(data, k, seed)):
         d = with_fold(data, fold)
         result = train(arch, d, cfg, progress=progress)
@@ -69,9 +72,13 @@ def cross_validate(arch: Arch, data: TaskData, k: int = 4, cfg: TrainConfig | No
         pred = predict(result.model, va.x, result.norm(va.side))
         y_true.append(va.y)
         y_pred.append(pred)
+        curves.append([h[f"val_{key}"] for h in result.history])
         per_fold.append({"fold": i, "records": fold, "best_epoch": result.best_epoch,
                          key: metrics_for(data.task, data.classes, va.y, pred)[key]})
     pooled = metrics_for(data.task, data.classes, np.concatenate(y_true), np.concatenate(y_pred))
     scores = [f[key] for f in per_fold]
+    curve = np.mean(curves, axis=0)
     return {"metric": key, "pooled": pooled, "fold_mean": float(np.mean(scores)),
-            "fold_std": float(np.std(scores)), "folds": per_fold}
+            "fold_std": float(np.std(scores)), "folds": per_fold,
+            "curve": [round(float(c), 4) for c in curve], "cv_epoch": int(np.argmax(curve)) + 1,
+            "cv_epoch_score": float(curve.max())}

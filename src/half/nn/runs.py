@@ -67,11 +67,12 @@ def _plot_curve(history: list[dict], key: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ep = [h["epoch"] for h in history]
     ax.plot(ep, [h["loss"] for h in history], label="train loss")
-    ax2 = ax.twinx()
-    ax2.plot(ep, [h[f"val_{key}"] for h in history], color="C1", label=f"val {key}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax2.set_ylabel(f"val {key}")
+    if history[0][f"val_{key}"] is not None:  # None: trained without a validation split
+        ax2 = ax.twinx()
+        ax2.plot(ep, [h[f"val_{key}"] for h in history], color="C1", label=f"val {key}")
+        ax2.set_ylabel(f"val {key}")
     fig.legend(loc="upper center", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -87,19 +88,20 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
     data = task.load(data_dir, progress=progress)
     result = train(arch, data, cfg, progress=progress)
     va = data.select("val")
-    side_va = result.norm(va.side)
-    y_pred = predict(result.model, va.x, side_va)
     key = [k for k in result.history[0] if k.startswith("val_")][0][4:]
+    # the QONNX check runs on validation windows, or training windows when there is no val split
+    probe = va if len(va) else data.select("train")
+    side_probe = result.norm(probe.side)
     with atomic_dir(out_dir) as tmp:
         save_run(tmp, arch, task.param_dict(), task_name, cfg, result)
-        write_json_atomic(tmp / "confusion_val.json",
-                          metrics_for(data.task, data.classes, va.y, y_pred)["confusion"])
+        if len(va):
+            write_json_atomic(tmp / "confusion_val.json", result.val["confusion"])
         _plot_curve(result.history, key, tmp / "curve.png")
         export_qonnx(result.model, tmp / "model.qonnx.onnx")
         export_qcdq(result.model, tmp / "model.qcdq.onnx")
-        n = min(64, len(va))
-        check = check_qonnx(tmp / "model.qonnx.onnx", result.model, va.x[:n],
-                            None if side_va is None else side_va[:n].numpy())
+        n = min(64, len(probe))
+        check = check_qonnx(tmp / "model.qonnx.onnx", result.model, probe.x[:n],
+                            None if side_probe is None else side_probe[:n].numpy())
         write_json_atomic(tmp / "export_check.json", check)
     return {"run_dir": str(out_dir), "task": task_name, "arch_hash": arch.arch_hash(),
             "params": arch.params(), "macs": arch.macs(), "best_epoch": result.best_epoch,

@@ -41,12 +41,19 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2  # torch threads (one per trial when trials run in parallel processes)
     augment: float = 0.0  # strength of window augmentation (random gain, offset, noise); 0 = off
+    # Stop after this epoch but keep the LR schedule of `epochs` (0 = run them all). With no
+    # validation split (the final fit on all training records) the model of this epoch is kept:
+    # the epoch then comes from k-fold cross-validation (half.nn.cv), never from the test split.
+    stop_at: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError("epochs", f"must be at least 1, got {self.epochs}")
         if not 0 < self.train_fraction <= 1:
             raise ConfigError("train_fraction", f"must lie in (0, 1], got {self.train_fraction}")
+        if not 0 <= self.stop_at <= self.epochs:
+            raise ConfigError("stop_at", f"must lie in [0, epochs={self.epochs}], got "
+                              f"{self.stop_at}")
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         if self.balance not in ("none", "sqrt", "inverse"):
@@ -134,15 +141,19 @@ def evaluate(model: QuantCNN, norm: Normalizer, data: TaskData) -> dict:
 
 def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
           progress: Progress | None = None) -> TrainResult:
-    """Train on data's train split; select the epoch on its val split (never on test)."""
+    """Train on data's train split; select the epoch on its val split (never on test).
+
+    Without validation windows the last epoch run is kept (`stop_at`, chosen by k-fold CV)."""
     cfg = cfg or TrainConfig()
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tr, va = data.select("train"), data.select("val")
-    if len(tr) == 0 or len(va) == 0:
-        raise ConfigError("data", f"{data.task} needs windows in train and val "
-                          f"(has {len(tr)} and {len(va)})")
+    if len(tr) == 0:
+        raise ConfigError("data", f"{data.task} has no training windows")
+    if len(va) == 0 and not cfg.stop_at:
+        raise ConfigError("stop_at", f"{data.task} has no validation windows: give the epoch to "
+                          "keep (from cross-validation) as stop_at")
     if arch.window != tr.x.shape[1] or arch.n_classes != len(data.classes):
         raise ConfigError("arch", f"expects window {arch.window} and {arch.n_classes} classes; "
                           f"the task gives {tr.x.shape[1]} and {len(data.classes)}")
@@ -150,6 +161,7 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     x_tr, y_tr = tr.x[idx], tr.y[idx]
     norm = Normalizer.fit(None if tr.side is None else tr.side[idx])
     s_tr, s_va = norm(None if tr.side is None else tr.side[idx]), norm(va.side)
+    last = cfg.stop_at or cfg.epochs
     model = QuantCNN(arch)
     loss_fn = nn.CrossEntropyLoss(weight=_class_weights(y_tr, arch.n_classes, cfg.balance))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -160,7 +172,7 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     gen = torch.Generator().manual_seed(cfg.seed)
     start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(1, last + 1):
         model.train()
         t0, total = time.perf_counter(), 0.0
         order = torch.from_numpy(rng.permutation(len(y_tr)))
@@ -175,14 +187,17 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
             sched.step()
             total += loss.item() * len(b)
         seconds = time.perf_counter() - t0
-        y_pred = predict(model, va.x, s_va)
-        metric = metrics_for(data.task, data.classes, va.y, y_pred)[key]
-        history.append({"epoch": epoch, "loss": total / len(y_tr), f"val_{key}": metric,
+        if len(va):
+            metric = metrics_for(data.task, data.classes, va.y, predict(model, va.x, s_va))[key]
+        else:
+            metric = float(epoch)  # no validation split: the last epoch wins
+        history.append({"epoch": epoch, "loss": total / len(y_tr),
+                        f"val_{key}": metric if len(va) else None,
                         "seconds": round(seconds, 2),
                         "windows_per_s": round(len(y_tr) / seconds, 1)})
         if progress:
-            progress(f"epoch {epoch} loss {total / len(y_tr):.3f} val {key} {metric:.3f}",
-                     epoch, cfg.epochs)
+            shown = f"val {key} {metric:.3f}" if len(va) else "no validation split"
+            progress(f"epoch {epoch} loss {total / len(y_tr):.3f} {shown}", epoch, last)
         if metric > best:
             best, best_epoch, best_state = metric, epoch, copy.deepcopy(model.state_dict())
         if epoch - best_epoch >= cfg.patience:
@@ -190,7 +205,7 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s:
             break
     model.load_state_dict(best_state)
-    val = evaluate(model, norm, va)
+    val = evaluate(model, norm, va) if len(va) else {}
     speed = float(np.mean([h["windows_per_s"] for h in history]))
     return TrainResult(model, norm, best_epoch, val, history, speed)
 

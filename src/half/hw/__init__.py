@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hardware layer: the integer IR, lowering from QONNX, golden model, devices, cost, folding."""
