@@ -6,10 +6,17 @@
 
 Each recipe in benchmarks/presets/<task>-<name>.yaml holds the architecture, the task parameters
 and the training options. Every seed trains a run folder `<out>/<task>-<name>/seed<k>` with
-`half.nn.runs.train_run` (the same code as `half train`); model selection (the epoch) uses the
-validation split only. The test split is evaluated once per trained model, after training, and
-never feeds back into a choice: the seed that is shipped is fixed in advance (`--ship-seed`, 0),
-not the best one. `--install` copies that run folder into src/half/nn/presets/<task>/<name>/.
+`half.nn.runs.train_run` (the same code as `half train`). The epoch is selected without the test
+split, in one of two ways (the recipe's `selection`):
+
+* `val` (default): early stopping on the task's validation split;
+* `cv`: patient-wise k-fold cross-validation inside the training records (`folds`, seed 0) gives
+  the epoch with the best mean validation curve; each seed then trains on all training records
+  (`final_task_params`, e.g. no validation records) with the same schedule and stops there.
+
+The test split is evaluated once per trained model, after training, and never feeds back into a
+choice: the shipped seed is fixed in advance (`--ship-seed`, 0), not the best one. `--install`
+copies that run folder into src/half/nn/presets/<task>/<name>/.
 
 Prints one JSON line per run and one summary line per preset (mean ± std over the seeds).
 """
@@ -26,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from half.data import get_task
 from half.nn.arch import Arch
+from half.nn.cv import cross_validate
 from half.nn.runs import eval_run, presets_dir, train_run
 from half.nn.train import TrainConfig
 
@@ -45,21 +54,35 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
     task, name = spec["task"], recipe.stem[len(spec["task"]) + 1:]
     arch = Arch.from_dict(spec["arch"])
     key = "macro_f1" if task == "mitdb-aami" else "f1_nao"
-    rows = []
+    rows, cv = [], None
+    base = {**spec.get("train", {}), "threads": threads}
+    task_params = spec.get("task_params", {})
+    if spec.get("selection", "val") == "cv":
+        data = get_task(task, **task_params).load(data_dir)
+        cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=0))
+        print(json.dumps({"preset": f"{task}/{name}", "cv_epoch": cv["cv_epoch"],
+                          "cv_epoch_score": cv["cv_epoch_score"], "fold_mean": cv["fold_mean"],
+                          "fold_std": cv["fold_std"], "curve": cv["curve"]}), flush=True)
+        base["stop_at"] = cv["cv_epoch"]
+        task_params = {**task_params, **spec.get("final_task_params", {})}
     with tempfile.TemporaryDirectory() as tmp:
         arch_file = Path(tmp) / "arch.json"
         arch_file.write_text(arch.to_json())
         for seed in seeds:
-            cfg = TrainConfig(**{**spec.get("train", {}), "seed": seed, "threads": threads})
+            cfg = TrainConfig(**{**base, "seed": seed})
             run = out / f"{task}-{name}" / f"seed{seed}"
-            res = train_run(task, str(arch_file), run, cfg, spec.get("task_params", {}),
-                            data_dir)
+            res = train_run(task, str(arch_file), run, cfg, task_params, data_dir)
             (run / "recipe.yaml").write_text(recipe.read_text())
+            if cv is not None:
+                (run / "cv.json").write_text(json.dumps(cv, indent=2))
             test = eval_run(str(run), task, "test", data_dir)
+            # recorded so that a test can check the shipped weights still give this figure
+            (run / "metrics_test.json").write_text(json.dumps(test, indent=2))
+            val = res["val"].get(key, cv["cv_epoch_score"] if cv else None)
             row = {"preset": f"{task}/{name}", "seed": seed, "params": arch.params(),
                    "macs": arch.macs(), "best_epoch": res["best_epoch"],
                    "epochs_run": res["epochs_run"], "qat_windows_per_s": res["windows_per_s"],
-                   f"val_{key}": res["val"][key], f"test_{key}": test[key],
+                   f"val_{key}": val, f"test_{key}": test[key],
                    "test_f1": {c: round(v["f1"], 4) for c, v in test["per_class"].items()},
                    "qonnx_agreement": res["qonnx_check"]["argmax_agreement"]}
             print(json.dumps(row), flush=True)
@@ -69,6 +92,9 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
             f"val_{key}": _summary([r[f"val_{key}"] for r in rows]),
             f"test_{key}": _summary([r[f"test_{key}"] for r in rows]),
             "qat_windows_per_s": round(float(np.mean([r["qat_windows_per_s"] for r in rows]))),
+            "selection": spec.get("selection", "val"),
+            "cv": None if cv is None else {k: cv[k] for k in ("cv_epoch", "cv_epoch_score",
+                                                              "fold_mean", "fold_std")},
             "runs": rows}
 
 

@@ -82,11 +82,30 @@ def test_unchecked_values_are_flagged_not_silent():
     nx = get_device("lifcl-40")
     assert {"luts", "bram.count", "dsp.count", "large_ram.count"} <= nx.unverified
     assert nx.static_power_mw is None and nx.clock_max_mhz is None
+    assert get_device("ecp5-45k").static_power_mw is None  # no 45F standby current was found
     assert get_device("up5k").estimate == {"static_power_mw", "clock_max_mhz"}
     for name in NAMES:
         dev = get_device(name)
         if dev.static_power_mw is not None:
             assert "static_power_mw" in dev.estimate  # no vendor states these directly
+
+
+def test_static_power_derivations():
+    # ECP5: data-sheet typical standby currents x nominal rails (85F: VCC + VCCAUX; 25F: VCC only)
+    assert get_device("ecp5-85k").static_power_mw == pytest.approx(0.212 * 1100 + 0.026 * 2500)
+    assert get_device("ecp5-25k").static_power_mw == pytest.approx(0.077 * 1100)
+    assert "VCCAUX" in get_device("ecp5-25k").static_power_conditions
+    zu = get_device("zu3eg")  # Vivado "PL Static", PS excluded
+    assert zu.static_power_mw == 217 and "PS static" in zu.static_power_conditions
+
+
+def test_every_device_has_a_power_family():
+    expected = {"up5k": "ice40up", "ecp5-25k": "ecp5", "ecp5-45k": "ecp5", "ecp5-85k": "ecp5",
+                "lifcl-40": "nexus", "xc7z020": "xc7", "zu3eg": "zynqmp"}
+    for name, family in expected.items():
+        dev = get_device(name)
+        assert dev.power_family == family
+        assert dev.power_model().family == family
 
 
 def test_toolchain_mapping():
@@ -136,6 +155,9 @@ def _shipped() -> dict:
          "no numeric field"),
         (lambda r: r["zu3eg"].update(clock_typical_mhz=400), "zu3eg.clock_typical_mhz", "exceeds"),
         (lambda r: r["up5k"].update(urams=4), "up5k.urams", "not a catalog field"),
+        (lambda r: r["xc7z020"].update(power_family="xc6"), "xc7z020.power_family",
+         "unknown power family"),
+        (lambda r: r["zu3eg"].pop("power_family"), "zu3eg.power_family", "missing"),
     ],
 )
 def test_malformed_catalog_names_device_and_field(tmp_path, edit, field, fault):

@@ -284,6 +284,45 @@ def golden_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
                   f"golden {res[key + '_golden']:.4f}")
 
 
+@cli.command("estimate")
+@click.option("--model", "model_spec", required=True,
+              help="Run folder, preset:NAME or a QONNX file (.onnx).")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--device", default="up5k", show_default=True, help="Device of the catalog.")
+@click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
+              default="low-energy", show_default=True)
+@click.option("--rate", type=float, default=None,
+              help="Required inferences/s (default: the task's real-time rate).")
+@json_option
+def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
+                 as_json: bool) -> None:
+    """Fold the model for a goal on a device; per-layer cycles, resources and power (estimates)."""
+    from half.hw.plan import default_rate, graph_for, plan
+
+    graph, params = graph_for(model_spec, task_name)
+    res = plan(graph, device, goal, rate or default_rate(task_name, params))
+    if as_json:
+        _ui.emit_json(res)
+        return
+    table = Table("stage", "kind", "PE", "SIMD", "cycles", "LUT*", "FF*", "BRAM*", "DSP*",
+                  "dyn. energy*", title=f"{goal} on {device} at {res['clock_mhz']:g} MHz "
+                  "(* estimate)")
+    for s in res["stages"]:
+        table.add_row(s["name"], s["kind"], str(s["pe"]), str(s["simd"]), str(s["cycles"]),
+                      str(s["luts"]), str(s["ffs"]), str(s["bram"]), str(s["dsp"]),
+                      f"{100 * s['dynamic_energy_share']:.0f} %")
+    r, p = res["resources_estimate"], res["power_estimate_mw"]
+    table.add_row("total", "", "", "", f"II {res['ii_cycles']}", str(r["luts"]), str(r["ffs"]),
+                  str(r["bram"]), str(r["dsp"]), "")
+    _ui.out.print(table)
+    _ui.out.print(f"throughput {res['throughput_per_s']:.4g}/s, latency {res['latency_ms']:.4g} "
+                  f"ms; power* {p['average_at_rate']:.4g} mW at {p['rate_per_s']:.4g}/s "
+                  f"(static* {p['static']:.4g} mW); energy* {res['energy_estimate_uj']:.4g} µJ "
+                  "per inference")
+    for note in res["notes"]:
+        _ui.out.print(f"note: {note}")
+
+
 def _train_config(config: tuple[str, ...], **given):
     """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
     import dataclasses

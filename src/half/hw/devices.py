@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from half.errors import ConfigError
+from half.hw.power import PowerCoefficients, get_power_coefficients, power_families
 
 CATALOG = "devices.yaml"
 _NULLABLE = ("static_power_mw", "vcc_core_v", "clock_typical_mhz", "clock_max_mhz")
@@ -66,6 +67,7 @@ class Device:
     clock_typical_mhz: float | None
     clock_max_mhz: float | None  # practical pipelined-datapath ceiling, not the clock-tree limit
     toolchain: Toolchain
+    power_family: str  # key of the dynamic-power coefficients in power.yaml (e.g. "ecp5")
     sources: dict[str, str] = field(compare=False, hash=False)  # field -> citation
     estimate: frozenset[str] = frozenset()  # fields derived rather than stated
     unverified: frozenset[str] = frozenset()  # fields whose document could not be checked
@@ -76,6 +78,10 @@ class Device:
 
         if self.lut_inputs not in (4, 6):
             raise bad("lut_inputs", f"must be 4 or 6, got {self.lut_inputs!r}")
+        if self.power_family not in (families := power_families()):
+            known = ", ".join(families)
+            fault = f"unknown power family {self.power_family!r} (known: {known})"
+            raise bad("power_family", fault)
         values = self.numeric_fields()
         for path, value in values.items():
             if value is None and path not in _NULLABLE:
@@ -96,6 +102,10 @@ class Device:
         lo, hi = self.clock_typical_mhz, self.clock_max_mhz
         if lo is not None and hi is not None and lo > hi:
             raise bad("clock_typical_mhz", f"{lo} exceeds clock_max_mhz {hi}")
+
+    def power_model(self) -> PowerCoefficients:
+        """The dynamic-power coefficients of this device's family (half/hw/power.yaml)."""
+        return get_power_coefficients(self.power_family)
 
     def numeric_fields(self) -> dict[str, Any]:
         """Every numeric field by its dotted name (e.g. "bram.count"): the ones needing a source."""

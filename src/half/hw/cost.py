@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Analytical cost models of the dataflow accelerator: cycles, resources, power, energy.
+
+Micro-architecture the formulas describe (the RTL generator implements the same one):
+one **stage** per IR layer that does work, each with a double-buffered input, so stages run
+concurrently on consecutive windows and each stage's timing is independent of its neighbours:
+
+* `input`  — receives the window's samples at one per cycle (decimation drops samples on write):
+  cycles = length.
+* `conv`   — matrix-vector unit with PE output channels and SIMD inputs in parallel (SIMD divides
+  cin, or is a multiple of cin spanning whole taps); standard:
+  cycles = L_out * (K * cin / SIMD) * (cout / PE); depthwise (PE channels, SIMD taps):
+  cycles = L_out * (C / PE) * (K / SIMD). A following max-pool is fused into its output writer.
+* `gap`    — global average pool + join: one channel vector per cycle, then one feature per cycle:
+  cycles = L_in + features.
+* `dense`  — cycles = (fin / SIMD) * (fout / PE); the last one's argmax is fused into its writer.
+
+Each stage adds a fixed pipeline depth (DEPTH) per window. Per window: stage occupancy
+c_i = cycles_i + depth_i; initiation interval II = max c_i; latency = sum c_i (cycles).
+
+Resources are estimates (labelled so wherever shown) from per-primitive coefficients below,
+to be calibrated against Yosys/nextpnr (issue 6). Power is an estimate: static power from the
+device catalog plus an activity-based dynamic model (coefficients per resource in
+`half/hw/power.yaml`, with their sources).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from half.hw.devices import Device
+from half.hw.ir import Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
+
+DEPTH = {"input": 1, "conv": 4, "gap": 3, "dense": 4}
+# -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
+LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
+CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
+LUTROM_MAX_BITS = 2048  # memories up to this size go to LUTs (16 bits per LUT4), larger to BRAM
+LUTROM_MAX_WORDS = 64  # ... and so do shallower ones, however wide (BRAM depth would be wasted)
+DSP_MIN_PRODUCT_BITS = 5  # multipliers with both operands >= this use a DSP when one is left
+
+
+@dataclass(frozen=True)
+class Folding:
+    """Per MAC stage (by layer name): (PE, SIMD); and the clock."""
+
+    pe_simd: dict[str, tuple[int, int]]
+    clock_mhz: float
+
+    def to_dict(self) -> dict:
+        return {"clock_mhz": self.clock_mhz,
+                "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}}
+
+
+@dataclass
+class StageCost:
+    name: str
+    kind: str
+    pe: int = 1
+    simd: int = 1
+    cycles: int = 0
+    depth: int = 0
+    luts: float = 0.0
+    ffs: float = 0.0
+    bram: int = 0
+    dsp: int = 0
+    rom_bits: int = 0  # weights and thresholds
+    buffer_bits: int = 0  # double-buffered input activations
+    energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
+
+    @property
+    def occupancy(self) -> int:
+        return self.cycles + self.depth
+
+
+@dataclass
+class Estimate:
+    device: str
+    clock_mhz: float
+    stages: list[StageCost] = field(default_factory=list)
+    static_mw: float = 0.0
+    dynamic_mw_busy: float = 0.0  # all stages busy
+    clock_mw: float = 0.0  # clock tree, paid whether busy or idle
+    energy_dyn_uj: float = 0.0  # dynamic energy of one inference (busy cycles only)
+
+    @property
+    def ii(self) -> int:
+        return max(s.occupancy for s in self.stages)
+
+    @property
+    def latency_cycles(self) -> int:
+        return sum(s.occupancy for s in self.stages)
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second, back to back."""
+        return self.clock_mhz * 1e6 / self.ii
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_cycles / (self.clock_mhz * 1e6)
+
+    def total(self, key: str) -> float:
+        return sum(getattr(s, key) for s in self.stages)
+
+    def power_mw(self, rate: float | None = None) -> float:
+        """Average power at `rate` inferences/s (default: back to back)."""
+        rate = self.throughput if rate is None else rate
+        return self.static_mw + self.clock_mw + self.energy_dyn_uj * rate * 1e-3
+
+    def energy_uj(self) -> float:
+        """Energy of one inference on a duty-cycled device (wake, classify one window, power
+        down: race to idle): (static + clock) * latency + dynamic energy of the busy cycles."""
+        return (self.static_mw + self.clock_mw) * 1e-3 * self.latency_s * 1e6 + self.energy_dyn_uj
+
+    def fits(self, dev: Device, margin: float = 0.85) -> bool:
+        """Within `margin` of the LUTs and FFs (room for routing), and the DSPs and BRAMs."""
+        return (self.total("luts") <= margin * dev.luts and self.total("ffs") <= margin * dev.ffs
+                and self.total("dsp") <= dev.dsp.count and self.total("bram") <= dev.bram.count)
+
+    def to_dict(self, rate: float | None = None) -> dict:
+        return {
+            "device": self.device, "clock_mhz": self.clock_mhz, "ii_cycles": self.ii,
+            "latency_cycles": self.latency_cycles, "throughput_per_s": self.throughput,
+            "latency_ms": self.latency_s * 1e3,
+            "resources_estimate": {k: round(self.total(k)) for k in ("luts", "ffs", "bram",
+                                                                       "dsp")},
+            "power_estimate_mw": {"static": self.static_mw, "clock": self.clock_mw,
+                                  "dynamic_busy": self.dynamic_mw_busy,
+                                  "average_at_rate": self.power_mw(rate), "rate_per_s": rate
+                                  or self.throughput},
+            "energy_estimate_uj": self.energy_uj(),
+            "stages": [{"name": s.name, "kind": s.kind, "pe": s.pe, "simd": s.simd,
+                        "cycles": s.cycles, "depth": s.depth, "luts": round(s.luts),
+                        "ffs": round(s.ffs), "bram": s.bram, "dsp": s.dsp,
+                        "dynamic_energy_share": round(s.energy_uj / self.energy_dyn_uj, 4)
+                        if self.energy_dyn_uj else 0.0} for s in self.stages],
+        }
+
+
+def mac_layers(graph: Graph) -> list[Conv | Dense]:
+    return graph.mac_layers()
+
+
+def options(layer: Conv | Dense) -> tuple[list[int], list[int]]:
+    """Legal PE and SIMD values (divisors of their dimensions)."""
+    if isinstance(layer, Dense):
+        return _divisors(layer.fout), _divisors(layer.fin)
+    if layer.groups > 1:
+        return _divisors(layer.cout), _divisors(layer.kernel)
+    # SIMD spans input channels, and whole taps of all channels beyond that
+    cin = layer.cin
+    simd = [d for d in _divisors(cin * layer.kernel) if cin % d == 0 or d % cin == 0]
+    return _divisors(layer.cout), simd
+
+
+def cycles_of(layer: Conv | Dense, pe: int, simd: int) -> int:
+    if isinstance(layer, Dense):
+        return (layer.fin // simd) * (layer.fout // pe)
+    if layer.groups > 1:
+        return layer.length_out * (layer.cout // pe) * (layer.kernel // simd)
+    return layer.length_out * (layer.kernel * layer.cin // simd) * (layer.cout // pe)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _ram_blocks(dev: Device, depth: int, width: int) -> int:
+    """Fewest block RAMs for a depth x width memory (any one aspect ratio of the catalog)."""
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in dev.bram.configs)
+
+
+def _memory(dev: Device, words: int, width: int, st: StageCost, lut_div: float) -> None:
+    bits = words * width
+    if bits == 0:
+        return
+    if bits <= LUTROM_MAX_BITS or words < LUTROM_MAX_WORDS:
+        st.luts += bits / 16 * lut_div
+    else:
+        st.bram += _ram_blocks(dev, words, width)
+
+
+def _mult(dev: Device, a: int, b: int, n: int, st: StageCost, dsp_left: list[int],
+          lut_div: float) -> None:
+    """n multipliers of a x b bits: DSPs while any are left and worth it, else LUTs."""
+    if min(a, b) >= DSP_MIN_PRODUCT_BITS and dsp_left[0] >= n:
+        st.dsp += n
+        dsp_left[0] -= n
+    else:
+        st.luts += n * a * b * lut_div
+
+
+def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimate:
+    """Cycles, resources and power of `graph` on `dev` with `folding` (all estimates except the
+    cycle counts, which the RTL must match exactly)."""
+    lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
+    est = Estimate(dev.name, folding.clock_mhz)
+    dsp_left = [dev.dsp.count]
+    first = True
+    for layer in graph.layers:
+        if first:
+            st = StageCost("input", "input", cycles=graph.input.length, depth=DEPTH["input"],
+                           luts=CTRL_LUT * lut_div, ffs=CTRL_FF)
+            est.stages.append(st)
+            first = False
+        if isinstance(layer, Decimate | MaxPool):
+            continue  # fused into the input writer / the previous stage's output writer
+        if isinstance(layer, Conv | Dense):
+            pe, simd = folding.pe_simd.get(layer.name, (1, 1))
+            kind = "conv" if isinstance(layer, Conv) else "dense"
+            st = StageCost(layer.name, kind, pe, simd, cycles_of(layer, pe, simd), DEPTH[kind])
+            wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
+            lanes = pe * simd
+            _mult(dev, wb, ib, lanes, st, dsp_left, lut_div)
+            width = wb + ib + max(0, math.ceil(math.log2(simd)))
+            st.luts += pe * (simd - 1) * width * lut_div  # adder trees
+            st.luts += pe * ab * lut_div  # accumulators
+            st.ffs += pe * ab + lanes * (wb + ib)  # accumulators + operand registers
+            r = layer.requant
+            if r.kind == "thresholds":
+                n_thr = r.out.max - r.out.min
+                st.luts += pe * n_thr * ab * lut_div  # parallel comparators
+                _memory(dev, r.channels // pe, pe * n_thr * ab, st, lut_div)
+                st.rom_bits += r.channels * n_thr * ab
+            elif r.kind == "mulshift":
+                _mult(dev, ab, 17, pe, st, dsp_left, lut_div)
+                st.luts += pe * (ab + 17) * lut_div  # adder and clip
+                _memory(dev, r.channels // pe, pe * 2 * (ab + 17), st, lut_div)
+            weights = layer.weights.size
+            _memory(dev, weights // lanes, lanes * wb, st, lut_div)
+            st.rom_bits += weights * wb
+            # double-buffered input: channels x length x bits, two copies
+            if isinstance(layer, Conv):
+                st.buffer_bits = 2 * layer.cin * layer.length_in * ib
+                _memory(dev, 2 * layer.length_in * (layer.cin // max(1, simd)),
+                        simd * ib, st, lut_div)
+            else:
+                st.buffer_bits = 2 * layer.fin * ib
+                st.ffs += st.buffer_bits
+            st.luts += CTRL_LUT * lut_div
+            st.ffs += CTRL_FF
+            est.stages.append(st)
+        elif isinstance(layer, PoolJoin):
+            st = StageCost(layer.name, "gap", cycles=layer.length_in + layer.features,
+                           depth=DEPTH["gap"])
+            ab = layer.acc_type.bits
+            st.luts += layer.channels * ab * lut_div + (ab + 17) * 2 * lut_div
+            st.ffs += layer.channels * ab + CTRL_FF
+            st.luts += CTRL_LUT * lut_div
+            st.buffer_bits = 2 * layer.features * layer.out_type.bits
+            st.ffs += st.buffer_bits
+            est.stages.append(st)
+    _power(est, dev, power)
+    return est
+
+
+def _power(est: Estimate, dev: Device, power, activity: float | None = None) -> None:
+    """Static power from the catalog; dynamic power from per-resource coefficients (µW per MHz
+    at the family's reference toggle rate and supply, `half/hw/power.yaml`), scaled by
+    (Vcore / Vref)^2 and activity / toggle_ref. Both are estimates."""
+    est.static_mw = float(dev.static_power_mw or 0.0)
+    if power is None:
+        return
+    c = {k: float(getattr(power, k) or 0.0) for k in ("lut", "ff", "bram", "dsp", "clock_per_ff")}
+    volt = ((dev.vcc_core_v or power.vref_v) / power.vref_v) ** 2
+    act = 1.0 if activity is None else activity / power.toggle_ref
+    f = est.clock_mhz
+    for s in est.stages:
+        uw_per_mhz = volt * (act * (s.luts * c["lut"] + s.ffs * c["ff"] + s.dsp * c["dsp"])
+                             + s.bram * c["bram"])
+        s.energy_uj = uw_per_mhz * 1e-6 * s.occupancy  # µW/MHz * 1e-6 = µJ per cycle
+        est.energy_dyn_uj += s.energy_uj
+        est.dynamic_mw_busy += uw_per_mhz * f * 1e-3
+    est.clock_mw = volt * est.total("ffs") * c["clock_per_ff"] * f * 1e-3

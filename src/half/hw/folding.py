@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Folding per design goal: per-layer parallelism (PE, SIMD) and the clock.
+
+All three goals share one building block, `fold_for_ii(graph, target)`: every MAC stage gets the
+least parallelism (fewest PE x SIMD lanes, then fewest PE) whose occupancy meets the target
+initiation interval — so no stage holds resources it does not need (a balanced pipeline).
+
+* high-throughput: the device's maximum clock; the smallest target II whose design fits.
+* low-power: for each clock of the device's grid, the least parallelism that meets the required
+  rate at that clock; the (clock, folding) of least average power at that rate.
+* low-energy: energy of one inference on a duty-cycled device (static and clock power over the
+  latency, plus dynamic energy; `Estimate.energy_uj`). Per clock, a greedy descent from the
+  least parallel design: repeatedly take the one-layer parallelism step of least energy while
+  the design fits, keeping the best seen; the balanced designs of every target II are candidates
+  too. The best (clock, folding) that meets the rate.
+
+`set_folding` is the published FINN rule for comparison (per layer raise SIMD, then PE, until
+the layer meets the target cycles).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from half.errors import ConfigError
+from half.hw.cost import DEPTH, Estimate, Folding, cycles_of, estimate, options
+from half.hw.devices import Device
+from half.hw.ir import Conv, Dense, Graph, PoolJoin
+
+GOALS = ("high-throughput", "low-power", "low-energy")
+# Clocks a design may ask for (MHz): what a PLL or divider commonly gives from 12/25/100 MHz.
+CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
+MAX_TARGETS = 48  # distinct II targets tried per clock (geometrically thinned)
+
+
+def required_rate(task: str, params: dict) -> float:
+    """Default real-time rate (inferences/s): a beat at up to 250 bpm (mitdb-aami); one window
+    per window length (cinc2017-af)."""
+    if task == "mitdb-aami":
+        return 250 / 60
+    if task == "cinc2017-af":
+        return float(params.get("fs", 300.0)) / float(params.get("window", 9000))
+    raise ConfigError("task", f"no default required rate for {task}")
+
+
+def _choices(layer: Conv | Dense) -> list[tuple[int, int, int]]:
+    """(lanes, pe, simd) sorted by lanes, then fewer PE."""
+    pes, simds = options(layer)
+    return sorted((p * s, p, s) for p in pes for s in simds)
+
+
+def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
+    """Least parallelism per MAC stage meeting `target` cycles of occupancy; None if a stage
+    cannot reach it even fully parallel."""
+    pe_simd = {}
+    for layer in graph.mac_layers():
+        depth = DEPTH["conv" if isinstance(layer, Conv) else "dense"]
+        for _, p, s in _choices(layer):
+            if cycles_of(layer, p, s) + depth <= target:
+                pe_simd[layer.name] = (p, s)
+                break
+        else:
+            return None
+    return Folding(pe_simd, clock_mhz)
+
+
+def _targets(graph: Graph) -> list[int]:
+    """Candidate II values (descending): every occupancy a MAC stage can have, at least the
+    fixed stages' (input, pooling) occupancy, thinned to MAX_TARGETS."""
+    values = set()
+    for layer in graph.mac_layers():
+        depth = DEPTH["conv" if isinstance(layer, Conv) else "dense"]
+        values |= {cycles_of(layer, p, s) + depth for _, p, s in _choices(layer)}
+    fixed = _fixed_occupancy(graph)
+    ordered = sorted((v for v in values if v >= fixed), reverse=True)
+    if fixed not in ordered:
+        ordered.append(fixed)
+    if len(ordered) > MAX_TARGETS:
+        idx = sorted({round(i * (len(ordered) - 1) / (MAX_TARGETS - 1))
+                      for i in range(MAX_TARGETS)})
+        ordered = [ordered[i] for i in idx]
+    return ordered
+
+
+def _fixed_occupancy(graph: Graph) -> int:
+    """Occupancy of the stages folding cannot change (input, global pooling)."""
+    occ = graph.input.length + DEPTH["input"]
+    for layer in graph.layers:
+        if isinstance(layer, PoolJoin):
+            occ = max(occ, layer.length_in + layer.features + DEPTH["gap"])
+    return occ
+
+
+def _clocks(dev: Device) -> list[float]:
+    top = dev.clock_max_mhz or dev.clock_typical_mhz
+    if not top:
+        raise ConfigError("device", f"{dev.name} has no clock figures in the catalog")
+    extra = {float(top), float(dev.clock_typical_mhz or top)}
+    return sorted({float(c) for c in CLOCK_GRID if c <= top} | extra)
+
+
+def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=None
+         ) -> tuple[Folding, Estimate, dict]:
+    """(folding, its estimate, search info) for `goal` on `dev`; `rate` is the required
+    inferences/s (low-power and low-energy must meet it; high-throughput ignores it)."""
+    if goal not in GOALS:
+        raise ConfigError("goal", f"one of {', '.join(GOALS)}, not {goal!r}")
+    t0 = time.perf_counter()
+    targets = _targets(graph)
+    best: tuple[float, Folding, Estimate] | None = None
+    tried = 0
+    if goal == "high-throughput":
+        clock = float(dev.clock_max_mhz or dev.clock_typical_mhz)
+        for target in targets:  # fitting is not monotonic in the target: try them all
+            f = fold_for_ii(graph, target, clock)
+            if f is None:
+                continue
+            est = estimate(graph, dev, f, power)
+            tried += 1
+            if est.fits(dev) and (best is None or -est.throughput < best[0]):
+                best = (-est.throughput, f, est)
+    else:
+        if not rate or rate <= 0:
+            raise ConfigError("rate", f"{goal} needs a positive required rate")
+        for clock in _clocks(dev):
+            if goal == "low-energy":  # the greedy path and every balanced design
+                found, n = _descend_energy(graph, dev, clock, rate, power)
+                tried += n
+                for target in targets:
+                    f = fold_for_ii(graph, target, clock)
+                    if f is None:
+                        continue
+                    est = estimate(graph, dev, f, power)
+                    tried += 1
+                    if est.fits(dev) and est.throughput >= rate and \
+                            (found is None or est.energy_uj() < found[0]):
+                        found = (est.energy_uj(), f, est)
+                if found is not None and (best is None or found[0] < best[0]):
+                    best = found
+                continue
+            budget = math.floor(clock * 1e6 / rate)  # cycles available per inference
+            target = max([t for t in targets if t <= budget], default=0)
+            f = fold_for_ii(graph, target, clock) if target > 0 else None
+            if f is None:
+                continue
+            est = estimate(graph, dev, f, power)
+            tried += 1
+            if est.fits(dev) and est.throughput >= rate and \
+                    (best is None or est.power_mw(rate) < best[0]):
+                best = (est.power_mw(rate), f, est)
+    if best is None:
+        raise ConfigError("device", f"no folding of this network fits {dev.name}"
+                          + (f" at {rate:.3g} inferences/s" if rate and goal != "high-throughput"
+                             else ""))
+    info = {"goal": goal, "required_rate_per_s": rate, "candidates": tried,
+            "seconds": round(time.perf_counter() - t0, 4)}
+    return best[1], best[2], info
+
+
+def _descend_energy(graph: Graph, dev: Device, clock: float, rate: float, power
+                    ) -> tuple[tuple[float, Folding, Estimate] | None, int]:
+    """Greedy energy descent at one clock (see module doc); (best, estimates made)."""
+    layers = {x.name: x for x in graph.mac_layers()}
+    steps = {name: _choices(x) for name, x in layers.items()}
+    cur = Folding({name: (1, 1) for name in layers}, clock)
+    est = estimate(graph, dev, cur, power)
+    n, best = 1, None
+    if est.fits(dev) and est.throughput >= rate:
+        best = (est.energy_uj(), cur, est)
+    while True:
+        step = None
+        for name, layer in layers.items():
+            p, s = cur.pe_simd[name]
+            now = cycles_of(layer, p, s)
+            nxt = next(((pp, ss) for _, pp, ss in steps[name]
+                        if cycles_of(layer, pp, ss) < now), None)
+            if nxt is None:
+                continue
+            cand = Folding({**cur.pe_simd, name: nxt}, clock)
+            e = estimate(graph, dev, cand, power)
+            n += 1
+            if e.fits(dev) and (step is None or e.energy_uj() < step[0]):
+                step = (e.energy_uj(), cand, e)
+        if step is None:  # nothing fits any more, or every layer is fully parallel
+            return best, n
+        cur = step[1]  # keep descending past local bumps; the best design seen is kept
+        if step[2].throughput >= rate and (best is None or step[0] < best[0]):
+            best = step
+
+
+def set_folding(graph: Graph, target_cycles: int, clock_mhz: float) -> Folding:
+    """FINN's SetFolding rule: per MAC layer raise SIMD, then PE, through their divisors until
+    the layer's cycles meet `target_cycles` (or it is fully parallel)."""
+    pe_simd = {}
+    for layer in graph.mac_layers():
+        pes, simds = options(layer)
+        p, s = 1, 1
+        for s in simds:
+            if cycles_of(layer, p, s) <= target_cycles:
+                break
+        if cycles_of(layer, p, s) > target_cycles:
+            for p in pes:
+                if cycles_of(layer, p, s) <= target_cycles:
+                    break
+        pe_simd[layer.name] = (p, s)
+    return Folding(pe_simd, clock_mhz)

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cost models and folding per design goal."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_half, run_json
+
+from half.errors import ConfigError
+from half.hw.cost import Folding, cycles_of, estimate, options
+from half.hw.devices import get_device
+from half.hw.folding import GOALS, fold, fold_for_ii, set_folding
+from half.hw.lower import lower
+from half.hw.plan import power_model
+from half.nn.arch import Arch, ConvBlock, DenseLayer
+from half.nn.export import export_qonnx
+from half.nn.model import QuantCNN
+
+ARCH = Arch(window=360, n_classes=5, decimation=2, side_inputs=8, per_channel=True,
+            blocks=(ConvBlock(8, kernel=7, pool=2, weight_bits=4, act_bits=4),
+                    ConvBlock(16, kernel=5, pool=2, weight_bits=4, act_bits=4),
+                    ConvBlock(16, kernel=3, kind="dwsep", weight_bits=6, act_bits=6)),
+            dense=(DenseLayer(16, weight_bits=4, act_bits=4),), out_bits=6)
+RATE = 250 / 60  # one beat at 250 bpm
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("cost") / "m.qonnx.onnx"
+    export_qonnx(QuantCNN(ARCH), path)  # untrained weights lower and cost like trained ones
+    return lower(path)
+
+
+def test_cycle_formulas_by_hand(graph):
+    conv0, conv1, dw, pw = [x for x in graph.mac_layers() if hasattr(x, "kernel")]
+    # conv0: cin 1, K 7, 180 outputs, 8 channels; SIMD may span taps when cin = 1
+    assert options(conv0)[1] == [1, 7]
+    assert cycles_of(conv0, 1, 1) == 180 * 7 * 8
+    assert cycles_of(conv0, 2, 7) == 180 * 1 * 4
+    # conv1: cin 8, K 5, 90 outputs, 16 channels
+    assert cycles_of(conv1, 4, 2) == 90 * (5 * 8 // 2) * (16 // 4)
+    assert options(conv1)[1] == [1, 2, 4, 8, 40]  # channel divisors, or all taps of 8 channels
+    # depthwise: PE channels, SIMD taps
+    assert dw.groups == 16 and cycles_of(dw, 4, 3) == 45 * (16 // 4) * 1
+    dense = graph.mac_layers()[-2]
+    assert cycles_of(dense, 2, 8) == (24 // 8) * (16 // 2)
+
+
+def test_estimate_totals_and_pipeline_timing(graph):
+    dev = get_device("up5k")
+    f = fold_for_ii(graph, 2000, 12.0)
+    est = estimate(graph, dev, f, power_model(dev))
+    assert est.ii == max(s.cycles + s.depth for s in est.stages) <= 2000
+    assert est.latency_cycles == sum(s.cycles + s.depth for s in est.stages)
+    assert est.throughput == pytest.approx(12e6 / est.ii)
+    assert est.total("luts") == pytest.approx(sum(s.luts for s in est.stages))
+    assert est.power_mw(RATE) > est.static_mw >= 0
+    # more parallelism: fewer cycles, more LUTs
+    fast = estimate(graph, dev, fold_for_ii(graph, 600, 12.0), power_model(dev))
+    assert fast.ii < est.ii and fast.total("luts") > est.total("luts")
+
+
+def test_fold_for_ii_is_minimal(graph):
+    f = fold_for_ii(graph, 3000, 10.0)
+    for layer in graph.mac_layers():
+        pe, simd = f.pe_simd[layer.name]
+        assert cycles_of(layer, pe, simd) + 4 <= 3000
+        pes, simds = options(layer)
+        fewer = [(p, s) for p in pes for s in simds if p * s < pe * simd]
+        assert all(cycles_of(layer, p, s) + 4 > 3000 for p, s in fewer)
+
+
+@pytest.mark.parametrize("device", ["ecp5-85k", "xc7z020"])
+def test_three_goals_three_designs_each_best_on_its_metric(graph, device):
+    dev = get_device(device)
+    pw = power_model(dev)
+    results = {g: fold(graph, dev, g, RATE, pw) for g in GOALS}
+    foldings = {g: (r[0].clock_mhz, tuple(sorted(r[0].pe_simd.items()))) for g, r in
+                results.items()}
+    assert len(set(foldings.values())) == 3
+    est = {g: r[1] for g, r in results.items()}
+    assert all(e.fits(dev) for e in est.values())
+    assert est["high-throughput"].throughput >= max(e.throughput for e in est.values())
+    assert est["low-power"].power_mw(RATE) <= min(e.power_mw(RATE) for e in est.values())
+    assert est["low-energy"].energy_uj() <= min(e.energy_uj() for e in est.values())
+    for g in ("low-power", "low-energy"):
+        assert est[g].throughput >= RATE
+
+
+def test_set_folding_raises_simd_before_pe(graph):
+    f = set_folding(graph, 1000, 12.0)
+    for layer in graph.mac_layers():
+        pe, simd = f.pe_simd[layer.name]
+        if pe > 1:
+            assert simd == options(layer)[1][-1]  # SIMD was exhausted first
+        assert cycles_of(layer, pe, simd) <= 1000 or (pe, simd) == (options(layer)[0][-1],
+                                                                   options(layer)[1][-1])
+
+
+def test_too_big_or_bad_goal_is_rejected(graph):
+    with pytest.raises(ConfigError, match="goal"):
+        fold(graph, get_device("up5k"), "fastest", RATE)
+    with pytest.raises(ConfigError, match="no folding of this network fits up5k"):
+        fold(graph, get_device("up5k"), "low-power", 1e6, power_model(get_device("up5k")))
+    with pytest.raises(ConfigError, match="unknown device"):
+        get_device("ice99")
+    assert Folding({"conv1": (2, 4)}, 12.0).to_dict()["layers"]["conv1"] == {"pe": 2, "simd": 4}
+
+
+def test_estimate_command_line(graph, tmp_path):
+    export_qonnx(QuantCNN(ARCH), tmp_path / "m.onnx")
+    res = run_json("estimate", "--model", str(tmp_path / "m.onnx"), "--task", "mitdb-aami",
+                   "--device", "ecp5-85k", "--goal", "high-throughput")
+    assert set(res["folding"]["layers"]) == {x.name for x in graph.mac_layers()}
+    assert res["ii_cycles"] == max(s["cycles"] + s["depth"] for s in res["stages"])
+    assert any("estimate" in n for n in res["notes"])
+    proc = run_half("estimate", "--model", str(tmp_path / "m.onnx"), "--device", "nope")
+    assert proc.returncode != 0 and "unknown device" in proc.stderr
+
+
+def test_unknown_power_coefficients_are_borrowed_and_said():
+    notes: list[str] = []
+    ecp5 = power_model(get_device("ecp5-85k"), notes)
+    ice40 = power_model(get_device("up5k"))
+    assert ecp5.lut == ice40.lut > 0  # ECP5 LUT power borrowed from the iCE40 measurements
+    assert any("ecp5 lut power coefficient unknown: borrowed from ice40up" in n for n in notes)
+    assert ice40.bram is not None and ice40.bram > 0
