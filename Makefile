@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-# The main job on the embedded default (prepares the default task and prints its summary).
+# The main job on the embedded default: prepare the default task, evaluate the shipped tiny
+# model on its test split, check the integer golden model against it, and fold it for an
+# iCE40 UP5K at the low-energy goal (later issues extend this to RTL, verification and P&R).
 demo: $(STAMP)
 	$(BIN)/half data prepare --task mitdb-aami
+	$(BIN)/half eval --model preset:tiny --task mitdb-aami --split test
+	$(BIN)/half golden --model preset:tiny --task mitdb-aami --split test
+	$(BIN)/half estimate --model preset:tiny --task mitdb-aami --device up5k --goal low-energy
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_half, run_json
 
+from conftest import run_half, run_json
 from half.errors import ConfigError
 from half.hw.cost import Folding, cycles_of, estimate, options
 from half.hw.devices import get_device
@@ -61,6 +61,23 @@ def test_estimate_totals_and_pipeline_timing(graph):
     # more parallelism: fewer cycles, more LUTs
     fast = estimate(graph, dev, fold_for_ii(graph, 600, 12.0), power_model(dev))
     assert fast.ii < est.ii and fast.total("luts") > est.total("luts")
+
+
+def test_dynamic_power_follows_the_documented_formula(graph):
+    dev = get_device("xc7z020")
+    pw = power_model(dev)
+    est = estimate(graph, dev, fold_for_ii(graph, 2000, 100.0), pw)
+    volt = (dev.vcc_core_v / pw.vref_v) ** 2
+    per_mhz = sum(s.luts * pw.lut + s.ffs * pw.ff + s.dsp * pw.dsp + s.bram * pw.bram
+                  for s in est.stages)  # µW per MHz at the reference toggle rate
+    assert est.dynamic_mw_busy == pytest.approx(volt * per_mhz * 100.0 / 1000)
+    assert est.clock_mw == pytest.approx(volt * est.total("ffs") * pw.clock_per_ff * 100 / 1000)
+    busy_uj = sum(volt * (s.luts * pw.lut + s.ffs * pw.ff + s.dsp * pw.dsp + s.bram * pw.bram)
+                  * 1e-6 * (s.cycles + s.depth) for s in est.stages)
+    assert est.energy_dyn_uj == pytest.approx(busy_uj)
+    # energy of one inference: (static + clock) power over the latency, plus busy energy
+    assert est.energy_uj() == pytest.approx((est.static_mw + est.clock_mw) * est.latency_s * 1e3
+                                            + busy_uj)
 
 
 def test_fold_for_ii_is_minimal(graph):

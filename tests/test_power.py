@@ -15,9 +15,7 @@ from half.hw.devices import load_catalog
 from half.hw.power import (
     COEFFICIENTS,
     PowerCoefficients,
-    dynamic_power_mw,
     get_power_coefficients,
-    load_power_model,
     load_power_models,
     power_families,
 )
@@ -70,42 +68,6 @@ def test_unknown_family_raises_config_error_naming_power():
         get_power_coefficients("virtex2")
     assert err.value.field == "power"
     assert "'virtex2'" in str(err.value) and "xc7" in str(err.value)
-    with pytest.raises(ConfigError, match="power"):
-        load_power_model("virtex2")
-
-
-def test_load_power_model_is_a_plain_dict():
-    d = load_power_model("xc7")
-    assert d["family"] == "xc7" and d["lut"] == pytest.approx(0.056)
-    assert set(d["sources"]) >= set(COEFFICIENTS)
-    assert isinstance(d["estimate"], list) and "lut" in d["estimate"]
-    yaml.safe_dump(d)  # plain data only
-
-
-def test_dynamic_power_formula():
-    xc7 = get_power_coefficients("xc7")
-    base = dynamic_power_mw(xc7, f_mhz=100, vcc_v=1.0, luts=1000, ffs=1000, brams=2, dsps=4)
-    expected_uw = 100 * (1000 * 0.056 + 1000 * 0.0019 + 4 * 2.4 + 2 * 30.0 + 1000 * 0.033)
-    assert base == pytest.approx(expected_uw / 1000)
-    # quadratic in V, linear in f, toggle scales logic but not the clock network
-    assert dynamic_power_mw(xc7, f_mhz=50, vcc_v=1.0, luts=1000) == pytest.approx(2.8)
-    assert dynamic_power_mw(xc7, f_mhz=100, vcc_v=0.5, luts=1000) == pytest.approx(1.4)
-    doubled = dynamic_power_mw(xc7, f_mhz=100, vcc_v=1.0, luts=1000, ffs=1000, toggle=0.25)
-    assert doubled == pytest.approx(100 * (2 * 56 + 2 * 1.9 + 33) / 1000)
-    half_enable = dynamic_power_mw(xc7, f_mhz=100, vcc_v=1.0, brams=2, bram_enable=0.5)
-    assert half_enable == pytest.approx(3.0)
-
-
-def test_dynamic_power_refuses_unknown_coefficients():
-    ecp5 = get_power_coefficients("ecp5")
-    assert dynamic_power_mw(ecp5, f_mhz=100, vcc_v=1.1) == 0.0  # nothing used, nothing needed
-    with pytest.raises(ConfigError) as err:
-        dynamic_power_mw(ecp5, f_mhz=100, vcc_v=1.1, luts=10)
-    assert err.value.field == "power" and "lut" in err.value.fault
-    with pytest.raises(ConfigError, match="dsp"):
-        dynamic_power_mw(get_power_coefficients("zynqmp"), f_mhz=100, vcc_v=0.85, dsps=1)
-    with pytest.raises(ConfigError, match="toggle"):
-        dynamic_power_mw(get_power_coefficients("xc7"), f_mhz=100, vcc_v=1.0, toggle=1.5)
 
 
 def _shipped() -> dict:

@@ -10,7 +10,6 @@ to this module, the only place the numbers live (its header documents the model,
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
@@ -147,65 +146,11 @@ def get_power_coefficients(family: str) -> PowerCoefficients:
     return models[family]
 
 
-def load_power_model(family: str) -> dict[str, Any]:
-    """`family`'s record as a plain dict (coefficients, units, `sources`, sorted `estimate`)."""
-    out = dataclasses.asdict(get_power_coefficients(family))
-    return out | {"estimate": sorted(out["estimate"])}
-
-
-def dynamic_power_mw(
-    coeffs: PowerCoefficients,
-    *,
-    f_mhz: float,
-    vcc_v: float,
-    luts: float = 0,
-    ffs: float = 0,
-    brams: float = 0,
-    dsps: float = 0,
-    toggle: float | None = None,
-    bram_enable: float = 1.0,
-) -> float:
-    """P_dyn in mW of the power.yaml model: (vcc/vref)^2 * f * sum(count * activity * coefficient),
-    activity = toggle/toggle_ref for LUTs, FFs and DSPs (toggle defaults to toggle_ref), the enable
-    rate for block RAMs and 1 for the clock network. A used resource whose coefficient is null
-    raises ConfigError rather than counting as zero."""
-    toggle = coeffs.toggle_ref if toggle is None else toggle
-    for name, value in (("f_mhz", f_mhz), ("vcc_v", vcc_v)):
-        if not (_is_number(value) and value > 0):
-            raise ConfigError(name, f"must be a positive number, got {value!r}")
-    for name, value in (("toggle", toggle), ("bram_enable", bram_enable)):
-        if not (_is_number(value) and 0 <= value <= 1):
-            raise ConfigError(name, f"must be a fraction in [0, 1], got {value!r}")
-    activity = toggle / coeffs.toggle_ref
-    terms = (
-        ("lut", luts, activity),
-        ("ff", ffs, activity),
-        ("dsp", dsps, activity),
-        ("bram", brams, bram_enable),
-        ("clock_per_ff", ffs, 1.0),
-    )
-    total_uw_per_mhz = 0.0
-    for name, count, act in terms:
-        if not (_is_number(count) and count >= 0):
-            raise ConfigError(name, f"count must be a number >= 0, got {count!r}")
-        if count == 0 or act == 0:
-            continue
-        value = getattr(coeffs, name)
-        if value is None:
-            raise ConfigError(
-                "power", f"{coeffs.family} has no '{name}' coefficient: {coeffs.sources[name]}"
-            )
-        total_uw_per_mhz += count * act * value
-    return (vcc_v / coeffs.vref_v) ** 2 * f_mhz * total_uw_per_mhz / 1000.0
-
-
 __all__ = [
     "COEFFICIENTS",
     "POWER_MODEL",
     "PowerCoefficients",
-    "dynamic_power_mw",
     "get_power_coefficients",
-    "load_power_model",
     "load_power_models",
     "power_families",
 ]
