@@ -75,7 +75,13 @@ def test_accumulators_are_exact_and_minimal(runs):
         lo = (np.where(w > 0, t.min, t.max) * w).sum(1).min()
         assert layer.acc_type.min <= lo and hi <= layer.acc_type.max
         narrower = IntType(layer.acc_type.bits - 1, layer.acc_type.signed)
-        assert lo < narrower.min or hi > narrower.max  # one bit fewer would overflow
+        top = hi + (layer.requant.kind == "thresholds")  # "never" threshold hi + 1 must fit
+        assert lo < narrower.min or top > narrower.max  # one bit fewer would overflow
+    for layer in graph.layers:
+        r = getattr(layer, "requant", None)
+        if r is not None and r.kind == "thresholds":
+            assert layer.acc_type.min <= r.thresholds.min()
+            assert r.thresholds.max() <= layer.acc_type.max
 
 
 @pytest.mark.parametrize("bits, signed", [(2, False), (4, False), (4, True), (8, False),
@@ -83,16 +89,43 @@ def test_accumulators_are_exact_and_minimal(runs):
 def test_requant_matches_the_real_formula(bits, signed):
     rng = np.random.default_rng(bits)
     out = IntType(bits, signed)
-    a = rng.uniform(1e-4, 0.05, size=6)
+    a = np.concatenate([rng.uniform(1e-4, 0.05, size=5), [0.05 / 3000]])  # spread per channel
     d = rng.uniform(-3, 3, size=6)
-    acc = rng.integers(-3000, 3000, size=(500, 6))
+    acc = rng.integers(-3000, 3000, size=(2000, 6))
     r = make_requant(a, d, out, (-3000, 3000))
     assert r.kind == ("thresholds" if bits <= 4 else "mulshift")
     got = golden.requantize(r, acc)
     real = a * acc + d
-    want = np.clip(np.round(real), out.min, out.max)
-    clear = np.abs(real - np.floor(real) - 0.5) > 1e-3  # away from rounding ties
+    want = np.clip(np.floor(real + 0.5), out.min, out.max)
+    if r.kind == "thresholds":
+        bound = np.full_like(real, 1e-9)  # exact
+    else:  # the documented fixed-point error bound of multiply-shift
+        assert (r.mul < 2**16).all()
+        bound = (np.abs(acc) + 1) * 2.0 ** -(r.shift + 1.0)
+    clear = np.abs(real - np.floor(real) - 0.5) > bound
+    assert clear.mean() > 0.9
     assert np.array_equal(got[clear], want[clear])
+
+
+def test_per_channel_depthwise_first_block_lowers(tmp_path):
+    import torch
+
+    from half.hw.lower import lower
+    from half.nn.export import export_qonnx
+    from half.nn.model import QuantCNN
+
+    arch = Arch(window=200, n_classes=3, per_channel=True,
+                blocks=(ConvBlock(4, kernel=5, kind="dwsep", act_bits=8),))
+    torch.manual_seed(0)
+    model = QuantCNN(arch)
+    export_qonnx(model, tmp_path / "m.onnx")
+    graph = lower(tmp_path / "m.onnx")
+    assert graph.macs() == arch.macs()
+    x = torch.randn(50, 200)
+    traced = golden.run(graph, golden.quantize_input(graph, x.numpy()), trace=True)
+    assert traced[-1].shape == (50,)
+    with pytest.raises(ValueError, match="windows must be"):
+        golden.run(graph, np.zeros((2, 199), dtype=np.int64))
 
 
 def test_golden_command_line(runs, shared_data):

@@ -71,6 +71,7 @@ def test_hash_is_stable_and_ignores_the_name():
     (dict(blocks=(ConvBlock(8, kind="lstm"),)), "blocks[0].kind"),
     (dict(blocks=(ConvBlock(0),)), "blocks[0].channels"),
     (dict(blocks=(ConvBlock(8, kernel=400, padding="valid"),)), "blocks[0].kernel"),
+    (dict(blocks=(ConvBlock(8, kernel=4),)), "blocks[0].kernel"),  # same padding: odd kernels
     (dict(blocks=(ConvBlock(8, pool=100), ConvBlock(8, pool=4))), "blocks[1].pool"),
     (dict(blocks=()), "blocks"),
     (dict(decimation=0), "decimation"),

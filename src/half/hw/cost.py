@@ -39,6 +39,7 @@ CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshake
 LUTROM_MAX_BITS = 2048  # memories up to this size go to LUTs (16 bits per LUT4), larger to BRAM
 LUTROM_MAX_WORDS = 64  # ... and so do shallower ones, however wide (BRAM depth would be wasted)
 DSP_MIN_PRODUCT_BITS = 5  # multipliers with both operands >= this use a DSP when one is left
+MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 
 
 @dataclass(frozen=True)
@@ -224,18 +225,20 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
                 st.luts += pe * n_thr * ab * lut_div  # parallel comparators
                 _memory(dev, r.channels // pe, pe * n_thr * ab, st, lut_div)
                 st.rom_bits += r.channels * n_thr * ab
-            elif r.kind == "mulshift":
-                _mult(dev, ab, 17, pe, st, dsp_left, lut_div)
-                st.luts += pe * (ab + 17) * lut_div  # adder and clip
-                _memory(dev, r.channels // pe, pe * 2 * (ab + 17), st, lut_div)
+            else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
+                _mult(dev, ab, MUL_BITS, pe, st, dsp_left, lut_div)
+                st.luts += pe * (ab + MUL_BITS) * lut_div  # adder and clip
+                _memory(dev, r.channels // pe, pe * 2 * (ab + MUL_BITS), st, lut_div)
             weights = layer.weights.size
             _memory(dev, weights // lanes, lanes * wb, st, lut_div)
             st.rom_bits += weights * wb
             # double-buffered input: channels x length x bits, two copies
             if isinstance(layer, Conv):
                 st.buffer_bits = 2 * layer.cin * layer.length_in * ib
-                _memory(dev, 2 * layer.length_in * (layer.cin // max(1, simd)),
-                        simd * ib, st, lut_div)
+                # read port width: the channels read together (depthwise: PE of them)
+                lanes_in = pe if layer.groups > 1 else min(simd, layer.cin)
+                _memory(dev, 2 * layer.length_in * math.ceil(layer.cin / lanes_in),
+                        lanes_in * ib, st, lut_div)
             else:
                 st.buffer_bits = 2 * layer.fin * ib
                 st.ffs += st.buffer_bits
@@ -246,7 +249,13 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
             st = StageCost(layer.name, "gap", cycles=layer.length_in + layer.features,
                            depth=DEPTH["gap"])
             ab = layer.acc_type.bits
-            st.luts += layer.channels * ab * lut_div + (ab + 17) * 2 * lut_div
+            st.luts += layer.channels * ab * lut_div  # one accumulator per channel
+            if layer.requant.kind == "mulshift":
+                _mult(dev, ab, MUL_BITS, 1, st, dsp_left, lut_div)
+                st.luts += (ab + MUL_BITS) * lut_div
+            else:
+                n_thr = layer.requant.out.max - layer.requant.out.min
+                st.luts += n_thr * ab * lut_div
             st.ffs += layer.channels * ab + CTRL_FF
             st.luts += CTRL_LUT * lut_div
             st.buffer_bits = 2 * layer.features * layer.out_type.bits

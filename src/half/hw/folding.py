@@ -6,8 +6,8 @@ least parallelism (fewest PE x SIMD lanes, then fewest PE) whose occupancy meets
 initiation interval — so no stage holds resources it does not need (a balanced pipeline).
 
 * high-throughput: the device's maximum clock; the smallest target II whose design fits.
-* low-power: for each clock of the device's grid, the least parallelism that meets the required
-  rate at that clock; the (clock, folding) of least average power at that rate.
+* low-power: for each clock of the device's grid, every balanced design that meets the required
+  rate at that clock; the (clock, folding) of least average power at that rate (always on).
 * low-energy: energy of one inference on a duty-cycled device (static and clock power over the
   latency, plus dynamic energy; `Estimate.energy_uj`). Per clock, a greedy descent from the
   least parallel design: repeatedly take the one-layer parallelism step of least energy while
@@ -31,7 +31,7 @@ from half.hw.ir import Conv, Dense, Graph, PoolJoin
 GOALS = ("high-throughput", "low-power", "low-energy")
 # Clocks a design may ask for (MHz): what a PLL or divider commonly gives from 12/25/100 MHz.
 CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
-MAX_TARGETS = 48  # distinct II targets tried per clock (geometrically thinned)
+MAX_TARGETS = 48  # distinct II targets tried per clock (thinned evenly by rank)
 
 
 def required_rate(task: str, params: dict) -> float:
@@ -111,7 +111,7 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
     best: tuple[float, Folding, Estimate] | None = None
     tried = 0
     if goal == "high-throughput":
-        clock = float(dev.clock_max_mhz or dev.clock_typical_mhz)
+        clock = _clocks(dev)[-1]
         for target in targets:  # fitting is not monotonic in the target: try them all
             f = fold_for_ii(graph, target, clock)
             if f is None:
@@ -140,15 +140,15 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
                     best = found
                 continue
             budget = math.floor(clock * 1e6 / rate)  # cycles available per inference
-            target = max([t for t in targets if t <= budget], default=0)
-            f = fold_for_ii(graph, target, clock) if target > 0 else None
-            if f is None:
-                continue
-            est = estimate(graph, dev, f, power)
-            tried += 1
-            if est.fits(dev) and est.throughput >= rate and \
-                    (best is None or est.power_mw(rate) < best[0]):
-                best = (est.power_mw(rate), f, est)
+            for target in (t for t in targets if t <= budget):
+                f = fold_for_ii(graph, target, clock)
+                if f is None:
+                    continue
+                est = estimate(graph, dev, f, power)
+                tried += 1
+                if est.fits(dev) and est.throughput >= rate and \
+                        (best is None or est.power_mw(rate) < best[0]):
+                    best = (est.power_mw(rate), f, est)
     if best is None:
         raise ConfigError("device", f"no folding of this network fits {dev.name}"
                           + (f" at {rate:.3g} inferences/s" if rate and goal != "high-throughput"

@@ -58,7 +58,7 @@ def requantize(r: Requant, acc: np.ndarray) -> np.ndarray:
     y = acc * r.mul.reshape(shape) + r.add.reshape(shape)
     if r.kind == "affine":
         return y
-    return np.clip(y >> r.shift, r.out.min, r.out.max)
+    return np.clip(y >> r.shift.reshape(shape), r.out.min, r.out.max)
 
 
 def conv(layer: Conv, x: np.ndarray) -> np.ndarray:
@@ -96,6 +96,10 @@ def run(graph: Graph, xq: np.ndarray, sq: np.ndarray | None = None, *,
         trace: bool = False, batch: int = 4096) -> np.ndarray | list[np.ndarray]:
     """Execute on integer windows `xq` (n, length) [and side integers `sq`]: the class index of
     every window, or with `trace` every layer's output (for per-layer comparisons)."""
+    if xq.ndim != 2 or xq.shape[1] != graph.input.length:
+        raise ValueError(f"windows must be (n, {graph.input.length}), got {xq.shape}")
+    if graph.side is not None and (sq is None or sq.shape[1] != graph.side.features):
+        raise ValueError(f"this graph takes {graph.side.features} side inputs per window")
     outs: list[list[np.ndarray]] = [[] for _ in graph.layers]
     for i in range(0, len(xq), batch):
         x = np.asarray(xq[i:i + batch], dtype=np.int64)[:, None, :]

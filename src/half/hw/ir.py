@@ -62,7 +62,7 @@ class Requant:
 
     `thresholds` (C, 2^bits - 1), ascending per row: out = out.min + #{k : acc >= t[c, k]}
     (FINN-style multi-threshold; cheap for narrow outputs).
-    `mulshift`: out = clip((acc * mul[c] + add[c]) >> shift, out.min, out.max) (one multiplier;
+    `mulshift`: out = clip((acc * mul[c] + add[c]) >> shift[c], out.min, out.max) (one multiplier;
     for wide outputs). `affine` (the classifier): score = acc * mul[c] + add[c], no clip; only the
     argmax of the scores leaves the chip.
     """
@@ -72,7 +72,7 @@ class Requant:
     thresholds: np.ndarray | None = None  # (C, 2^bits - 1) int64
     mul: np.ndarray | None = None  # (C,) int64
     add: np.ndarray | None = None  # (C,) int64
-    shift: int = 0
+    shift: np.ndarray | None = None  # (C,) int64, mulshift only
 
     def __post_init__(self) -> None:
         if self.kind == "thresholds":
@@ -84,6 +84,9 @@ class Requant:
         elif self.kind in ("mulshift", "affine"):
             if self.mul is None or self.add is None or self.mul.shape != self.add.shape:
                 raise ConfigError("Requant.mul", "mul and add must be given, one per channel")
+            if self.kind == "mulshift" and (self.shift is None or
+                                            self.shift.shape != self.mul.shape):
+                raise ConfigError("Requant.shift", "mulshift needs one shift per channel")
         else:
             raise ConfigError("Requant.kind", f"thresholds, mulshift or affine, not {self.kind!r}")
 

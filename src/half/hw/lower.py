@@ -44,7 +44,7 @@ from half.hw.ir import (
 )
 
 THRESHOLD_MAX_BITS = 4  # multi-threshold requantization up to this output width
-MUL_BITS = 17  # unsigned multiplier width of multiply-shift requantization
+MUL_BITS = 16  # unsigned multiplier of multiply-shift requantization (iCE40 SB_MAC16: 16 x 16)
 SCORE_BITS = 15  # fixed-point fraction of the classifier's per-class score scales
 _NEVER = 1 << 62
 
@@ -106,8 +106,7 @@ def _int_weights(w: _Walker, tensor: str, owner) -> tuple[np.ndarray, np.ndarray
     scale, t, narrow = _quant_params(w, qnode)
     lo = t.min + (1 if narrow else 0)
     q = np.clip(np.round(raw / scale), lo, t.max).astype(np.int64)
-    per_out = np.broadcast_to(scale.reshape(-1), (raw.shape[0],)) if scale.size > 1 else \
-        np.full(raw.shape[0], float(scale))
+    per_out = np.broadcast_to(scale.reshape(-1), (raw.shape[0],))  # (1,) or (C,) scales
     return q, per_out.astype(np.float64)
 
 
@@ -121,7 +120,11 @@ def _acc_range(weights: np.ndarray, t: IntType) -> tuple[int, int]:
 
 
 def make_requant(a: np.ndarray, d: np.ndarray, out: IntType, acc: tuple[int, int]) -> Requant:
-    """Requant for q = clip(round(a * acc + d), out) with a >= 0 per channel (see module doc)."""
+    """Requant for q = clip(round(a * acc + d), out) with a >= 0 per channel (see module doc).
+
+    Thresholds are exact (ties aside). Multiply-shift uses a per-channel shift so that every
+    channel's multiplier has MUL_BITS significant bits: |error| <= (|acc| + 1) * 2^-(shift + 1).
+    """
     lo, hi = acc
     if out.bits <= THRESHOLD_MAX_BITS:
         levels = np.arange(out.min + 1, out.max + 1, dtype=np.float64)  # q >= k <=> acc >= t_k
@@ -129,15 +132,29 @@ def make_requant(a: np.ndarray, d: np.ndarray, out: IntType, acc: tuple[int, int
         for c in range(len(a)):
             if a[c] > 0:
                 raw = np.ceil((levels - 0.5 - d[c]) / a[c])
-                t[c] = np.clip(raw, lo, hi + 1)
+                t[c] = np.clip(raw, lo, hi + 1)  # hi + 1: never reached
             else:  # constant output round(d)
                 t[c] = np.where(levels <= np.round(d[c]), lo, hi + 1)
         return Requant("thresholds", out, thresholds=t)
-    amax = float(a.max()) if a.max() > 0 else 1.0
-    shift = max(0, MUL_BITS - 1 - math.floor(math.log2(amax)))
+    shift = np.zeros(len(a), dtype=np.int64)
+    for c in range(len(a)):
+        if a[c] > 0:
+            shift[c] = max(0, MUL_BITS - 1 - math.floor(math.log2(a[c])))
     mul = np.round(a * 2.0**shift).astype(np.int64)
-    add = np.round((d + 0.5) * 2.0**shift).astype(np.int64)
+    over = mul >= 1 << MUL_BITS  # rounding reached 2^MUL_BITS: one bit less
+    shift[over] -= 1
+    mul[over] = np.round(a[over] * 2.0 ** shift[over]).astype(np.int64)
+    add = np.floor((d + 0.5) * 2.0**shift).astype(np.int64)
     return Requant("mulshift", out, mul=mul, add=add, shift=shift)
+
+
+def _wtype(weights: np.ndarray) -> IntType:
+    return IntType.for_range(int(weights.min()), int(weights.max()))
+
+
+def _acc_type(acc: tuple[int, int], requant: Requant) -> IntType:
+    """Accumulator type; with thresholds it must also hold the never-reached value hi + 1."""
+    return IntType.for_range(acc[0], acc[1] + (requant.kind == "thresholds"))
 
 
 def _fold_sign(weights: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +173,11 @@ def _act_out(w: _Walker, relu, what: str) -> tuple[object, float, IntType]:
     scale, t, narrow = _quant_params(w, q)
     if t.signed or narrow or scale.size != 1:
         raise _reject(q, "activations must be unsigned, not narrow, one scale per tensor")
-    return q, float(scale), t
+    return q, _scalar(scale), t
+
+
+def _scalar(scale: np.ndarray) -> float:
+    return float(np.asarray(scale).reshape(-1)[0])
 
 
 def lower(path: str | Path, side_norm: dict | None = None, classes: tuple[str, ...] = (),
@@ -191,11 +212,11 @@ def lower(path: str | Path, side_norm: dict | None = None, classes: tuple[str, .
     scale, in_type, narrow = _quant_params(w, node)
     if narrow or scale.size != 1:
         raise _reject(node, "the input quantizer must be per tensor and not narrow")
-    inq = InputQuant(length=length, scale=float(scale), out=in_type)
+    inq = InputQuant(length=length, scale=_scalar(scale), out=in_type)
     layers: list = []
     if decimation > 1:
         layers.append(Decimate(decimation, 1, length, in_type))
-    cur_t, cur_s, channels, cur_len = in_type, float(scale), 1, -(-length // decimation)
+    cur_t, cur_s, channels, cur_len = in_type, _scalar(scale), 1, -(-length // decimation)
     tensor = node.output[0]
     while True:
         node = w.next(tensor)
@@ -249,9 +270,9 @@ def _conv(w: _Walker, node, in_t: IntType, in_s: float, cin: int, length: int, i
     q, s_out, out_t = _act_out(w, nxt, f"node {node.name} (Conv)")
     weights, a = _fold_sign(weights, a / s_out)
     acc = _acc_range(weights, in_t)
+    requant = make_requant(a, d / s_out, out_t, acc)
     layer = Conv(f"conv{idx}", cin, cout, k, int(strides[0]), int(pads[0]), groups, length,
-                 weights, in_t, IntType.for_range(int(weights.min()), int(weights.max())),
-                 IntType.for_range(*acc), make_requant(a, d / s_out, out_t, acc))
+                 weights, in_t, _wtype(weights), _acc_type(acc, requant), requant)
     return layer, q.output[0], s_out
 
 
@@ -272,7 +293,7 @@ def _pool_join(w: _Walker, node, in_t: IntType, in_s: float, channels: int, leng
     scale, out_t, narrow = _quant_params(w, nxt)
     if narrow or scale.size != 1:
         raise _reject(nxt, "the join quantizer must be per tensor and not narrow")
-    s_join = float(scale)
+    s_join = _scalar(scale)
     acc = (length * in_t.min, length * in_t.max)
     a = np.full(channels, in_s / (length * s_join))
     requant = make_requant(a, np.zeros(channels), out_t, acc)
@@ -281,7 +302,7 @@ def _pool_join(w: _Walker, node, in_t: IntType, in_s: float, channels: int, leng
         norm = side_norm or {"mean": [0.0] * side, "std": [1.0] * side}
         side_in = SideInput(side, tuple(norm["mean"][:side]), tuple(norm["std"][:side]), s_join,
                             out_t)
-    layer = PoolJoin(f"gap{channels}", channels, length, in_t, IntType.for_range(*acc), requant,
+    layer = PoolJoin(f"gap{channels}", channels, length, in_t, _acc_type(acc, requant), requant,
                      side_in)
     return layer, nxt.output[0], s_join
 
@@ -293,7 +314,6 @@ def _dense(w: _Walker, node, in_t: IntType, in_s: float, fin: int, idx: int):
     fout = weights.shape[0]
     bias = w.init(node.input[2]) if len(node.input) > 2 else np.zeros(fout)
     bias = np.asarray(bias, dtype=np.float64)
-    w_t = IntType.for_range(int(weights.min()), int(weights.max()))
     nxt = w.next(node.output[0])
     if node.output[0] in w.outputs and nxt is None:  # class scores: only their argmax leaves
         acc = _acc_range(weights, in_t)
@@ -303,11 +323,12 @@ def _dense(w: _Walker, node, in_t: IntType, in_s: float, fin: int, idx: int):
         lo = min(acc[0] * int(mul.max()), acc[0] * int(mul.min())) + int(add.min())
         hi = acc[1] * int(mul.max()) + int(add.max())
         requant = Requant("affine", IntType.for_range(lo, hi), mul=mul, add=add)
-        return (Dense(f"dense{idx}", fin, fout, weights, in_t, w_t, IntType.for_range(*acc),
-                      requant), node.output[0], 1.0)
+        return (Dense(f"dense{idx}", fin, fout, weights, in_t, _wtype(weights),
+                      IntType.for_range(*acc), requant), node.output[0], 1.0)
     q, s_out, out_t = _act_out(w, nxt, f"node {node.name} (Gemm)")
     weights, a = _fold_sign(weights, in_s * s_w / s_out)
     acc = _acc_range(weights, in_t)
-    layer = Dense(f"dense{idx}", fin, fout, weights, in_t, w_t, IntType.for_range(*acc),
-                  make_requant(a, bias / s_out, out_t, acc))
+    requant = make_requant(a, bias / s_out, out_t, acc)
+    layer = Dense(f"dense{idx}", fin, fout, weights, in_t, _wtype(weights),
+                  _acc_type(acc, requant), requant)
     return layer, q.output[0], s_out

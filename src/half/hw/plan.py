@@ -91,6 +91,9 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
             "notes": ["resources, power and energy are estimates of the analytical cost model "
                       "(not yet calibrated against synthesis); cycles are exact for the "
                       "generated RTL's micro-architecture",
+                      *([] if not rate or est.throughput >= rate else
+                        [f"this design's throughput {est.throughput:.3g}/s is below the "
+                         f"required rate {rate:.3g}/s"]),
                       *([] if dev.static_power_mw is not None else
                         [f"{dev.name}: no static power figure in the catalog; counted as 0"]),
                       *notes]}

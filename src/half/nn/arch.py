@@ -150,6 +150,9 @@ class Arch:
             _choice(f"{f}.padding", b.padding, PADDINGS)
             _bits(f"{f}.weight_bits", b.weight_bits)
             _bits(f"{f}.act_bits", b.act_bits)
+            if b.padding == "same" and b.kernel % 2 == 0:
+                raise ConfigError(f"{f}.kernel", f"padding=same needs an odd kernel, got "
+                                  f"{b.kernel}")
             if b.padding == "valid" and length < b.kernel:
                 raise ConfigError(f"{f}.kernel", f"{b.kernel} taps exceed the input length "
                                   f"{length} (padding=valid)")

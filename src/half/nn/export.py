@@ -39,24 +39,37 @@ def _quiet():
 
 
 def export_qonnx(model: QuantCNN, path: Path) -> Path:
+    """The QONNX export (Quant nodes; what `half.hw.lower` reads), one self-contained file."""
     from brevitas.export import export_qonnx as _export
 
-    model.eval()
-    tmp = path.with_name(f".{path.name}.tmp")
-    with _quiet():
-        _export(model, args=_example(model), export_path=str(tmp))
-    os.replace(tmp, path)
-    return path
+    return _export_to(_export, model, path)
 
 
 def export_qcdq(model: QuantCNN, path: Path) -> Path:
+    """The QCDQ export (QuantizeLinear/Clip/DequantizeLinear; runs in onnxruntime)."""
     from brevitas.export import export_onnx_qcdq
 
+    return _export_to(export_onnx_qcdq, model, path)
+
+
+def _export_to(exporter, model: QuantCNN, path: Path) -> Path:
+    """Export into a temporary folder beside `path`, then save one file with every tensor inline
+    (the torch exporter may write weights to a side file named after the temporary path)."""
+    import shutil
+    import tempfile
+
+    import onnx
+
     model.eval()
-    tmp = path.with_name(f".{path.name}.tmp")
-    with _quiet():
-        export_onnx_qcdq(model, args=_example(model), export_path=str(tmp))
-    os.replace(tmp, path)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        with _quiet():
+            exporter(model, args=_example(model), export_path=str(tmp_dir / "model.onnx"))
+        proto = onnx.load(str(tmp_dir / "model.onnx"))  # pulls in any external data
+        onnx.save_model(proto, str(tmp_dir / "inline.onnx"), save_as_external_data=False)
+        os.replace(tmp_dir / "inline.onnx", path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
 
 
