@@ -66,10 +66,15 @@ def conv(layer: Conv, x: np.ndarray) -> np.ndarray:
     xp = np.pad(x, ((0, 0), (0, 0), (layer.pad, layer.pad)))
     win = sliding_window_view(xp, layer.kernel, axis=2)[:, :, :: layer.stride]  # (n,cin,L,k)
     win = win[:, :, : layer.length_out]
+    # float64 BLAS is exact here: every partial sum is an integer below 2^53 (acc_type <= 52 bits)
+    exact = layer.acc_type.bits <= 52
+    dtype = np.float64 if exact else np.int64
+    w = layer.weights.astype(dtype)
     if layer.groups == 1:  # (n, cin, L, k) x (cout, cin, k)
-        return np.einsum("nclk,ock->nol", win, layer.weights, optimize=True)
-    # depthwise: cin == cout == groups, one kernel per channel
-    return np.einsum("nclk,ck->ncl", win, layer.weights[:, 0, :], optimize=True)
+        acc = np.tensordot(win.astype(dtype), w, axes=([1, 3], [1, 2])).transpose(0, 2, 1)
+    else:  # depthwise: cin == cout == groups, one kernel per channel
+        acc = np.einsum("nclk,ck->ncl", win.astype(dtype), w[:, 0, :], optimize=True)
+    return np.rint(acc).astype(np.int64) if exact else acc
 
 
 def step(layer: Layer, x: np.ndarray, side: np.ndarray | None) -> np.ndarray:
@@ -86,6 +91,9 @@ def step(layer: Layer, x: np.ndarray, side: np.ndarray | None) -> np.ndarray:
         pooled = requantize(layer.requant, x.sum(axis=2))
         return pooled if layer.side is None else np.concatenate([pooled, side], axis=1)
     if isinstance(layer, Dense):
+        if layer.acc_type.bits <= 52:  # exact in float64, as for conv
+            acc = np.rint(x.astype(np.float64) @ layer.weights.T.astype(np.float64))
+            return requantize(layer.requant, acc.astype(np.int64))
         return requantize(layer.requant, x @ layer.weights.T)
     if isinstance(layer, ArgMax):
         return x.argmax(axis=1)
