@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/train_presets.py [--only mitdb-aami-small ...] [--seeds 0 1 2]
         [--out runs/presets] [--install] [--data-dir DIR]
+    .venv/bin/python benchmarks/train_presets.py --reexport   # rewrite the shipped exports only
 
 Each recipe in benchmarks/presets/<task>-<name>.yaml holds the architecture, the task parameters
 and the training options. Every seed trains a run folder `<out>/<task>-<name>/seed<k>` with
@@ -36,7 +37,7 @@ import yaml
 from half.data import get_task
 from half.nn.arch import Arch
 from half.nn.cv import cross_validate
-from half.nn.runs import eval_run, presets_dir, train_run
+from half.nn.runs import eval_run, list_presets, presets_dir, reexport, train_run
 from half.nn.train import TrainConfig
 
 HERE = Path(__file__).resolve().parent
@@ -116,7 +117,15 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--install", action="store_true")
+    ap.add_argument("--reexport", action="store_true",
+                    help="only rewrite the shipped presets' ONNX exports from their weights")
     args = ap.parse_args()
+    if args.reexport:
+        for task in ("mitdb-aami", "cinc2017-af"):
+            for name in list_presets(task):
+                check = reexport(f"preset:{name}", task, args.data_dir)
+                print(json.dumps({"preset": f"{task}/{name}", **check}), flush=True)
+        return
     recipes = sorted(RECIPES.glob("*.yaml"))
     if args.only:
         recipes = [r for r in recipes if r.stem in args.only]

@@ -97,16 +97,33 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
         if len(va):
             write_json_atomic(tmp / "confusion_val.json", result.val["confusion"])
         _plot_curve(result.history, key, tmp / "curve.png")
-        export_qonnx(result.model, tmp / "model.qonnx.onnx")
-        export_qcdq(result.model, tmp / "model.qcdq.onnx")
-        n = min(64, len(probe))
-        check = check_qonnx(tmp / "model.qonnx.onnx", result.model, probe.x[:n],
-                            None if side_probe is None else side_probe[:n].numpy())
-        write_json_atomic(tmp / "export_check.json", check)
+        check = _export_all(tmp, result.model, probe.x, side_probe)
     return {"run_dir": str(out_dir), "task": task_name, "arch_hash": arch.arch_hash(),
             "params": arch.params(), "macs": arch.macs(), "best_epoch": result.best_epoch,
             "epochs_run": len(result.history), "windows_per_s": result.windows_per_s,
             "val": result.val, "qonnx_check": check, "warnings": list(data.warnings)}
+
+
+def _export_all(folder: Path, model, x, side) -> dict:
+    """QONNX and QCDQ exports, and the check that the QONNX file matches PyTorch (64 windows)."""
+    export_qonnx(model, folder / "model.qonnx.onnx")
+    export_qcdq(model, folder / "model.qcdq.onnx")
+    n = min(64, len(x))
+    check = check_qonnx(folder / "model.qonnx.onnx", model, x[:n],
+                        None if side is None else side[:n].numpy())
+    write_json_atomic(folder / "export_check.json", check)
+    return check
+
+
+def reexport(model_spec: str, task_name: str, data_dir: Path | None = None) -> dict:
+    """Rewrite a run folder's (or preset's) exports from its weights, e.g. after an exporter
+    fix; stray files of an earlier export (names starting with '.') are removed."""
+    folder = resolve_model(model_spec, task_name)
+    arch, info, norm, model = load_run(folder)
+    data = get_task(task_name, **info["params"]).load(data_dir).select("train")
+    for stray in folder.glob(".*"):
+        stray.unlink()
+    return _export_all(folder, model, data.x, norm(data.side))
 
 
 def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
