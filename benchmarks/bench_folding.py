@@ -20,6 +20,7 @@ import json
 import math
 import time
 
+from half.errors import ConfigError
 from half.hw.cost import estimate
 from half.hw.devices import get_device
 from half.hw.folding import GOALS, _targets, fold, required_rate, set_folding
@@ -65,7 +66,12 @@ def main() -> None:
             pw = power_model(dev)
             for goal in GOALS:
                 t0 = time.perf_counter()
-                f, ours, _ = fold(graph, dev, goal, rate, pw)
+                try:
+                    f, ours, _ = fold(graph, dev, goal, rate, pw)
+                except ConfigError as exc:  # e.g. the small presets on the UP5K
+                    print(json.dumps({"task": task, "model": spec, "device": name, "goal": goal,
+                                      "half": None, "why": exc.fault}), flush=True)
+                    continue
                 t_fold += time.perf_counter() - t0
                 n_fold += 1
                 t0 = time.perf_counter()
