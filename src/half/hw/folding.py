@@ -106,49 +106,31 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
     inferences/s (low-power and low-energy must meet it; high-throughput ignores it)."""
     if goal not in GOALS:
         raise ConfigError("goal", f"one of {', '.join(GOALS)}, not {goal!r}")
+    if goal != "high-throughput" and (not rate or rate <= 0):
+        raise ConfigError("rate", f"{goal} needs a positive required rate")
     t0 = time.perf_counter()
+    score = {"high-throughput": lambda e: -e.throughput,
+             "low-power": lambda e: e.power_mw(rate),
+             "low-energy": lambda e: e.energy_uj()}[goal]
     targets = _targets(graph)
+    clocks = _clocks(dev)[-1:] if goal == "high-throughput" else _clocks(dev)
     best: tuple[float, Folding, Estimate] | None = None
     tried = 0
-    if goal == "high-throughput":
-        clock = _clocks(dev)[-1]
-        for target in targets:  # fitting is not monotonic in the target: try them all
-            f = fold_for_ii(graph, target, clock)
-            if f is None:
-                continue
-            est = estimate(graph, dev, f, power)
+    for clock in clocks:
+        if goal != "high-throughput":  # only targets that leave the required rate possible
+            budget = math.floor(clock * 1e6 / rate)
+            usable = [t for t in targets if t <= budget]
+        else:
+            usable = targets
+        candidates = list(_balanced(graph, dev, clock, usable, power))
+        if goal == "low-energy":
+            candidates += _descend_energy(graph, dev, clock, power)
+        for f, est in candidates:
             tried += 1
-            if est.fits(dev) and (best is None or -est.throughput < best[0]):
-                best = (-est.throughput, f, est)
-    else:
-        if not rate or rate <= 0:
-            raise ConfigError("rate", f"{goal} needs a positive required rate")
-        for clock in _clocks(dev):
-            if goal == "low-energy":  # the greedy path and every balanced design
-                found, n = _descend_energy(graph, dev, clock, rate, power)
-                tried += n
-                for target in targets:
-                    f = fold_for_ii(graph, target, clock)
-                    if f is None:
-                        continue
-                    est = estimate(graph, dev, f, power)
-                    tried += 1
-                    if est.fits(dev) and est.throughput >= rate and \
-                            (found is None or est.energy_uj() < found[0]):
-                        found = (est.energy_uj(), f, est)
-                if found is not None and (best is None or found[0] < best[0]):
-                    best = found
+            if goal != "high-throughput" and est.throughput < rate:
                 continue
-            budget = math.floor(clock * 1e6 / rate)  # cycles available per inference
-            for target in (t for t in targets if t <= budget):
-                f = fold_for_ii(graph, target, clock)
-                if f is None:
-                    continue
-                est = estimate(graph, dev, f, power)
-                tried += 1
-                if est.fits(dev) and est.throughput >= rate and \
-                        (best is None or est.power_mw(rate) < best[0]):
-                    best = (est.power_mw(rate), f, est)
+            if best is None or score(est) < best[0]:
+                best = (score(est), f, est)
     if best is None:
         raise ConfigError("device", f"no folding of this network fits {dev.name}"
                           + (f" at {rate:.3g} inferences/s" if rate and goal != "high-throughput"
@@ -158,16 +140,26 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
     return best[1], best[2], info
 
 
-def _descend_energy(graph: Graph, dev: Device, clock: float, rate: float, power
-                    ) -> tuple[tuple[float, Folding, Estimate] | None, int]:
-    """Greedy energy descent at one clock (see module doc); (best, estimates made)."""
+def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power):
+    """(folding, estimate) of the balanced design of every target II that fits the device."""
+    for target in targets:
+        f = fold_for_ii(graph, target, clock)
+        if f is not None:
+            est = estimate(graph, dev, f, power)
+            if est.fits(dev):
+                yield f, est
+
+
+def _descend_energy(graph: Graph, dev: Device, clock: float, power
+                    ) -> list[tuple[Folding, Estimate]]:
+    """The designs of a greedy energy descent at one clock (see module doc): from the least
+    parallel design, repeatedly the one-layer parallelism step of least energy that still
+    fits, past local bumps, until no step fits."""
     layers = {x.name: x for x in graph.mac_layers()}
     steps = {name: _choices(x) for name, x in layers.items()}
     cur = Folding({name: (1, 1) for name in layers}, clock)
     est = estimate(graph, dev, cur, power)
-    n, best = 1, None
-    if est.fits(dev) and est.throughput >= rate:
-        best = (est.energy_uj(), cur, est)
+    path = [(cur, est)] if est.fits(dev) else []
     while True:
         step = None
         for name, layer in layers.items():
@@ -179,14 +171,12 @@ def _descend_energy(graph: Graph, dev: Device, clock: float, rate: float, power
                 continue
             cand = Folding({**cur.pe_simd, name: nxt}, clock)
             e = estimate(graph, dev, cand, power)
-            n += 1
-            if e.fits(dev) and (step is None or e.energy_uj() < step[0]):
-                step = (e.energy_uj(), cand, e)
+            if e.fits(dev) and (step is None or e.energy_uj() < step[1].energy_uj()):
+                step = (cand, e)
         if step is None:  # nothing fits any more, or every layer is fully parallel
-            return best, n
-        cur = step[1]  # keep descending past local bumps; the best design seen is kept
-        if step[2].throughput >= rate and (best is None or step[0] < best[0]):
-            best = step
+            return path
+        cur = step[0]
+        path.append(step)
 
 
 def set_folding(graph: Graph, target_cycles: int, clock_mhz: float) -> Folding:
