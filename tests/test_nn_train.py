@@ -107,3 +107,14 @@ def test_metrics_json_is_plain_json(mitdb_small, tmp_path):
     result = train(ARCH, data, _cfg(epochs=1))
     json.dumps(result.val)  # numbers and lists only
     assert set(result.val["per_class"]) == set("NSVFQ")
+
+
+def test_a_preset_architecture_retrains_with_its_recipe_parameters(mitdb_small, tmp_path):
+    root, _ = mitdb_small
+    res = run_json("--data-dir", str(root), "train", "--task", "mitdb-aami", "--arch",
+                   "preset:tiny", "-o", str(tmp_path / "run"), "--epochs", "1", "--fraction",
+                   "0.2", "-c", "threads=1")
+    task = json.loads((tmp_path / "run" / "task.json").read_text())
+    assert task["params"]["highpass"] == 0.5  # from the preset's recipe
+    assert task["params"]["val_records"] != []  # the usual validation split, not the final fit
+    assert res["val"]["n"] > 0

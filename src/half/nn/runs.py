@@ -54,6 +54,11 @@ def resolve_arch(spec: str, task: str) -> tuple[Arch, dict]:
     if spec.startswith(PREFIX):
         folder = resolve_model(spec, task)
         params = json.loads((folder / "task.json").read_text())["params"]
+        recipe = folder / "recipe.yaml"
+        if recipe.is_file():  # the recipe's task parameters, not those of its final fit (which
+            import yaml  # may hold no validation records, see benchmarks/train_presets.py)
+
+            params = yaml.safe_load(recipe.read_text()).get("task_params", {})
         return load_arch(folder / "arch.json"), params
     return load_arch(spec), {}
 
