@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Analytical cost models of the dataflow accelerator: cycles, resources, power, energy.
 
-Micro-architecture the formulas describe (the RTL generator implements the same one):
+Micro-architecture the formulas describe (the RTL generator of issue 5 is to implement exactly
+this one; until then the cycle counts are the model's, not measured):
 one **stage** per IR layer that does work, each with a double-buffered input, so stages run
 concurrently on consecutive windows and each stage's timing is independent of its neighbours:
 
@@ -195,7 +196,7 @@ def _mult(dev: Device, a: int, b: int, n: int, st: StageCost, dsp_left: list[int
 
 def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimate:
     """Cycles, resources and power of `graph` on `dev` with `folding` (all estimates except the
-    cycle counts, which the RTL must match exactly)."""
+    cycle counts, which the RTL is to match exactly)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
     est = Estimate(dev.name, folding.clock_mhz)
     dsp_left = [dev.dsp.count]
