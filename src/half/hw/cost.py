@@ -16,8 +16,11 @@ concurrently on consecutive windows and each stage's timing is independent of it
   cycles = L_in + features.
 * `dense`  — cycles = (fin / SIMD) * (fout / PE); the last one's argmax is fused into its writer.
 
-Each stage adds a fixed pipeline depth (DEPTH) per window. Per window: stage occupancy
-c_i = cycles_i + depth_i; initiation interval II = max c_i; latency = sum c_i (cycles).
+A stage starts a window as soon as its input bank is full and overlaps consecutive windows, so
+the initiation interval is II = max cycles_i; its last output beat leaves DEPTH cycles after its
+last MAC step (earlier by the steps of positions a fused max-pool drops): latency = sum over
+stages of (cycles_i - tail_i + depth_i). Measured on rtl/lib/mvu_stage.v by
+tests/rtl/test_mvu_stage.py.
 
 Resources are estimates (labelled so wherever shown) from per-primitive coefficients below,
 to be calibrated against Yosys/nextpnr (issue 6). Power is an estimate: static power from the
@@ -33,7 +36,9 @@ from dataclasses import dataclass, field
 from half.hw.devices import Device
 from half.hw.ir import Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 
-DEPTH = {"input": 1, "conv": 4, "gap": 3, "dense": 4}
+# Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
+# on rtl/lib/mvu_stage.v: tests/rtl/test_mvu_stage.py); gap and input not yet built.
+DEPTH = {"input": 1, "conv": 5, "gap": 3, "dense": 5}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
@@ -70,10 +75,16 @@ class StageCost:
     rom_bits: int = 0  # weights and thresholds
     buffer_bits: int = 0  # double-buffered input activations
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
+    tail: int = 0  # MAC steps after the last output (positions a fused max-pool drops)
 
     @property
     def occupancy(self) -> int:
         return self.cycles + self.depth
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the stage's last input beat to its last output beat."""
+        return self.cycles - self.tail + self.depth
 
 
 @dataclass
@@ -88,11 +99,13 @@ class Estimate:
 
     @property
     def ii(self) -> int:
-        return max(s.occupancy for s in self.stages)
+        """Stages overlap consecutive windows: a stage's next window starts right after its
+        last MAC step, so the interval is the slowest stage's cycles."""
+        return max(s.cycles for s in self.stages)
 
     @property
     def latency_cycles(self) -> int:
-        return sum(s.occupancy for s in self.stages)
+        return sum(s.latency for s in self.stages)
 
     @property
     def throughput(self) -> float:
@@ -201,7 +214,8 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
     est = Estimate(dev.name, folding.clock_mhz)
     dsp_left = [dev.dsp.count]
     first = True
-    for layer in graph.layers:
+    layers = list(graph.layers)
+    for i, layer in enumerate(layers):
         if first:
             st = StageCost("input", "input", cycles=graph.input.length, depth=DEPTH["input"],
                            luts=CTRL_LUT * lut_div, ffs=CTRL_FF)
@@ -213,6 +227,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
             pe, simd = folding.pe_simd.get(layer.name, (1, 1))
             kind = "conv" if isinstance(layer, Conv) else "dense"
             st = StageCost(layer.name, kind, pe, simd, cycles_of(layer, pe, simd), DEPTH[kind])
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            if isinstance(layer, Conv) and isinstance(nxt, MaxPool):
+                st.tail = layer.length_out % nxt.pool * (st.cycles // layer.length_out)
             wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
             lanes = pe * simd
             _mult(dev, wb, ib, lanes, st, dsp_left, lut_div)

@@ -2,7 +2,7 @@
 """Folding per design goal: per-layer parallelism (PE, SIMD) and the clock.
 
 All three goals share one building block, `fold_for_ii(graph, target)`: every MAC stage gets the
-least parallelism (fewest PE x SIMD lanes, then fewest PE) whose occupancy meets the target
+least parallelism (fewest PE x SIMD lanes, then fewest PE) whose cycles meet the target
 initiation interval — so no stage holds resources it does not need (a balanced pipeline).
 
 * high-throughput: the device's maximum clock; the smallest target II whose design fits.
@@ -24,7 +24,7 @@ import math
 import time
 
 from half.errors import ConfigError
-from half.hw.cost import DEPTH, Estimate, Folding, cycles_of, estimate, options
+from half.hw.cost import Estimate, Folding, cycles_of, estimate, options
 from half.hw.devices import Device
 from half.hw.ir import Conv, Dense, Graph, PoolJoin
 
@@ -51,13 +51,12 @@ def _choices(layer: Conv | Dense) -> list[tuple[int, int, int]]:
 
 
 def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
-    """Least parallelism per MAC stage meeting `target` cycles of occupancy; None if a stage
+    """Least parallelism per MAC stage whose cycles per window meet `target`; None if a stage
     cannot reach it even fully parallel."""
     pe_simd = {}
     for layer in graph.mac_layers():
-        depth = DEPTH["conv" if isinstance(layer, Conv) else "dense"]
         for _, p, s in _choices(layer):
-            if cycles_of(layer, p, s) + depth <= target:
+            if cycles_of(layer, p, s) <= target:
                 pe_simd[layer.name] = (p, s)
                 break
         else:
@@ -66,13 +65,12 @@ def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
 
 
 def _targets(graph: Graph) -> list[int]:
-    """Candidate II values (descending): every occupancy a MAC stage can have, at least the
-    fixed stages' (input, pooling) occupancy, thinned to MAX_TARGETS."""
+    """Candidate II values (descending): every cycle count a MAC stage can have, at least the
+    fixed stages' (input, pooling) cycles, thinned to MAX_TARGETS."""
     values = set()
     for layer in graph.mac_layers():
-        depth = DEPTH["conv" if isinstance(layer, Conv) else "dense"]
-        values |= {cycles_of(layer, p, s) + depth for _, p, s in _choices(layer)}
-    fixed = _fixed_occupancy(graph)
+        values |= {cycles_of(layer, p, s) for _, p, s in _choices(layer)}
+    fixed = _fixed_cycles(graph)
     ordered = sorted((v for v in values if v >= fixed), reverse=True)
     if fixed not in ordered:
         ordered.append(fixed)
@@ -83,13 +81,13 @@ def _targets(graph: Graph) -> list[int]:
     return ordered
 
 
-def _fixed_occupancy(graph: Graph) -> int:
-    """Occupancy of the stages folding cannot change (input, global pooling)."""
-    occ = graph.input.length + DEPTH["input"]
+def _fixed_cycles(graph: Graph) -> int:
+    """Cycles of the stages folding cannot change (input, global pooling)."""
+    cycles = graph.input.length
     for layer in graph.layers:
         if isinstance(layer, PoolJoin):
-            occ = max(occ, layer.length_in + layer.features + DEPTH["gap"])
-    return occ
+            cycles = max(cycles, layer.length_in + layer.features)
+    return cycles
 
 
 def _clocks(dev: Device) -> list[float]:

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * mvu_stage — one dataflow stage: a double-buffered input window and a matrix-vector unit with
+ * PE output channels x SIMD inputs in parallel, integer requantization and a fused max-pool.
+ * A standard 1D convolution; a fully-connected layer is the case L_IN = K = 1, PAD = 0.
+ *
+ * Parameters
+ *   CIN, COUT        input / output channels            K, STRIDE, PAD   kernel, stride, zeros
+ *   L_IN             input length (time steps)          POOL             max-pool (kernel = stride)
+ *   PE, SIMD         parallel output channels (divides COUT) and inputs (divides CIN, or a
+ *                    multiple of CIN dividing K*CIN)
+ *   IN_W, IN_SIGNED  input element width / signedness  W_W              weight width (signed)
+ *   ACC_W            accumulator width (signed; holds every reachable sum)
+ *   RQ               requantization: 0 thresholds, 1 multiply-shift, 2 affine (class scores)
+ *   OUT_W, OUT_SIGNED  output element width / signedness (affine: the score width, signed)
+ *   MUL_W, ADD_W, SH_W widths of the multiply-shift / affine parameters
+ *   W_FILE, R_FILE   $readmemh files: weights (one word per group x chunk) and requant
+ *                    parameters (one word per group); see half/rtl/mem.py for the layouts
+ * Ports
+ *   s_axis_*  one time step of all CIN input channels per beat (tlast on the window's last)
+ *   m_axis_*  one (pooled) time step of all COUT output channels per beat
+ * Timing (no stalls)
+ *   compute cycles per window N = L_OUT * (K*CIN/SIMD) * (COUT/PE), one MAC step per cycle;
+ *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
+ *   DEPTH = 5 cycles after its last MAC step was issued. Back-pressure on m_axis stalls the
+ *   whole pipeline; input beats keep filling the free buffer bank.
+ */
+module mvu_stage #(
+    parameter integer CIN = 1,  // input channels
+    parameter integer COUT = 4,  // output channels
+    parameter integer K = 3,  // kernel taps
+    parameter integer STRIDE = 1,  // convolution stride
+    parameter integer PAD = 1,  // zeros on each side
+    parameter integer L_IN = 16,  // input time steps per window
+    parameter integer POOL = 1,  // fused max-pool (1 = none)
+    parameter integer PE = 1,  // output channels in parallel
+    parameter integer SIMD = 1,  // inputs in parallel
+    parameter integer IN_W = 8,  // input element width
+    parameter integer IN_SIGNED = 1,  // input elements signed
+    parameter integer W_W = 4,  // weight width (signed)
+    parameter integer ACC_W = 16,  // accumulator width (signed)
+    parameter integer RQ = 0,  // 0 thresholds, 1 multiply-shift, 2 affine
+    parameter integer OUT_W = 4,  // output element width
+    parameter integer OUT_SIGNED = 0,  // output elements signed
+    parameter integer MUL_W = 17,  // multiplier width (unsigned values, stored in MUL_W bits)
+    parameter integer ADD_W = 32,  // addend width (signed)
+    parameter integer SH_W = 6,  // shift width
+    parameter W_FILE = "weights.mem",  // weights
+    parameter R_FILE = "requant.mem"  // thresholds or multiply-shift parameters
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+    input  wire [CIN*IN_W-1:0]   s_axis_tdata,
+    input  wire                  s_axis_tlast,
+    input  wire                  s_axis_tvalid,
+    output wire                  s_axis_tready,
+    output wire [COUT*OUT_W-1:0] m_axis_tdata,
+    output wire                  m_axis_tlast,
+    output wire                  m_axis_tvalid,
+    input  wire                  m_axis_tready
+);
+
+    localparam integer L_OUT = (L_IN + 2 * PAD - K) / STRIDE + 1;
+    localparam integer L_POOL = L_OUT / POOL;
+    localparam integer NCHUNK = K * CIN / SIMD;  // MAC steps per (position, group)
+    localparam integer NGROUP = COUT / PE;
+    localparam integer NT = (1 << OUT_W) - 1;  // thresholds per channel
+    localparam integer XW = IN_W + 1;  // inputs as signed values
+    localparam integer RW = (RQ == 0) ? NT * ACC_W : MUL_W + ADD_W + SH_W;  // per channel
+    localparam integer OUT_MIN = OUT_SIGNED ? -(1 << (OUT_W - 1)) : 0;
+    localparam integer OUT_MAX = OUT_SIGNED ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
+
+    generate
+        if (COUT % PE != 0 || (K * CIN) % SIMD != 0 || (CIN % SIMD != 0 && SIMD % CIN != 0))
+        begin : g_bad_folding
+            initial $error("mvu_stage: PE must divide COUT, SIMD divide CIN or span whole taps");
+        end
+        if (L_OUT < 1 || L_POOL < 1) begin : g_bad_length
+            initial $error("mvu_stage: the window is shorter than the kernel or the pool");
+        end
+    endgenerate
+
+    // ---- input: two banks of L_IN time steps ------------------------------------------------
+    reg [CIN*IN_W-1:0] mem [0:2*L_IN-1];
+    reg [1:0] full_reg;  // bank holds a complete window
+    reg wr_bank_reg, rd_bank_reg;
+    reg [31:0] wr_addr_reg;
+    wire wr_take = s_axis_tvalid && !full_reg[wr_bank_reg];
+    assign s_axis_tready = !full_reg[wr_bank_reg];
+
+    // ---- issue: (position l, group g, chunk c), one per cycle --------------------------------
+    reg busy_reg;
+    reg [31:0] l_reg, g_reg, c_reg;
+    reg m_valid_reg, m_last_reg;
+    reg [COUT*OUT_W-1:0] m_data_reg;
+    wire adv = !m_valid_reg || m_axis_tready;  // the pipeline moves unless the output waits
+    wire issue = busy_reg && adv;
+    wire last_issue = issue && c_reg == NCHUNK - 1 && g_reg == NGROUP - 1 && l_reg == L_OUT - 1;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            full_reg <= 2'b00;
+            wr_bank_reg <= 1'b0;
+            rd_bank_reg <= 1'b0;
+            wr_addr_reg <= 0;
+            busy_reg <= 1'b0;
+            l_reg <= 0;
+            g_reg <= 0;
+            c_reg <= 0;
+        end else begin
+            if (wr_take) begin
+                mem[wr_bank_reg * L_IN + wr_addr_reg] <= s_axis_tdata;
+                if (wr_addr_reg == L_IN - 1) begin
+                    wr_addr_reg <= 0;
+                    wr_bank_reg <= !wr_bank_reg;
+                end else begin
+                    wr_addr_reg <= wr_addr_reg + 1;
+                end
+            end
+            if (!busy_reg) begin
+                busy_reg <= full_reg[rd_bank_reg];
+            end else if (issue) begin
+                if (c_reg != NCHUNK - 1) begin
+                    c_reg <= c_reg + 1;
+                end else begin
+                    c_reg <= 0;
+                    if (g_reg != NGROUP - 1) begin
+                        g_reg <= g_reg + 1;
+                    end else begin
+                        g_reg <= 0;
+                        l_reg <= (l_reg == L_OUT - 1) ? 0 : l_reg + 1;
+                    end
+                end
+                if (last_issue) begin
+                    rd_bank_reg <= !rd_bank_reg;
+                    // go straight on when the other bank is (or is just becoming) full
+                    busy_reg <= full_reg[!rd_bank_reg] ||
+                                (wr_take && wr_addr_reg == L_IN - 1 && wr_bank_reg != rd_bank_reg);
+                end
+            end
+            // full flags: set by the writer's last beat, cleared by the reader's last issue
+            full_reg[0] <= (full_reg[0] || (wr_take && wr_addr_reg == L_IN - 1 && !wr_bank_reg))
+                           && !(last_issue && !rd_bank_reg);
+            full_reg[1] <= (full_reg[1] || (wr_take && wr_addr_reg == L_IN - 1 && wr_bank_reg))
+                           && !(last_issue && rd_bank_reg);
+        end
+    end
+
+    // ---- stage 1: operands of the issued step -------------------------------------------------
+    reg [PE*SIMD*W_W-1:0] wrom [0:NGROUP*NCHUNK-1];
+    reg [RW*PE-1:0] rrom [0:NGROUP-1];
+    initial begin
+        $readmemh(W_FILE, wrom);
+        $readmemh(R_FILE, rrom);
+    end
+
+    reg [SIMD*XW-1:0] x_comb;
+    integer j, f, tap, ch, pos;
+    always @* begin
+        for (j = 0; j < SIMD; j = j + 1) begin
+            f = c_reg * SIMD + j;  // flat index over (tap, channel), channels fastest
+            tap = f / CIN;
+            ch = f % CIN;
+            pos = l_reg * STRIDE + tap - PAD;
+            if (pos < 0 || pos >= L_IN) begin
+                x_comb[j*XW +: XW] = {XW{1'b0}};
+            end else if (IN_SIGNED != 0) begin
+                x_comb[j*XW +: XW] = {mem[rd_bank_reg * L_IN + pos][ch*IN_W + IN_W - 1],
+                                      mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
+            end else begin
+                x_comb[j*XW +: XW] = {1'b0, mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
+            end
+        end
+    end
+
+    reg [SIMD*XW-1:0] x_s1;
+    reg [PE*SIMD*W_W-1:0] w_s1;
+    reg v_s1, first_s1, last_s1;
+    reg [31:0] l_s1, g_s1;
+    always @(posedge clk) begin
+        if (rst) begin
+            v_s1 <= 1'b0;
+        end else if (adv) begin
+            v_s1 <= issue;
+            x_s1 <= x_comb;
+            w_s1 <= wrom[g_reg * NCHUNK + c_reg];
+            first_s1 <= c_reg == 0;
+            last_s1 <= c_reg == NCHUNK - 1;
+            l_s1 <= l_reg;
+            g_s1 <= g_reg;
+        end
+    end
+
+    // ---- stage 2: PE dot products, accumulated over the chunks -------------------------------
+    reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
+    reg v_s2;
+    reg [31:0] l_s2, g_s2;
+    integer p, q;
+    reg signed [ACC_W-1:0] dot;
+    always @(posedge clk) begin
+        if (rst) begin
+            v_s2 <= 1'b0;
+        end else if (adv) begin
+            v_s2 <= v_s1 && last_s1;
+            l_s2 <= l_s1;
+            g_s2 <= g_s1;
+            if (v_s1) begin
+                for (p = 0; p < PE; p = p + 1) begin
+                    dot = 0;
+                    for (q = 0; q < SIMD; q = q + 1) begin
+                        dot = dot + $signed(x_s1[q*XW +: XW]) *
+                                    $signed(w_s1[(p*SIMD + q)*W_W +: W_W]);
+                    end
+                    acc_s2[p] <= first_s1 ? dot : acc_s2[p] + dot;
+                end
+            end
+        end
+    end
+
+    // ---- stage 3: requantization ---------------------------------------------------------------
+    reg [PE*OUT_W-1:0] q_s3;
+    reg v_s3;
+    reg [31:0] l_s3, g_s3;
+    reg [RW*PE-1:0] r_word;
+    integer t, count;
+    reg signed [MUL_W:0] mul;
+    reg signed [ADD_W-1:0] add;
+    reg [SH_W-1:0] sh;
+    reg signed [ACC_W+MUL_W+ADD_W:0] y;
+    always @(posedge clk) begin
+        if (rst) begin
+            v_s3 <= 1'b0;
+        end else if (adv) begin
+            v_s3 <= v_s2;
+            l_s3 <= l_s2;
+            g_s3 <= g_s2;
+            r_word = rrom[g_s2];
+            for (p = 0; p < PE; p = p + 1) begin
+                if (RQ == 0) begin
+                    count = 0;
+                    for (t = 0; t < NT; t = t + 1) begin
+                        if (acc_s2[p] >= $signed(r_word[(p*NT + t)*ACC_W +: ACC_W])) begin
+                            count = count + 1;
+                        end
+                    end
+                    q_s3[p*OUT_W +: OUT_W] <= OUT_MIN + count;
+                end else begin
+                    mul = {1'b0, r_word[p*RW +: MUL_W]};
+                    add = r_word[p*RW + MUL_W +: ADD_W];
+                    sh = r_word[p*RW + MUL_W + ADD_W +: SH_W];
+                    y = acc_s2[p] * mul + add;
+                    if (RQ == 1) begin
+                        y = y >>> sh;
+                        if (y < OUT_MIN) y = OUT_MIN;
+                        if (y > OUT_MAX) y = OUT_MAX;
+                    end
+                    q_s3[p*OUT_W +: OUT_W] <= y[OUT_W-1:0];
+                end
+            end
+        end
+    end
+
+    // ---- stage 4: fused max-pool, one output beat per pooled time step -------------------------
+    reg [COUT*OUT_W-1:0] pool_reg, pool_next;
+    reg signed [OUT_W:0] a_cur, a_new;
+    always @* begin
+        pool_next = pool_reg;
+        for (p = 0; p < PE; p = p + 1) begin
+            a_new = OUT_SIGNED ? $signed({q_s3[p*OUT_W + OUT_W - 1], q_s3[p*OUT_W +: OUT_W]})
+                               : $signed({1'b0, q_s3[p*OUT_W +: OUT_W]});
+            a_cur = OUT_SIGNED ? $signed({pool_reg[(g_s3*PE + p)*OUT_W + OUT_W - 1],
+                                          pool_reg[(g_s3*PE + p)*OUT_W +: OUT_W]})
+                               : $signed({1'b0, pool_reg[(g_s3*PE + p)*OUT_W +: OUT_W]});
+            if (l_s3 % POOL == 0 || a_new > a_cur) begin
+                pool_next[(g_s3*PE + p)*OUT_W +: OUT_W] = q_s3[p*OUT_W +: OUT_W];
+            end
+        end
+    end
+
+    wire emit = v_s3 && g_s3 == NGROUP - 1 && l_s3 % POOL == POOL - 1 && l_s3 < L_POOL * POOL;
+    always @(posedge clk) begin
+        if (rst) begin
+            m_valid_reg <= 1'b0;
+        end else if (adv) begin
+            if (v_s3) pool_reg <= pool_next;
+            m_valid_reg <= emit;
+            if (emit) begin
+                m_data_reg <= pool_next;
+                m_last_reg <= l_s3 / POOL == L_POOL - 1;
+            end
+        end
+    end
+
+    assign m_axis_tdata = m_data_reg;
+    assign m_axis_tlast = m_last_reg;
+    assign m_axis_tvalid = m_valid_reg;
+
+endmodule
+
+`resetall

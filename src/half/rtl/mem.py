@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Parameters and ROM images ($readmemh) of `mvu_stage` for an IR Conv or Dense layer.
+
+Weight ROM: one word per (output-channel group g, chunk c), address g * NCHUNK + c; lane
+(p, j) = (PE lane, SIMD lane) at bits [(p*SIMD + j) * W_W +: W_W] holds the weight of output
+channel g*PE + p for the flat input index f = c*SIMD + j, tap f // CIN, channel f % CIN.
+Requant ROM: one word per group g; lane p holds, for thresholds, the NT thresholds of channel
+g*PE + p at [(p*NT + t) * ACC_W +: ACC_W]; for multiply-shift / affine, {shift, add, mul} at
+[p*RW +: RW] (mul lowest). All values two's complement in their field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from half.hw.ir import Conv, Dense, IntType
+
+
+def _signed_bits(t: IntType) -> int:
+    return t.bits if t.signed else t.bits + 1
+
+
+def stage_params(layer: Conv | Dense, pe: int, simd: int, pool: int = 1) -> dict[str, int]:
+    """The Verilog parameters of `layer` folded as (pe, simd), with a fused max-pool."""
+    r = layer.requant
+    if isinstance(layer, Dense):
+        geo = dict(CIN=layer.fin, COUT=layer.fout, K=1, STRIDE=1, PAD=0, L_IN=1)
+    else:
+        if layer.groups != 1:
+            raise ValueError(f"{layer.name}: depthwise convolutions need the vvu stage")
+        geo = dict(CIN=layer.cin, COUT=layer.cout, K=layer.kernel, STRIDE=layer.stride,
+                   PAD=layer.pad, L_IN=layer.length_in)
+    out = dict(geo, POOL=pool, PE=pe, SIMD=simd, IN_W=layer.in_type.bits,
+               IN_SIGNED=int(layer.in_type.signed), W_W=_signed_bits(layer.w_type),
+               ACC_W=_signed_bits(layer.acc_type),
+               RQ={"thresholds": 0, "mulshift": 1, "affine": 2}[r.kind])
+    if r.kind == "affine":
+        out.update(OUT_W=_signed_bits(r.out), OUT_SIGNED=1)
+    else:
+        out.update(OUT_W=r.out.bits, OUT_SIGNED=int(r.out.signed))
+    if r.kind != "thresholds":
+        shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
+        out.update(MUL_W=max(1, int(r.mul.max()).bit_length()),
+                   ADD_W=_signed_bits(IntType.for_range(int(r.add.min()), int(r.add.max()))),
+                   SH_W=max(1, int(shift.max()).bit_length()))
+    return out
+
+
+def _pack(values: list[int], width: int) -> int:
+    word, mask = 0, (1 << width) - 1
+    for i, v in enumerate(values):
+        word |= (int(v) & mask) << (i * width)
+    return word
+
+
+def _write(path: Path, words: list[int], width: int) -> None:
+    digits = max(1, -(-width // 4))
+    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
+
+
+def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
+                     params: dict[str, int]) -> tuple[Path, Path]:
+    """Write `<name>_w.mem` and `<name>_r.mem` into `folder`; return their paths."""
+    w = layer.weights if isinstance(layer, Conv) else layer.weights[:, :, None]  # (cout, cin, k)
+    cin, k = w.shape[1], w.shape[2]
+    cout = w.shape[0]
+    nchunk, ngroup = k * cin // simd, cout // pe
+    words = []
+    for g in range(ngroup):
+        for c in range(nchunk):
+            lanes = []
+            for p in range(pe):
+                for j in range(simd):
+                    f = c * simd + j
+                    lanes.append(w[g * pe + p, f % cin, f // cin])
+            words.append(_pack(lanes, params["W_W"]))
+    w_file = folder / f"{layer.name}_w.mem"
+    _write(w_file, words, pe * simd * params["W_W"])
+    r = layer.requant
+    rwords = []
+    if r.kind == "thresholds":
+        nt = r.thresholds.shape[1]
+        for g in range(ngroup):
+            rwords.append(_pack([r.thresholds[g * pe + p, t] for p in range(pe)
+                                 for t in range(nt)], params["ACC_W"]))
+        width = pe * nt * params["ACC_W"]
+    else:
+        mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
+        shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
+        for g in range(ngroup):
+            word = 0
+            for p in range(pe):
+                ch = g * pe + p
+                lane = (int(r.mul[ch]) & ((1 << mw) - 1)) \
+                    | ((int(r.add[ch]) & ((1 << aw) - 1)) << mw) \
+                    | ((int(shift[ch]) & ((1 << sw) - 1)) << (mw + aw))
+                word |= lane << (p * (mw + aw + sw))
+            rwords.append(word)
+        width = pe * (mw + aw + sw)
+    r_file = folder / f"{layer.name}_r.mem"
+    _write(r_file, rwords, width)
+    return w_file, r_file
