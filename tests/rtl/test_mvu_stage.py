@@ -150,7 +150,7 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     run_cocotb("mvu_stage", [LIB / "mvu_stage.v"], "test_mvu_stage", HERE, tmp_path / "build",
                parameters={**params, "W_FILE": f'"{w_file}"', "R_FILE": f'"{r_file}"'},
                extra_env={"HALF_CASE": str(tmp_path / "case.json"),
-                          "HALF_TIMING": str(tmp_path / "timing.json")}, lint_fatal=False)
+                          "HALF_TIMING": str(tmp_path / "timing.json")})
     timing = json.loads((tmp_path / "timing.json").read_text())
     if idle == 0 and stall == 0:
         # last input beat -> last output beat: N MAC steps + DEPTH (5); then windows follow

@@ -71,8 +71,8 @@ module mvu_stage #(
     localparam integer NT = (1 << OUT_W) - 1;  // thresholds per channel
     localparam integer XW = IN_W + 1;  // inputs as signed values
     localparam integer RW = (RQ == 0) ? NT * ACC_W : MUL_W + ADD_W + SH_W;  // per channel
-    localparam integer OUT_MIN = OUT_SIGNED ? -(1 << (OUT_W - 1)) : 0;
-    localparam integer OUT_MAX = OUT_SIGNED ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
+    localparam integer OUT_MIN = (OUT_SIGNED != 0) ? -(1 << (OUT_W - 1)) : 0;
+    localparam integer OUT_MAX = (OUT_SIGNED != 0) ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
 
     generate
         if (COUT % PE != 0 || (K * CIN) % SIMD != 0 || (CIN % SIMD != 0 && SIMD % CIN != 0))
@@ -91,6 +91,10 @@ module mvu_stage #(
     reg [31:0] wr_addr_reg;
     wire wr_take = s_axis_tvalid && !full_reg[wr_bank_reg];
     assign s_axis_tready = !full_reg[wr_bank_reg];
+    // windows are counted by length; tlast is carried for the stream's consumers and checkers
+    // verilator lint_off UNUSEDSIGNAL
+    wire unused_tlast = s_axis_tlast;
+    // verilator lint_on UNUSEDSIGNAL
 
     // ---- issue: (position l, group g, chunk c), one per cycle --------------------------------
     reg busy_reg;
@@ -199,8 +203,19 @@ module mvu_stage #(
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
     reg v_s2;
     reg [31:0] l_s2, g_s2;
+    reg signed [ACC_W-1:0] dot [0:PE-1];
     integer p, q;
-    reg signed [ACC_W-1:0] dot;
+    always @* begin
+        for (p = 0; p < PE; p = p + 1) begin
+            dot[p] = {ACC_W{1'b0}};
+            for (q = 0; q < SIMD; q = q + 1) begin
+                dot[p] = dot[p] + ACC_W'($signed(x_s1[q*XW +: XW]) *
+                                         $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
+            end
+        end
+    end
+
+    integer pa;
     always @(posedge clk) begin
         if (rst) begin
             v_s2 <= 1'b0;
@@ -209,28 +224,48 @@ module mvu_stage #(
             l_s2 <= l_s1;
             g_s2 <= g_s1;
             if (v_s1) begin
-                for (p = 0; p < PE; p = p + 1) begin
-                    dot = 0;
-                    for (q = 0; q < SIMD; q = q + 1) begin
-                        dot = dot + $signed(x_s1[q*XW +: XW]) *
-                                    $signed(w_s1[(p*SIMD + q)*W_W +: W_W]);
-                    end
-                    acc_s2[p] <= first_s1 ? dot : acc_s2[p] + dot;
+                for (pa = 0; pa < PE; pa = pa + 1) begin
+                    acc_s2[pa] <= first_s1 ? dot[pa] : acc_s2[pa] + dot[pa];
                 end
             end
         end
     end
 
     // ---- stage 3: requantization ---------------------------------------------------------------
-    reg [PE*OUT_W-1:0] q_s3;
+    localparam integer YW = ACC_W + MUL_W + ADD_W + 1;  // holds acc * mul + add exactly
+    localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
+    localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
+    reg [PE*OUT_W-1:0] q_s3, q_comb;
     reg v_s3;
     reg [31:0] l_s3, g_s3;
-    reg [RW*PE-1:0] r_word;
-    integer t, count;
-    reg signed [MUL_W:0] mul;
-    reg signed [ADD_W-1:0] add;
-    reg [SH_W-1:0] sh;
-    reg signed [ACC_W+MUL_W+ADD_W:0] y;
+    wire [RW*PE-1:0] r_word = rrom[g_s2];
+    reg [OUT_W-1:0] count;
+    reg signed [YW-1:0] y [0:PE-1];
+    integer pr, t;
+    always @* begin
+        for (pr = 0; pr < PE; pr = pr + 1) begin
+            y[pr] = {YW{1'b0}};
+            count = {OUT_W{1'b0}};
+            if (RQ == 0) begin
+                for (t = 0; t < NT; t = t + 1) begin
+                    if (acc_s2[pr] >= $signed(r_word[(pr*NT + t)*ACC_W +: ACC_W])) begin
+                        count = count + 1'b1;
+                    end
+                end
+                q_comb[pr*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
+            end else begin
+                y[pr] = YW'(acc_s2[pr]) * $signed({1'b0, r_word[pr*RW +: MUL_W]})
+                        + YW'($signed(r_word[pr*RW + MUL_W +: ADD_W]));
+                if (RQ == 1) begin
+                    y[pr] = y[pr] >>> r_word[pr*RW + MUL_W + ADD_W +: SH_W];
+                    if (y[pr] < Y_MIN) y[pr] = Y_MIN;
+                    if (y[pr] > Y_MAX) y[pr] = Y_MAX;
+                end
+                q_comb[pr*OUT_W +: OUT_W] = y[pr][OUT_W-1:0];
+            end
+        end
+    end
+
     always @(posedge clk) begin
         if (rst) begin
             v_s3 <= 1'b0;
@@ -238,45 +273,24 @@ module mvu_stage #(
             v_s3 <= v_s2;
             l_s3 <= l_s2;
             g_s3 <= g_s2;
-            r_word = rrom[g_s2];
-            for (p = 0; p < PE; p = p + 1) begin
-                if (RQ == 0) begin
-                    count = 0;
-                    for (t = 0; t < NT; t = t + 1) begin
-                        if (acc_s2[p] >= $signed(r_word[(p*NT + t)*ACC_W +: ACC_W])) begin
-                            count = count + 1;
-                        end
-                    end
-                    q_s3[p*OUT_W +: OUT_W] <= OUT_MIN + count;
-                end else begin
-                    mul = {1'b0, r_word[p*RW +: MUL_W]};
-                    add = r_word[p*RW + MUL_W +: ADD_W];
-                    sh = r_word[p*RW + MUL_W + ADD_W +: SH_W];
-                    y = acc_s2[p] * mul + add;
-                    if (RQ == 1) begin
-                        y = y >>> sh;
-                        if (y < OUT_MIN) y = OUT_MIN;
-                        if (y > OUT_MAX) y = OUT_MAX;
-                    end
-                    q_s3[p*OUT_W +: OUT_W] <= y[OUT_W-1:0];
-                end
-            end
+            q_s3 <= q_comb;
         end
     end
 
     // ---- stage 4: fused max-pool, one output beat per pooled time step -------------------------
     reg [COUT*OUT_W-1:0] pool_reg, pool_next;
     reg signed [OUT_W:0] a_cur, a_new;
+    reg sign_new, sign_cur;
+    integer pp;
     always @* begin
         pool_next = pool_reg;
-        for (p = 0; p < PE; p = p + 1) begin
-            a_new = OUT_SIGNED ? $signed({q_s3[p*OUT_W + OUT_W - 1], q_s3[p*OUT_W +: OUT_W]})
-                               : $signed({1'b0, q_s3[p*OUT_W +: OUT_W]});
-            a_cur = OUT_SIGNED ? $signed({pool_reg[(g_s3*PE + p)*OUT_W + OUT_W - 1],
-                                          pool_reg[(g_s3*PE + p)*OUT_W +: OUT_W]})
-                               : $signed({1'b0, pool_reg[(g_s3*PE + p)*OUT_W +: OUT_W]});
+        for (pp = 0; pp < PE; pp = pp + 1) begin
+            sign_new = (OUT_SIGNED != 0) && q_s3[pp*OUT_W + OUT_W - 1];
+            sign_cur = (OUT_SIGNED != 0) && pool_reg[(g_s3*PE + pp)*OUT_W + OUT_W - 1];
+            a_new = $signed({sign_new, q_s3[pp*OUT_W +: OUT_W]});
+            a_cur = $signed({sign_cur, pool_reg[(g_s3*PE + pp)*OUT_W +: OUT_W]});
             if (l_s3 % POOL == 0 || a_new > a_cur) begin
-                pool_next[(g_s3*PE + p)*OUT_W +: OUT_W] = q_s3[p*OUT_W +: OUT_W];
+                pool_next[(g_s3*PE + pp)*OUT_W +: OUT_W] = q_s3[pp*OUT_W +: OUT_W];
             end
         end
     end
