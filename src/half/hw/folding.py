@@ -86,7 +86,7 @@ def _fixed_cycles(graph: Graph) -> int:
     cycles = graph.input.length
     for layer in graph.layers:
         if isinstance(layer, PoolJoin):
-            cycles = max(cycles, layer.length_in + layer.features)
+            cycles = max(cycles, layer.length_in)
     return cycles
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from half.hw.ir import Conv, Dense, IntType
+from half.hw.ir import Conv, Dense, IntType, PoolJoin
 
 
 def _signed_bits(t: IntType) -> int:
@@ -40,11 +40,7 @@ def stage_params(layer: Conv | Dense, pe: int, simd: int, pool: int = 1) -> dict
         out.update(OUT_W=_signed_bits(r.out), OUT_SIGNED=1)
     else:
         out.update(OUT_W=r.out.bits, OUT_SIGNED=int(r.out.signed))
-    if r.kind != "thresholds":
-        shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
-        out.update(MUL_W=max(1, int(r.mul.max()).bit_length()),
-                   ADD_W=_signed_bits(IntType.for_range(int(r.add.min()), int(r.add.max()))),
-                   SH_W=max(1, int(shift.max()).bit_length()))
+    out.update(_rq_params(r))
     return out
 
 
@@ -78,27 +74,58 @@ def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
             words.append(_pack(lanes, params["W_W"]))
     w_file = folder / f"{layer.name}_w.mem"
     _write(w_file, words, pe * simd * params["W_W"])
-    r = layer.requant
-    rwords = []
-    if r.kind == "thresholds":
-        nt = r.thresholds.shape[1]
-        for g in range(ngroup):
-            rwords.append(_pack([r.thresholds[g * pe + p, t] for p in range(pe)
-                                 for t in range(nt)], params["ACC_W"]))
-        width = pe * nt * params["ACC_W"]
-    else:
-        mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
-        shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
-        for g in range(ngroup):
-            word = 0
-            for p in range(pe):
-                ch = g * pe + p
-                lane = (int(r.mul[ch]) & ((1 << mw) - 1)) \
-                    | ((int(r.add[ch]) & ((1 << aw) - 1)) << mw) \
-                    | ((int(shift[ch]) & ((1 << sw) - 1)) << (mw + aw))
-                word |= lane << (p * (mw + aw + sw))
-            rwords.append(word)
-        width = pe * (mw + aw + sw)
+    rwords, width = _requant_words(layer.requant, ngroup, pe, params)
     r_file = folder / f"{layer.name}_r.mem"
     _write(r_file, rwords, width)
     return w_file, r_file
+
+
+def _requant_words(r, ngroup: int, pe: int, params: dict[str, int]) -> tuple[list[int], int]:
+    """Requant ROM words (one per group of `pe` channels) and their width."""
+    words = []
+    if r.kind == "thresholds":
+        nt = r.thresholds.shape[1]
+        for g in range(ngroup):
+            words.append(_pack([r.thresholds[g * pe + p, t] for p in range(pe)
+                                for t in range(nt)], params["ACC_W"]))
+        return words, pe * nt * params["ACC_W"]
+    mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
+    shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
+    for g in range(ngroup):
+        word = 0
+        for p in range(pe):
+            ch = g * pe + p
+            lane = (int(r.mul[ch]) & ((1 << mw) - 1)) \
+                | ((int(r.add[ch]) & ((1 << aw) - 1)) << mw) \
+                | ((int(shift[ch]) & ((1 << sw) - 1)) << (mw + aw))
+            word |= lane << (p * (mw + aw + sw))
+        words.append(word)
+    return words, pe * (mw + aw + sw)
+
+
+def _rq_params(r) -> dict[str, int]:
+    if r.kind == "thresholds":
+        return {}
+    shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
+    return dict(MUL_W=max(1, int(r.mul.max()).bit_length()),
+                ADD_W=_signed_bits(IntType.for_range(int(r.add.min()), int(r.add.max()))),
+                SH_W=max(1, int(shift.max()).bit_length()))
+
+
+def gap_params(layer: PoolJoin) -> dict[str, int]:
+    """The Verilog parameters of `gap_join` for an IR PoolJoin layer."""
+    r = layer.requant
+    if r.kind == "affine":
+        raise ValueError(f"{layer.name}: pooling needs thresholds or multiply-shift")
+    return dict(C=layer.channels, L_IN=layer.length_in,
+                F=layer.side.features if layer.side else 0, IN_W=layer.in_type.bits,
+                IN_SIGNED=int(layer.in_type.signed), ACC_W=_signed_bits(layer.acc_type),
+                RQ=0 if r.kind == "thresholds" else 1, OUT_W=r.out.bits,
+                OUT_SIGNED=int(r.out.signed), **_rq_params(r))
+
+
+def write_gap_mem(layer: PoolJoin, folder: Path, params: dict[str, int]) -> Path:
+    words, width = _requant_words(layer.requant, layer.channels, 1, params)
+    path = folder / f"{layer.name}_r.mem"
+    _write(path, words, width)
+    return path

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * gap_join — global average pooling and the side-input join: sums each of C channels over a
+ * window of L_IN time steps, requantizes the sums to the join type (the division by L_IN is in
+ * the requantization parameters), appends the F side features of the window (second input
+ * stream) and emits one beat of C + F features.
+ *
+ * Parameters
+ *   C, L_IN          channels and time steps per window      F   side features (0 = none)
+ *   IN_W, IN_SIGNED  input element width / signedness        ACC_W  sum width (signed)
+ *   RQ               0 thresholds, 1 multiply-shift          OUT_W, OUT_SIGNED  join type
+ *   MUL_W, ADD_W, SH_W  multiply-shift parameter widths      R_FILE  requant ROM (one word
+ *                    per channel, layouts as mvu_stage with PE = 1; see half/rtl/mem.py)
+ * Ports
+ *   s_axis_*     one time step of C channels per beat
+ *   side_axis_*  one beat of F side features per window (ignored when F = 0)
+ *   m_axis_*     one beat of C + F features per window (tlast set)
+ * Timing (no stalls): the output beat follows the window's last input beat (and its side
+ * beat) by DEPTH = 2 cycles; a new window is accepted while the previous result waits.
+ */
+module gap_join #(
+    parameter integer C = 8,  // channels
+    parameter integer L_IN = 16,  // time steps per window
+    parameter integer F = 0,  // side features appended after the pooled channels
+    parameter integer IN_W = 4,  // input element width
+    parameter integer IN_SIGNED = 0,  // input elements signed
+    parameter integer ACC_W = 12,  // sum width (signed)
+    parameter integer RQ = 1,  // 0 thresholds, 1 multiply-shift
+    parameter integer OUT_W = 8,  // join element width
+    parameter integer OUT_SIGNED = 1,  // join elements signed
+    parameter integer MUL_W = 16,  // multiplier width
+    parameter integer ADD_W = 24,  // addend width (signed)
+    parameter integer SH_W = 5,  // shift width
+    parameter R_FILE = "gap_r.mem"  // requantization parameters, one word per channel
+) (
+    input  wire                     clk,
+    input  wire                     rst,
+    input  wire [C*IN_W-1:0]        s_axis_tdata,
+    input  wire                     s_axis_tlast,
+    input  wire                     s_axis_tvalid,
+    output wire                     s_axis_tready,
+    input  wire [(F > 0 ? F : 1)*OUT_W-1:0] side_axis_tdata,
+    input  wire                     side_axis_tvalid,
+    output wire                     side_axis_tready,
+    output wire [(C+F)*OUT_W-1:0]   m_axis_tdata,
+    output wire                     m_axis_tlast,
+    output wire                     m_axis_tvalid,
+    input  wire                     m_axis_tready
+);
+
+    localparam integer NT = (1 << OUT_W) - 1;
+    localparam integer RW = (RQ == 0) ? NT * ACC_W : MUL_W + ADD_W + SH_W;
+    localparam integer OUT_MIN = (OUT_SIGNED != 0) ? -(1 << (OUT_W - 1)) : 0;
+    localparam integer OUT_MAX = (OUT_SIGNED != 0) ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
+    localparam integer YW = ACC_W + MUL_W + ADD_W + 1;
+    localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
+    localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
+    localparam integer SW = (F > 0 ? F : 1) * OUT_W;
+
+    generate
+        if (C < 1 || L_IN < 1) begin : g_bad
+            initial $error("gap_join: C and L_IN must be >= 1 (instance %m)");
+        end
+    endgenerate
+
+    reg [RW-1:0] rrom [0:C-1];
+    initial $readmemh(R_FILE, rrom);
+
+    // verilator lint_off UNUSEDSIGNAL
+    wire unused_tlast = s_axis_tlast;
+    // verilator lint_on UNUSEDSIGNAL
+
+    reg signed [ACC_W-1:0] sum_reg [0:C-1];
+    reg [31:0] t_reg;
+    reg done_reg;  // sums of a complete window wait for the side beat and the output
+    reg [SW-1:0] side_reg;
+    reg side_ok_reg;
+    reg m_valid_reg;
+    reg [(C+F)*OUT_W-1:0] m_data_reg;
+
+    assign s_axis_tready = !done_reg;
+    assign side_axis_tready = (F > 0) && !side_ok_reg;
+    wire take = s_axis_tvalid && !done_reg;
+
+    // requantization of every channel's sum
+    reg [C*OUT_W-1:0] q_comb;
+    reg [OUT_W-1:0] count;
+    reg signed [YW-1:0] y;
+    integer c, t;
+    always @* begin
+        for (c = 0; c < C; c = c + 1) begin
+            count = {OUT_W{1'b0}};
+            y = {YW{1'b0}};
+            if (RQ == 0) begin
+                for (t = 0; t < NT; t = t + 1) begin
+                    if (sum_reg[c] >= $signed(rrom[c][t*ACC_W +: ACC_W])) count = count + 1'b1;
+                end
+                q_comb[c*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
+            end else begin
+                y = YW'(sum_reg[c]) * $signed({1'b0, rrom[c][0 +: MUL_W]})
+                    + YW'($signed(rrom[c][MUL_W +: ADD_W]));
+                y = y >>> rrom[c][MUL_W + ADD_W +: SH_W];
+                if (y < Y_MIN) y = Y_MIN;
+                if (y > Y_MAX) y = Y_MAX;
+                q_comb[c*OUT_W +: OUT_W] = y[OUT_W-1:0];
+            end
+        end
+    end
+
+    wire [(C+F)*OUT_W-1:0] out_vec;
+    generate
+        if (F > 0) begin : g_side
+            assign out_vec = {side_reg[F*OUT_W-1:0], q_comb};
+        end else begin : g_no_side
+            assign out_vec = q_comb;
+            // verilator lint_off UNUSEDSIGNAL
+            wire unused_side = ^side_reg;
+            // verilator lint_on UNUSEDSIGNAL
+        end
+    endgenerate
+
+    integer k;
+    always @(posedge clk) begin
+        if (rst) begin
+            t_reg <= 0;
+            done_reg <= 1'b0;
+            side_ok_reg <= 1'b0;
+            m_valid_reg <= 1'b0;
+        end else begin
+            if (take) begin
+                for (k = 0; k < C; k = k + 1) begin
+                    sum_reg[k] <= (t_reg == 0 ? {ACC_W{1'b0}} : sum_reg[k])
+                                  + ACC_W'($signed({IN_SIGNED != 0 &&
+                                                    s_axis_tdata[k*IN_W + IN_W - 1],
+                                                    s_axis_tdata[k*IN_W +: IN_W]}));
+                end
+                t_reg <= (t_reg == L_IN - 1) ? 0 : t_reg + 1;
+                done_reg <= t_reg == L_IN - 1;
+            end
+            if (side_axis_tvalid && side_axis_tready) begin
+                side_reg <= side_axis_tdata;
+                side_ok_reg <= 1'b1;
+            end
+            if (m_valid_reg && m_axis_tready) begin
+                m_valid_reg <= 1'b0;
+            end
+            // a complete window with its side beat leaves when the output register is free
+            if (done_reg && (F == 0 || side_ok_reg) && (!m_valid_reg || m_axis_tready)) begin
+                m_data_reg <= out_vec;
+                m_valid_reg <= 1'b1;
+                done_reg <= 1'b0;
+                side_ok_reg <= 1'b0;
+            end
+        end
+    end
+
+    assign m_axis_tdata = m_data_reg;
+    assign m_axis_tlast = 1'b1;
+    assign m_axis_tvalid = m_valid_reg;
+
+endmodule
+
+`resetall

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""gap_join against the golden model: global average pooling, requantization and side join,
+with random stalls on all three streams."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_mvu_stage import _pack, _unpack
+
+HERE = Path(__file__).resolve().parent
+
+try:
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ReadOnly, RisingEdge
+except ImportError:  # pragma: no cover - cocotb is a dependency
+    cocotb = None
+
+
+if cocotb is not None:
+
+    @cocotb.test()
+    async def windows_through(dut):
+        case = json.loads(Path(os.environ["HALF_CASE"]).read_text())
+        p = case["params"]
+        rng = random.Random(case["seed"])
+        x, side, want = case["x"], case["side"], case["y"]
+        idle, stall = case["idle"], case["stall"]
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        dut.rst.value = 1
+        dut.s_axis_tvalid.value = 0
+        dut.s_axis_tlast.value = 0
+        dut.side_axis_tvalid.value = 0
+        dut.side_axis_tdata.value = 0
+        dut.m_axis_tready.value = 0
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+        beats = [(w, t) for w in range(len(x)) for t in range(p["L_IN"])]
+        sent, side_sent, got, cycle = 0, 0, [], 0
+        in_last, out_at = {}, []
+        while len(got) < len(want) and cycle < 100 * len(beats) + 1000:
+            if sent < len(beats) and rng.random() >= idle:
+                w, t = beats[sent]
+                dut.s_axis_tdata.value = _pack(x[w][t], p["IN_W"])
+                dut.s_axis_tlast.value = int(t == p["L_IN"] - 1)
+                dut.s_axis_tvalid.value = 1
+            else:
+                dut.s_axis_tvalid.value = 0
+            if p["F"] and side_sent < len(side) and rng.random() >= idle:
+                dut.side_axis_tdata.value = _pack(side[side_sent], p["OUT_W"])
+                dut.side_axis_tvalid.value = 1
+            else:
+                dut.side_axis_tvalid.value = 0
+            dut.m_axis_tready.value = int(rng.random() >= stall)
+            await ReadOnly()
+            acc_in = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
+            acc_side = bool(dut.side_axis_tvalid.value) and bool(dut.side_axis_tready.value)
+            if acc_in and beats[sent][1] == p["L_IN"] - 1:
+                in_last[beats[sent][0]] = cycle
+            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
+                got.append(_unpack(int(dut.m_axis_tdata.value), p["C"] + p["F"], p["OUT_W"],
+                                   bool(p["OUT_SIGNED"])))
+                out_at.append(cycle)
+            await RisingEdge(dut.clk)
+            sent += acc_in
+            side_sent += acc_side
+            cycle += 1
+        assert got == want
+        Path(os.environ["HALF_TIMING"]).write_text(json.dumps({"in_last": in_last,
+                                                               "out": out_at}))
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("rq_bits, side, idle, stall", [(8, 5, 0.0, 0.0), (3, 0, 0.3, 0.5),
+                                                        (6, 3, 0.4, 0.3)])
+def test_gap_join(tmp_path, rq_bits, side, idle, stall):
+    from half.flow.sim import run_cocotb
+    from half.hw import golden
+    from half.hw.ir import IntType, PoolJoin, SideInput
+    from half.hw.lower import _acc_type, make_requant
+    from half.rtl import LIB
+    from half.rtl.mem import gap_params, write_gap_mem
+
+    rng = np.random.default_rng(rq_bits + side)
+    c, length, in_t = 6, 9, IntType(4, False)
+    out = IntType(rq_bits, side > 0)
+    acc = (length * in_t.min, length * in_t.max)
+    r = make_requant(np.full(c, 1.7 / length), np.zeros(c), out, acc)
+    s_in = SideInput(side, (0.0,) * side, (1.0,) * side, 1.0, out) if side else None
+    layer = PoolJoin("gap0", c, length, in_t, _acc_type(acc, r), r, s_in)
+    x = rng.integers(0, 16, size=(4, c, length))
+    sq = rng.integers(out.min, out.max + 1, size=(4, side)) if side else None
+    y = golden.step(layer, x, sq)
+    params = gap_params(layer)
+    r_file = write_gap_mem(layer, tmp_path, params)
+    case = {"params": params, "x": x.transpose(0, 2, 1).tolist(),
+            "side": [] if sq is None else sq.tolist(), "y": y.tolist(), "seed": 3,
+            "idle": idle, "stall": stall}
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    run_cocotb("gap_join", [LIB / "gap_join.v"], "test_gap_join", HERE, tmp_path / "build",
+               parameters={**params, "R_FILE": f'"{r_file}"'},
+               extra_env={"HALF_CASE": str(tmp_path / "case.json"),
+                          "HALF_TIMING": str(tmp_path / "timing.json")})
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    if idle == 0 and stall == 0:
+        from half.hw.cost import DEPTH
+
+        lat = [o - timing["in_last"][str(w)] for w, o in enumerate(timing["out"])]
+        assert all(v == DEPTH["gap"] for v in lat), timing
