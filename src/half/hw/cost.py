@@ -38,6 +38,7 @@ from half.hw.ir import Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 
 # Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
 # on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
+# "input": the final argmax register (the input's own part is its samples up to the last kept).
 DEPTH = {"input": 1, "conv": 5, "gap": 2, "dense": 5}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
@@ -75,7 +76,8 @@ class StageCost:
     rom_bits: int = 0  # weights and thresholds
     buffer_bits: int = 0  # double-buffered input activations
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
-    tail: int = 0  # MAC steps after the last output (positions a fused max-pool drops)
+    tail: int = 0  # cycles of work after its last output (pool-dropped positions, samples
+    #                after the last kept one) or overlapping its input (pooling)
 
     @property
     def occupancy(self) -> int:
@@ -217,8 +219,12 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
     layers = list(graph.layers)
     for i, layer in enumerate(layers):
         if first:
-            st = StageCost("input", "input", cycles=graph.input.length, depth=DEPTH["input"],
-                           luts=CTRL_LUT * lut_div, ffs=CTRL_FF)
+            length = graph.input.length
+            factor = layer.factor if isinstance(layer, Decimate) else 1
+            # the window's last kept sample ends the input's part of the latency
+            st = StageCost("input", "input", cycles=length, depth=DEPTH["input"],
+                           luts=CTRL_LUT * lut_div, ffs=CTRL_FF,
+                           tail=length - (-(-length // factor) - 1) * factor)
             est.stages.append(st)
             first = False
         if isinstance(layer, Decimate | MaxPool):
@@ -264,7 +270,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
             st.ffs += CTRL_FF
             est.stages.append(st)
         elif isinstance(layer, PoolJoin):
-            st = StageCost(layer.name, "gap", cycles=layer.length_in, depth=DEPTH["gap"])
+            # accumulates while its input arrives: only its depth adds to the latency
+            st = StageCost(layer.name, "gap", cycles=layer.length_in, depth=DEPTH["gap"],
+                           tail=layer.length_in)
             ab = layer.acc_type.bits
             st.luts += layer.channels * ab * lut_div  # one accumulator per channel
             if layer.requant.kind == "mulshift":
