@@ -323,6 +323,53 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
         _ui.out.print(f"note: {note}")
 
 
+@cli.command("build")
+@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
+@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@click.option("--device", default="up5k", show_default=True)
+@click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
+              default="low-energy", show_default=True)
+@click.option("--rate", type=float, default=None, help="Required inferences/s.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Project folder to write (replaced as a whole).")
+@json_option
+def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
+              out_dir: Path, as_json: bool) -> None:
+    """Generate the RTL project of a model folded for a goal on a device."""
+    from half.flow.verify import build
+
+    res = build(model_spec, task_name, device, goal, out_dir, rate)
+    if as_json:
+        _ui.emit_json(res)
+        return
+    _ui.out.print(f"project {out_dir}: {device}, {goal}, {res['folding']['clock_mhz']:g} MHz, "
+                  f"II {res['ii_cycles']} cycles, latency {res['latency_cycles']} cycles")
+
+
+@cli.command("verify")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--windows", type=int, default=200, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@click.pass_context
+def verify_cmd(ctx: click.Context, project: Path, windows: int, seed: int,
+               as_json: bool) -> None:
+    """Simulate real test windows through the design (Verilator) against the golden model."""
+    from half.flow.verify import verify
+
+    _ui.err.print(f"building and simulating {project} with Verilator ...")
+    res = verify(project, windows, seed, ctx.obj["data_dir"])
+    if as_json:
+        _ui.emit_json(res)
+    else:
+        _ui.out.print(f"{res['windows']} windows: {res['mismatches']} mismatches; cycles "
+                      f"model {res['cycles_model']} / measured {res['cycles_measured']}; II "
+                      f"model {res['ii_model']} / measured {res['ii_measured']}; lint "
+                      f"{'clean' if res['lint_clean'] else 'WARNINGS'}")
+    if res["mismatches"] or not res["lint_clean"]:
+        ctx.exit(1)
+
+
 def _train_config(config: tuple[str, ...], **given):
     """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
     import dataclasses

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from half.flow.toolchain import Tool, find_verilator
+from half.flow.toolchain import Tool, ToolError, find_verilator
 
 
 @contextlib.contextmanager
@@ -32,13 +32,14 @@ def run_cocotb(toplevel: str, sources: Sequence[Path], test_module: str, test_di
     from cocotb_tools.runner import get_results, get_runner
 
     tool = find_verilator()
+    build_dir.mkdir(parents=True, exist_ok=True)
     with _environ(tool):
         runner = get_runner("verilator")
-        runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
-                     parameters=dict(parameters or {}), build_dir=str(build_dir),
-                     build_args=["-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDPARAM",
-                                 *([] if lint_fatal else ["-Wno-fatal"])],
-                     always=True, log_file=str(build_dir / "build.log"))
+        try:
+            _build(runner, toplevel, sources, parameters, build_dir, lint_fatal)
+        except (RuntimeError, SystemExit) as exc:
+            raise ToolError("verilator", f"building {toplevel} failed: "
+                            f"{_first_errors(build_dir / 'build.log') or exc}") from None
         results = runner.test(hdl_toplevel=toplevel, test_module=test_module,
                               test_dir=str(test_dir), build_dir=str(build_dir),
                               extra_env=dict(extra_env or {}),
@@ -48,3 +49,21 @@ def run_cocotb(toplevel: str, sources: Sequence[Path], test_module: str, test_di
         raise RuntimeError(f"{failed} of {tests} cocotb tests of {toplevel} failed "
                            f"(log: {build_dir / 'sim.log'})")
     return Path(results)
+
+
+def _build(runner, toplevel: str, sources: Sequence[Path], parameters, build_dir: Path,
+           lint_fatal: bool) -> None:
+    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                 parameters=dict(parameters or {}), build_dir=str(build_dir),
+                 build_args=["-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDPARAM",
+                             *([] if lint_fatal else ["-Wno-fatal"])],
+                 always=True, log_file=str(build_dir / "build.log"))
+
+
+def _first_errors(log: Path, n: int = 3) -> str:
+    """The tool's own first error/warning lines of a build log."""
+    if not log.is_file():
+        return ""
+    lines = [x.strip() for x in log.read_text(errors="replace").splitlines()
+             if x.startswith("%Error") or x.startswith("%Warning")]
+    return " | ".join(lines[:n])
