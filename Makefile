@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job on the embedded default: prepare the default task, evaluate the shipped tiny
-# model on its test split, check the integer golden model against it, and fold it for an
-# iCE40 UP5K at the low-energy goal (later issues extend this to RTL, verification and P&R).
+# model on its test split, check the integer golden model against it, fold it for an iCE40
+# UP5K at the low-energy goal, generate its RTL and verify it with Verilator on real windows
+# (a later issue adds synthesis and place-and-route).
+DEMO := build/demo-tiny-up5k
 demo: $(STAMP)
 	$(BIN)/half data prepare --task mitdb-aami
 	$(BIN)/half eval --model preset:tiny --task mitdb-aami --split test
 	$(BIN)/half golden --model preset:tiny --task mitdb-aami --split test
 	$(BIN)/half estimate --model preset:tiny --task mitdb-aami --device up5k --goal low-energy
+	$(BIN)/half build --model preset:tiny --task mitdb-aami --device up5k --goal low-energy -o $(DEMO)
+	$(BIN)/half verify $(DEMO) --windows 50
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
