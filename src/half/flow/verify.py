@@ -33,6 +33,8 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
     folding, est, info = fold(graph, dev, goal, rate, power_model(dev, notes))
     with atomic_dir(out) as tmp:
         design = write_project(graph, folding, tmp)
+        (tmp / "sim").mkdir()
+        shutil.copyfile(TB, tmp / "sim" / "test_half_top.py")  # the Verilator/cocotb harness
         _constraints(tmp, folding.clock_mhz)
         _readme(tmp, model_spec, task, dev.name, goal, folding.clock_mhz, design.side_width > 0,
                 dev)
@@ -87,6 +89,7 @@ def _readme(out: Path, model: str, task: str, device: str, goal: str, mhz: float
                                                   " in one beat" if side else "")
         + ", `m_axis_*` one class index per window.",
         "",
+        "- `sim/test_half_top.py` — the cocotb testbench `half verify` runs with Verilator;",
         "- `files.f` — sources in order; `mem/` — ROM images ($readmemh paths are relative to",
         "  this folder: run tools from here); `design.json` — stages and their parameters;",
         "  `predicted.json` — the cost model's figures (resources, power: estimates);",
@@ -139,7 +142,8 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     want = golden.run(graph, xq, sq)
     sim = project / "sim"
     sim.mkdir(exist_ok=True)
-    shutil.copyfile(TB, sim / "test_half_top.py")
+    if not (sim / "test_half_top.py").is_file():
+        shutil.copyfile(TB, sim / "test_half_top.py")
     side = graph.side
     case = {"x": xq.tolist(), "side": [] if sq is None else sq.tolist(), "seed": seed,
             "timing_windows": min(3, len(xq)), "idle": idle, "stall": stall,
