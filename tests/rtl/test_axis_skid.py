@@ -8,12 +8,12 @@ import random
 from pathlib import Path
 
 import pytest
+from tbutil import start
 
 HERE = Path(__file__).resolve().parent
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
@@ -27,13 +27,7 @@ if cocotb is not None:
         rng = random.Random(int(os.environ.get("HALF_SEED", "1")))
         width = len(dut.s_axis_tdata)
         beats = [(rng.getrandbits(width), rng.random() < 0.2) for _ in range(400)]
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        dut.rst.value = 1
-        dut.s_axis_tvalid.value = 0
-        dut.m_axis_tready.value = 0
-        for _ in range(2):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
+        await start(dut, ("s_axis_tvalid", "m_axis_tready"))
         got, sent = [], 0
         idle_in, stall_out = float(os.environ["HALF_IDLE"]), float(os.environ["HALF_STALL"])
         for _ in range(20 * len(beats)):

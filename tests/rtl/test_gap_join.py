@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_mvu_stage import _pack, _unpack
+from tbutil import pack, start, unpack
 
 HERE = Path(__file__).resolve().parent
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
@@ -32,29 +31,21 @@ if cocotb is not None:
         rng = random.Random(case["seed"])
         x, side, want = case["x"], case["side"], case["y"]
         idle, stall = case["idle"], case["stall"]
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        dut.rst.value = 1
-        dut.s_axis_tvalid.value = 0
-        dut.s_axis_tlast.value = 0
-        dut.side_axis_tvalid.value = 0
-        dut.side_axis_tdata.value = 0
-        dut.m_axis_tready.value = 0
-        for _ in range(3):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
+        await start(dut, ("s_axis_tvalid", "s_axis_tlast", "side_axis_tvalid",
+                          "side_axis_tdata", "m_axis_tready"))
         beats = [(w, t) for w in range(len(x)) for t in range(p["L_IN"])]
         sent, side_sent, got, cycle = 0, 0, [], 0
         in_last, out_at = {}, []
         while len(got) < len(want) and cycle < 100 * len(beats) + 1000:
             if sent < len(beats) and rng.random() >= idle:
                 w, t = beats[sent]
-                dut.s_axis_tdata.value = _pack(x[w][t], p["IN_W"])
+                dut.s_axis_tdata.value = pack(x[w][t], p["IN_W"])
                 dut.s_axis_tlast.value = int(t == p["L_IN"] - 1)
                 dut.s_axis_tvalid.value = 1
             else:
                 dut.s_axis_tvalid.value = 0
             if p["F"] and side_sent < len(side) and rng.random() >= idle:
-                dut.side_axis_tdata.value = _pack(side[side_sent], p["OUT_W"])
+                dut.side_axis_tdata.value = pack(side[side_sent], p["OUT_W"])
                 dut.side_axis_tvalid.value = 1
             else:
                 dut.side_axis_tvalid.value = 0
@@ -65,7 +56,7 @@ if cocotb is not None:
             if acc_in and beats[sent][1] == p["L_IN"] - 1:
                 in_last[beats[sent][0]] = cycle
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append(_unpack(int(dut.m_axis_tdata.value), p["C"] + p["F"], p["OUT_W"],
+                got.append(unpack(int(dut.m_axis_tdata.value), p["C"] + p["F"], p["OUT_W"],
                                    bool(p["OUT_SIGNED"])))
                 out_at.append(cycle)
             await RisingEdge(dut.clk)

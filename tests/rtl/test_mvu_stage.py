@@ -11,32 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tbutil import pack, start, unpack
 
 HERE = Path(__file__).resolve().parent
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
-
-
-def _pack(values, width: int) -> int:
-    word, mask = 0, (1 << width) - 1
-    for i, v in enumerate(values):
-        word |= (int(v) & mask) << (i * width)
-    return word
-
-
-def _unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
-    out = []
-    for i in range(n):
-        v = (word >> (i * width)) & ((1 << width) - 1)
-        if signed and v >> (width - 1):
-            v -= 1 << width
-        out.append(v)
-    return out
 
 
 if cocotb is not None:
@@ -49,14 +32,7 @@ if cocotb is not None:
         rng = random.Random(case["seed"])
         windows, expected = case["x"], case["y"]  # (n, L_IN, CIN), (n, L_POOL, COUT)
         idle, stall = case["idle"], case["stall"]
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        dut.rst.value = 1
-        dut.s_axis_tvalid.value = 0
-        dut.s_axis_tlast.value = 0
-        dut.m_axis_tready.value = 0
-        for _ in range(3):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
+        await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
         beats = [(w, t) for w in range(len(windows)) for t in range(p["L_IN"])]
         got: list[list[int]] = []
         in_last, out_last = {}, []
@@ -65,7 +41,7 @@ if cocotb is not None:
         while len(got) < sum(len(e) for e in expected) and cycle < limit:
             if sent < len(beats) and rng.random() >= idle:
                 w, t = beats[sent]
-                dut.s_axis_tdata.value = _pack(windows[w][t], p["IN_W"])
+                dut.s_axis_tdata.value = pack(windows[w][t], p["IN_W"])
                 dut.s_axis_tlast.value = int(t == p["L_IN"] - 1)
                 dut.s_axis_tvalid.value = 1
             else:
@@ -76,7 +52,7 @@ if cocotb is not None:
             if accepted and beats[sent][1] == p["L_IN"] - 1:
                 in_last[beats[sent][0]] = cycle
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append(_unpack(int(dut.m_axis_tdata.value), p["COUT"], p["OUT_W"],
+                got.append(unpack(int(dut.m_axis_tdata.value), p["COUT"], p["OUT_W"],
                                    bool(p["OUT_SIGNED"])))
                 if dut.m_axis_tlast.value:
                     out_last.append(cycle)
