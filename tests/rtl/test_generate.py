@@ -37,6 +37,21 @@ def test_build_and_verify_tiny(tmp_path, shared_data, task, device, goal):
     assert json.loads((project / "reports" / "verify.json").read_text()) == res
 
 
+def test_build_and_verify_with_a_relative_project_path(tmp_path, shared_data):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "half", "--data-dir", str(shared_data)]
+    subprocess.run([*cmd, "build", "--model", "preset:tiny", "--task", "mitdb-aami", "-o",
+                    "rel"], cwd=tmp_path, check=True, capture_output=True, env=env)
+    out = subprocess.run([*cmd, "verify", "rel", "--windows", "3", "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["mismatches"] == 0
+
+
 def test_verify_rejects_a_folder_that_is_no_project(tmp_path):
     proc = run_half("verify", str(tmp_path))
     assert proc.returncode != 0 and "not a half project" in proc.stderr

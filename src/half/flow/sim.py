@@ -46,8 +46,8 @@ def run_cocotb(toplevel: str, sources: Sequence[Path], test_module: str, test_di
                               log_file=str(build_dir / "sim.log"))
     tests, failed = get_results(Path(results))  # under pytest the runner already raised
     if failed:
-        raise RuntimeError(f"{failed} of {tests} cocotb tests of {toplevel} failed "
-                           f"(log: {build_dir / 'sim.log'})")
+        raise ToolError("cocotb", f"{failed} of {tests} tests of {toplevel} failed "
+                        f"(log: {build_dir / 'sim.log'})")
     return Path(results)
 
 

@@ -122,6 +122,7 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     class with the golden model; measure latency and initiation interval."""
     from half.flow.sim import run_cocotb
 
+    project = Path(project).resolve()  # the simulation runs inside it
     src_file = project / "source.json"
     if not src_file.is_file():
         raise ConfigError("project", f"{project}: not a half project (no source.json)")
