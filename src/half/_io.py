@@ -67,3 +67,19 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_yaml_mapping(file, where: str, field: str, keys: str) -> dict:
+    """The non-empty YAML mapping in `file` (a Path or an importlib resource); a ConfigError on
+    `field` naming `where` otherwise (`keys`: what the mapping's keys are, for the message)."""
+    import yaml
+
+    from half.errors import ConfigError
+
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(field, f"{where} is not valid YAML: {e}") from e
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(field, f"{where} must map {keys} to records")
+    return raw

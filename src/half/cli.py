@@ -36,6 +36,40 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _options(*decorators: Callable) -> Callable:
+    """Several click options as one decorator (applied in the order listed)."""
+
+    def apply(fn: Callable) -> Callable:
+        for d in reversed(decorators):
+            fn = d(fn)
+        return fn
+
+    return apply
+
+
+TASK_OPTION = click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+MODEL_OPTION = click.option("--model", "model_spec", required=True,
+                            help="Run folder or preset:NAME.")
+# -c / -p of the commands that train
+TRAIN_OPTIONS = _options(
+    click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
+                 help="Set a training option (lr, batch_size, patience, balance, ...)."),
+    click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+                 help="Set a task parameter; repeatable."))
+# --device / --goal / --rate of the commands that fold a model for a target
+TARGET_OPTIONS = _options(
+    click.option("--device", default="up5k", show_default=True, help="Device of the catalog."),
+    click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
+                 default="low-energy", show_default=True),
+    click.option("--rate", type=float, default=None,
+                 help="Required inferences/s (default: the task's real-time rate)."))
+
+
+def _split_option(default: str) -> Callable:
+    return click.option("--split", type=click.Choice(["train", "val", "test"]), default=default,
+                        show_default=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder holding mitdb/ and cinc2017/ (else HALF_DATA_DIR, ../shared/data next "
@@ -169,7 +203,7 @@ def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) ->
 
 
 @cli.command("train")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@TASK_OPTION
 @click.option("--arch", "arch_spec", required=True, help="Architecture file (.json/.yaml) or "
               "preset:NAME.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
@@ -178,10 +212,7 @@ def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) ->
 @click.option("--fraction", type=float, default=None, help="Fraction of the training windows.")
 @click.option("--budget", type=float, default=None, help="Training time budget in seconds.")
 @click.option("--seed", type=int, default=None)
-@click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
-              help="Set a training option (lr, batch_size, patience, balance, ...).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Set a task parameter; repeatable.")
+@TRAIN_OPTIONS
 @json_option
 @click.pass_context
 def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
@@ -205,10 +236,9 @@ def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
 
 
 @cli.command("eval")
-@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val",
-              show_default=True)
+@MODEL_OPTION
+@TASK_OPTION
+@_split_option("val")
 @json_option
 @click.pass_context
 def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
@@ -227,15 +257,12 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
 
 
 @cli.command("cv")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
+@TASK_OPTION
 @click.option("--arch", "arch_spec", required=True, help="Architecture file or preset:NAME.")
 @click.option("--folds", type=int, default=4, show_default=True)
 @click.option("--epochs", type=int, default=None, help="Maximum epochs per fold.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
-              help="Set a training option (lr, batch_size, patience, balance, ...).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Set a task parameter; repeatable.")
+@TRAIN_OPTIONS
 @json_option
 @click.pass_context
 def cv_cmd(ctx: click.Context, task_name: str, arch_spec: str, folds: int, epochs: int | None,
@@ -260,10 +287,9 @@ def cv_cmd(ctx: click.Context, task_name: str, arch_spec: str, folds: int, epoch
 
 
 @cli.command("golden")
-@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
-              show_default=True)
+@MODEL_OPTION
+@TASK_OPTION
+@_split_option("test")
 @json_option
 @click.pass_context
 def golden_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
@@ -287,20 +313,17 @@ def golden_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
 @cli.command("estimate")
 @click.option("--model", "model_spec", required=True,
               help="Run folder, preset:NAME or a QONNX file (.onnx).")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
-@click.option("--device", default="up5k", show_default=True, help="Device of the catalog.")
-@click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
-              default="low-energy", show_default=True)
-@click.option("--rate", type=float, default=None,
-              help="Required inferences/s (default: the task's real-time rate).")
+@TASK_OPTION
+@TARGET_OPTIONS
 @json_option
 def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
                  as_json: bool) -> None:
     """Fold the model for a goal on a device; per-layer cycles, resources and power (estimates)."""
-    from half.hw.plan import default_rate, graph_for, plan
+    from half.hw.folding import required_rate
+    from half.hw.plan import graph_for, plan
 
     graph, params = graph_for(model_spec, task_name)
-    res = plan(graph, device, goal, rate or default_rate(task_name, params))
+    res = plan(graph, device, goal, rate or required_rate(task_name, params))
     if as_json:
         _ui.emit_json(res)
         return
@@ -324,12 +347,9 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
 
 
 @cli.command("build")
-@click.option("--model", "model_spec", required=True, help="Run folder or preset:NAME.")
-@click.option("--task", "task_name", default=DEFAULT_TASK, show_default=True)
-@click.option("--device", default="up5k", show_default=True)
-@click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
-              default="low-energy", show_default=True)
-@click.option("--rate", type=float, default=None, help="Required inferences/s.")
+@MODEL_OPTION
+@TASK_OPTION
+@TARGET_OPTIONS
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Project folder to write (replaced as a whole).")
 @json_option

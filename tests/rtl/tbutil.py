@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-
-def pack(values, width: int) -> int:
-    """Integers (two's complement) packed into one word, element 0 in the low bits."""
-    word, mask = 0, (1 << width) - 1
-    for i, v in enumerate(values):
-        word |= (int(v) & mask) << (i * width)
-    return word
+from half.rtl.mem import pack  # noqa: F401  (the testbenches' packing is the ROMs' layout)
 
 
 def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:

@@ -19,12 +19,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-
-def _pack(values, width: int) -> int:
-    word, mask = 0, (1 << width) - 1
-    for i, v in enumerate(values):
-        word |= (int(v) & mask) << (i * width)
-    return word
+from half.rtl.mem import pack
 
 
 @cocotb.test()
@@ -52,14 +47,14 @@ async def stream_windows(dut):
         calm = sent < n_timing * length  # phase 1: no stalls
         if sent < len(beats) and (calm or rng.random() >= idle):
             w, t = beats[sent]
-            dut.s_axis_tdata.value = _pack([x[w][t]], in_w)
+            dut.s_axis_tdata.value = pack([x[w][t]], in_w)
             dut.s_axis_tlast.value = int(t == length - 1)
             dut.s_axis_tvalid.value = 1
         else:
             dut.s_axis_tvalid.value = 0
         if has_side:
             if side_sent < len(side) and (calm or rng.random() >= idle):
-                dut.side_axis_tdata.value = _pack(side[side_sent], side_w)
+                dut.side_axis_tdata.value = pack(side[side_sent], side_w)
                 dut.side_axis_tvalid.value = 1
             else:
                 dut.side_axis_tvalid.value = 0

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from half.data import get_task
 from half.data.task import Progress
 from half.errors import ConfigError
 from half.hw import golden
@@ -34,14 +33,11 @@ def graph_of_run(folder: Path, classes: tuple[str, ...] = ()) -> Graph:
 def golden_agreement(model_spec: str, task_name: str, split: str = "test",
                      data_dir: Path | None = None, progress: Progress | None = None) -> dict:
     """Run the PyTorch model and the golden model on every window of `split`; compare."""
-    from half.nn.runs import resolve_model
-    from half.nn.train import load_run, predict
+    from half.nn.runs import load_run_data
+    from half.nn.train import predict
 
-    folder = resolve_model(model_spec, task_name)
-    arch, info, norm, model = load_run(folder)
-    if info["task"] != task_name:
-        raise ConfigError("task", f"{folder} was trained for {info['task']}, not {task_name}")
-    data = get_task(task_name, **info["params"]).load(data_dir, progress=progress).select(split)
+    folder, _, norm, model, data = load_run_data(model_spec, task_name, split, data_dir,
+                                                 progress)
     graph = graph_of_run(folder, data.classes)
     y_torch = predict(model, data.x, norm(data.side))
     t0 = time.perf_counter()

@@ -60,6 +60,10 @@ class Folding:
         return {"clock_mhz": self.clock_mhz,
                 "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Folding:
+        return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"])
+
 
 @dataclass
 class StageCost:
@@ -154,10 +158,6 @@ class Estimate:
                         "dynamic_energy_share": round(s.energy_uj / self.energy_dyn_uj, 4)
                         if self.energy_dyn_uj else 0.0} for s in self.stages],
         }
-
-
-def mac_layers(graph: Graph) -> list[Conv | Dense]:
-    return graph.mac_layers()
 
 
 def options(layer: Conv | Dense) -> tuple[list[int], list[int]]:

@@ -16,8 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from half._io import read_yaml_mapping
 from half.errors import ConfigError
 from half.hw.power import PowerCoefficients, get_power_coefficients, power_families
 
@@ -169,12 +168,7 @@ def load_catalog(path: str | Path | None = None) -> dict[str, Device]:
     """Every device in the catalog (`devices.yaml` next to this module unless `path` is given)."""
     where = CATALOG if path is None else str(path)
     file = resources.files("half.hw") / CATALOG if path is None else Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError("device catalog", f"{where} is not valid YAML: {e}") from e
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError("device catalog", f"{where} must map device names to records")
+    raw = read_yaml_mapping(file, where, "device catalog", "device names")
     return {str(name): _device(str(name), record) for name, record in raw.items()}
 
 

@@ -123,9 +123,7 @@ def run(graph: Graph, xq: np.ndarray, sq: np.ndarray | None = None, *,
 
 
 def _check_range(layer: Layer, x: np.ndarray) -> None:
-    t = getattr(layer, "out_type", None) or getattr(layer, "dtype", None)
-    if isinstance(layer, Dense) and layer.requant.kind == "affine":
-        t = layer.requant.out
+    t = getattr(layer, "out_type", None) or getattr(layer, "dtype", None)  # Dense: requant.out
     if t is not None and x.size and (x.min() < t.min or x.max() > t.max):
         name = getattr(layer, "name", type(layer).__name__)
         raise OverflowError(f"{name}: values [{x.min()}, {x.max()}] outside {t}")

@@ -14,7 +14,7 @@ from half.errors import ConfigError
 from half.hw.check import graph_of_run
 from half.hw.cost import Estimate, Folding
 from half.hw.devices import Device, get_device
-from half.hw.folding import fold, required_rate
+from half.hw.folding import fold
 from half.hw.ir import Graph
 from half.hw.lower import lower
 
@@ -51,7 +51,7 @@ def power_model(dev: Device, notes: list[str] | None = None):
 
     from half.hw.power import COEFFICIENTS, get_power_coefficients
 
-    own = get_power_coefficients(dev.power_family)
+    own = dev.power_model()  # the family's own record, nulls included
     filled = {}
     for name in COEFFICIENTS:
         if getattr(own, name) is not None:
@@ -97,7 +97,3 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
                       *([] if dev.static_power_mw is not None else
                         [f"{dev.name}: no static power figure in the catalog; counted as 0"]),
                       *notes]}
-
-
-def default_rate(task: str, params: dict) -> float:
-    return required_rate(task, params)

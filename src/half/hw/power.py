@@ -16,8 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from half._io import read_yaml_mapping
 from half.errors import ConfigError
 
 POWER_MODEL = "power.yaml"
@@ -118,12 +117,7 @@ def load_power_models(path: str | Path | None = None) -> dict[str, PowerCoeffici
     """Every family in the power model (`power.yaml` next to this module unless `path` is given)."""
     where = POWER_MODEL if path is None else str(path)
     file = resources.files("half.hw") / POWER_MODEL if path is None else Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError("power", f"{where} is not valid YAML: {e}") from e
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError("power", f"{where} must map family names to records")
+    raw = read_yaml_mapping(file, where, "power", "family names")
     return {str(family): _record(str(family), record) for family, record in raw.items()}
 
 

@@ -19,8 +19,8 @@ from half.data.task import Progress
 from half.errors import ConfigError
 from half.nn.arch import Arch, load_arch
 from half.nn.export import check_qonnx, export_qcdq, export_qonnx
-from half.nn.metrics import metrics_for
-from half.nn.train import TrainConfig, load_run, predict, save_run, train
+from half.nn.metrics import primary_metric
+from half.nn.train import TrainConfig, evaluate, load_run, save_run, train
 
 PREFIX = "preset:"
 
@@ -93,7 +93,7 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
     data = task.load(data_dir, progress=progress)
     result = train(arch, data, cfg, progress=progress)
     va = data.select("val")
-    key = [k for k in result.history[0] if k.startswith("val_")][0][4:]
+    key = primary_metric(data.task, data.classes)
     # the QONNX check runs on validation windows, or training windows when there is no val split
     probe = va if len(va) else data.select("train")
     side_probe = result.norm(probe.side)
@@ -123,25 +123,29 @@ def _export_all(folder: Path, model, x, side) -> dict:
 def reexport(model_spec: str, task_name: str, data_dir: Path | None = None) -> dict:
     """Rewrite a run folder's (or preset's) exports from its weights, e.g. after an exporter
     fix; stray files of an earlier export (names starting with '.') are removed."""
-    folder = resolve_model(model_spec, task_name)
-    arch, info, norm, model = load_run(folder)
-    data = get_task(task_name, **info["params"]).load(data_dir).select("train")
+    folder, _, norm, model, data = load_run_data(model_spec, task_name, "train", data_dir)
     for stray in folder.glob(".*"):
         stray.unlink()
     return _export_all(folder, model, data.x, norm(data.side))
 
 
-def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
-             progress: Progress | None = None) -> dict:
-    """Metrics of a run folder or preset on one split of its task."""
+def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
+                  progress: Progress | None = None):
+    """(folder, arch, side normalizer, model, windows of `split`) of a run folder or preset,
+    its task prepared with the parameters it was trained with."""
     folder = resolve_model(model_spec, task_name)
     arch, task_info, norm, model = load_run(folder)
     if task_info["task"] != task_name:
         raise ConfigError("task", f"{folder} was trained for {task_info['task']}, not {task_name}")
     task = get_task(task_name, **task_info["params"])
-    data = task.load(data_dir, progress=progress).select(split)
-    y_pred = predict(model, data.x, norm(data.side))
+    return folder, arch, norm, model, task.load(data_dir, progress=progress).select(split)
+
+
+def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
+             progress: Progress | None = None) -> dict:
+    """Metrics of a run folder or preset on one split of its task."""
+    folder, arch, norm, model, data = load_run_data(model_spec, task_name, split, data_dir,
+                                                    progress)
     return {"model": str(folder), "task": task_name, "split": split, "windows": len(data),
             "arch_hash": arch.arch_hash(), "params": arch.params(), "macs": arch.macs(),
-            **metrics_for(task_name, data.classes, data.y, y_pred),
-            "warnings": list(data.warnings)}
+            **evaluate(model, norm, data), "warnings": list(data.warnings)}

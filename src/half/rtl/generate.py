@@ -33,8 +33,7 @@ class Stage:
     name: str
     module: str
     params: dict  # Verilog parameters (strings already quoted)
-    in_width: int
-    out_width: int
+    out_width: int  # its output stream's tdata width (the next stage's input)
     side: bool = False
 
 
@@ -57,7 +56,7 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
         if isinstance(layer, Decimate):
             design.stages.append(Stage("decimate", "axis_decimate",
                                        {"W": width, "L": layer.length_in,
-                                        "FACTOR": layer.factor}, width, width))
+                                        "FACTOR": layer.factor}, width))
         elif isinstance(layer, Conv | Dense):
             if isinstance(layer, Conv) and layer.groups != 1:
                 raise ConfigError("model", f"{layer.name}: depthwise convolutions are not in "
@@ -69,15 +68,14 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
             p["W_FILE"] = f'"mem/{w_file.name}"'
             p["R_FILE"] = f'"mem/{r_file.name}"'
             out_w = p["COUT"] * p["OUT_W"]
-            design.stages.append(Stage(layer.name, "mvu_stage", p, width, out_w))
+            design.stages.append(Stage(layer.name, "mvu_stage", p, out_w))
             width = out_w
         elif isinstance(layer, PoolJoin):
             p = gap_params(layer)
             r_file = write_gap_mem(layer, mem_dir, p)
             p["R_FILE"] = f'"mem/{r_file.name}"'
             out_w = (p["C"] + p["F"]) * p["OUT_W"]
-            design.stages.append(Stage(layer.name, "gap_join", p, width, out_w,
-                                       side=p["F"] > 0))
+            design.stages.append(Stage(layer.name, "gap_join", p, out_w, side=p["F"] > 0))
             if p["F"]:
                 design.side_width = p["F"] * p["OUT_W"]
             width = out_w
@@ -85,7 +83,7 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
             idx = max(1, (layer.classes - 1).bit_length())
             score_w = width // layer.classes
             design.stages.append(Stage("argmax", "argmax", {"N": layer.classes, "W": score_w,
-                                                            "IDX_W": idx}, width, idx))
+                                                            "IDX_W": idx}, idx))
             design.idx_width = idx
         elif not isinstance(layer, MaxPool):
             raise ConfigError("model", f"{type(layer).__name__} has no RTL module")
@@ -149,7 +147,7 @@ def write_project(graph: Graph, folding: Folding, out: Path) -> Design:
     design = plan_stages(graph, folding, out / "mem")
     rtl = out / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
-    modules = sorted({st.module for st in design.stages} | {"axis_skid"})
+    modules = sorted({st.module for st in design.stages})
     for m in modules:
         shutil.copyfile(LIB / f"{m}.v", rtl / f"{m}.v")
     (rtl / f"{TOP}.v").write_text(render_top(design))

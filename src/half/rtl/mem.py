@@ -44,7 +44,9 @@ def stage_params(layer: Conv | Dense, pe: int, simd: int, pool: int = 1) -> dict
     return out
 
 
-def _pack(values: list[int], width: int) -> int:
+def pack(values, width: int) -> int:
+    """Integers (two's complement) packed into one word, element 0 in the low bits: the layout
+    of ROM words and of every stream's tdata."""
     word, mask = 0, (1 << width) - 1
     for i, v in enumerate(values):
         word |= (int(v) & mask) << (i * width)
@@ -71,7 +73,7 @@ def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
                 for j in range(simd):
                     f = c * simd + j
                     lanes.append(w[g * pe + p, f % cin, f // cin])
-            words.append(_pack(lanes, params["W_W"]))
+            words.append(pack(lanes, params["W_W"]))
     w_file = folder / f"{layer.name}_w.mem"
     _write(w_file, words, pe * simd * params["W_W"])
     rwords, width = _requant_words(layer.requant, ngroup, pe, params)
@@ -86,7 +88,7 @@ def _requant_words(r, ngroup: int, pe: int, params: dict[str, int]) -> tuple[lis
     if r.kind == "thresholds":
         nt = r.thresholds.shape[1]
         for g in range(ngroup):
-            words.append(_pack([r.thresholds[g * pe + p, t] for p in range(pe)
+            words.append(pack([r.thresholds[g * pe + p, t] for p in range(pe)
                                 for t in range(nt)], params["ACC_W"]))
         return words, pe * nt * params["ACC_W"]
     mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
