@@ -3,17 +3,8 @@
 
 from __future__ import annotations
 
-from half.rtl.mem import pack  # noqa: F401  (the testbenches' packing is the ROMs' layout)
-
-
-def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
-    out = []
-    for i in range(n):
-        v = (word >> (i * width)) & ((1 << width) - 1)
-        if signed and v >> (width - 1):
-            v -= 1 << width
-        out.append(v)
-    return out
+# the testbenches' packing is the ROMs' and the streams' layout
+from half.rtl.mem import pack, unpack  # noqa: F401
 
 
 async def start(dut, idle_inputs: tuple[str, ...]) -> None:

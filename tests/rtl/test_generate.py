@@ -55,3 +55,24 @@ def test_build_and_verify_with_a_relative_project_path(tmp_path, shared_data):
 def test_verify_rejects_a_folder_that_is_no_project(tmp_path):
     proc = run_half("verify", str(tmp_path))
     assert proc.returncode != 0 and "not a half project" in proc.stderr
+
+
+@pytest.mark.rtl
+def test_verify_names_the_first_mismatching_layer(tmp_path, shared_data):
+    """A fault injected into one stage's weight ROM (every weight w -> -w - 1) is found at
+    that stage: verify reruns up to the first wrong window and compares every link."""
+    from half.flow.verify import build, verify
+
+    if not (shared_data / "mitdb").is_dir():
+        pytest.skip("no MIT-BIH data")
+    build("preset:tiny", "mitdb-aami", "up5k", "high-throughput", tmp_path / "p")
+    stages = json.loads((tmp_path / "p" / "design.json").read_text())["stages"]
+    victim = [s for s in stages if s["module"] == "mvu_stage"][1]["name"]  # the second conv
+    rom = tmp_path / "p" / "mem" / f"{victim}_w.mem"
+    words = rom.read_text().split()
+    rom.write_text("".join(f"{(1 << 4 * len(w)) - 1 - int(w, 16):0{len(w)}x}\n"
+                           for w in words))
+    res = verify(tmp_path / "p", windows=16, data_dir=shared_data)
+    assert res["mismatches"] > 0
+    assert res["first_mismatch_layer"] == victim, res
+    assert res["first_mismatch_got"] != res["first_mismatch_want"]

@@ -74,10 +74,12 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     from half.hw.lower import _acc_range, _acc_type, make_requant
 
     in_t = IntType(8, True) if kind == "conv-signed" else IntType(4, False)
-    cin, cout = (1, 6) if kind == "conv-signed" else (4, 8) if kind == "conv" else (12, 5)
-    k, stride, pad, length = ((5, 2, 2, 23) if kind == "conv-signed" else (3, 1, 1, 10)
-                              if kind == "conv" else (1, 1, 0, 1))
-    w = rng.integers(-7, 8, size=(cout, cin, k) if kind != "dense" else (cout, cin))
+    cin, cout, k, stride, pad, length = {"conv-signed": (1, 6, 5, 2, 2, 23),
+                                         "conv": (4, 8, 3, 1, 1, 10),
+                                         "depthwise": (6, 6, 5, 1, 2, 12),
+                                         "dense": (12, 5, 1, 1, 0, 1)}[kind]
+    groups = cin if kind == "depthwise" else 1
+    w = rng.integers(-7, 8, size=(cout, cin // groups, k) if kind != "dense" else (cout, cin))
     acc = _acc_range(w, in_t)
     a = rng.uniform(0.5, 2.0, cout) / max(abs(acc[0]), acc[1], 1) * 2 ** out_bits
     d = rng.uniform(-1, 2, cout)
@@ -89,7 +91,7 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
         layer = Dense("dense0", cin, cout, w, in_t, IntType(4, True), IntType.for_range(*acc), r)
     else:
         r = make_requant(a, d, IntType(out_bits, False), acc)
-        layer = Conv("conv0", cin, cout, k, stride, pad, 1, length, w, in_t, IntType(4, True),
+        layer = Conv("conv0", cin, cout, k, stride, pad, groups, length, w, in_t, IntType(4, True),
                      _acc_type(acc, r), r)
     n = 3
     x = rng.integers(in_t.min, in_t.max + 1, size=(n, cin, length))
@@ -107,6 +109,8 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     ("conv", 4, 2, 2, 3, 0.3, 0.4),  # thresholds, fused max-pool, stalls both sides
     ("conv", 1, 12, 3, 6, 0.0, 0.0),  # multiply-shift, all taps at once
     ("dense", 5, 3, 1, 0, 0.2, 0.5),  # classifier: affine scores
+    ("depthwise", 3, 5, 2, 4, 0.0, 0.0),  # vector unit: PE channels x all taps, max-pool
+    ("depthwise", 2, 1, 1, 2, 0.3, 0.4),  # one tap a step, stalls both sides
 ])
 def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     from half.flow.sim import run_cocotb

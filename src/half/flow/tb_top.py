@@ -5,7 +5,9 @@
 Phase 1 feeds the first windows back to back with no stalls and records when each class leaves
 (latency of window 0 from its first sample, interval between classes). Phase 2 feeds the rest
 with random input idles and output back-pressure. The case file (env HALF_CASE) holds the
-windows, side features and stall rates; results go to env HALF_RESULT.
+windows, side features and stall rates; results go to env HALF_RESULT. With `probe` (a list of
+the top's internal links, e.g. "s2") every beat that passes each link is recorded too, so that
+`half verify` can name the first layer whose stream differs from the golden model.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ async def stream_windows(dut):
     dut.rst.value = 0
     beats = [(w, t) for w in range(len(x)) for t in range(length)]
     sent, side_sent, cycle, got, out_at, first_in = 0, 0, 0, [], [], None
+    probes = {name: (getattr(dut, f"{name}_tdata"), getattr(dut, f"{name}_tvalid"),
+                     getattr(dut, f"{name}_tready")) for name in case.get("probe", [])}
+    seen: dict[str, list[int]] = {name: [] for name in probes}
     limit = 200 * len(beats) + 100000
     while len(got) < len(x) and cycle < limit:
         calm = sent < n_timing * length  # phase 1: no stalls
@@ -66,12 +71,24 @@ async def stream_windows(dut):
         if took and sent == 0:
             first_in = cycle
         if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-            got.append(int(dut.m_axis_tdata.value))
+            got.append(_int(dut.m_axis_tdata.value))
             out_at.append(cycle)
+        for name, (data, valid, ready) in probes.items():
+            if valid.value and ready.value:
+                seen[name].append(_int(data.value))
         await RisingEdge(dut.clk)
         sent += took
         side_sent += took_side
         cycle += 1
     Path(os.environ["HALF_RESULT"]).write_text(json.dumps(
-        {"classes": got, "out_at": out_at, "first_in": first_in, "cycles": cycle}))
+        {"classes": got, "out_at": out_at, "first_in": first_in, "cycles": cycle,
+         "probe": seen}))
     assert len(got) == len(x), f"{len(got)} of {len(x)} classes came out in {cycle} cycles"
+
+
+def _int(value) -> int:
+    """A stream word as an integer; -1 where it holds X or Z bits (never a valid word)."""
+    try:
+        return int(value)
+    except ValueError:
+        return -1

@@ -117,9 +117,9 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
 def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | None = None,
            idle: float = 0.2, stall: float = 0.3) -> dict:
     """Simulate `windows` test-split windows through the project's top level; compare every
-    class with the golden model; measure latency and initiation interval."""
-    from half.flow.sim import run_cocotb
-
+    class with the golden model; measure latency and initiation interval. On a mismatch, rerun
+    up to the first mismatching window with every internal stream recorded and name the first
+    layer whose stream differs from the golden model's output of that layer."""
     project = Path(project).resolve()  # the simulation runs inside it
     src_file = project / "source.json"
     if not src_file.is_file():
@@ -135,22 +135,12 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     xq = golden.quantize_input(graph, data.x[pick])
     sq = golden.quantize_side(graph, None if data.side is None else data.side[pick])
     want = golden.run(graph, xq, sq)
-    sim = project / "sim"
-    sim.mkdir(exist_ok=True)
-    if not (sim / "test_half_top.py").is_file():
-        shutil.copyfile(TB, sim / "test_half_top.py")
     side = graph.side
     case = {"x": xq.tolist(), "side": [] if sq is None else sq.tolist(), "seed": seed,
             "timing_windows": min(3, len(xq)), "idle": idle, "stall": stall,
             "in_width": graph.input.out.bits,
             "side_elem_width": side.out.bits if side else 0}
-    (sim / "case.json").write_text(json.dumps(case))
-    files = [project / line for line in (project / "files.f").read_text().split()]
-    # the simulation runs in the project folder: the ROM paths are relative to it
-    run_cocotb(TOP, files, "sim.test_half_top", project, sim / "build",
-               extra_env={"HALF_CASE": str(sim / "case.json"),
-                          "HALF_RESULT": str(sim / "result.json")})
-    res = json.loads((sim / "result.json").read_text())
+    res = _simulate(project, case)
     lint = _lint(project)
     got = np.array(res["classes"])
     bad = np.flatnonzero(got != want)
@@ -159,6 +149,7 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     result = {
         "project": str(project), "windows": int(len(want)), "mismatches": int(len(bad)),
         "first_mismatch_window": int(pick[bad[0]]) if len(bad) else None,
+        "first_mismatch_layer": None,
         "cycles_model": est.latency_cycles,
         "cycles_measured": int(out_at[0] - res["first_in"]),
         "ii_model": est.ii,
@@ -166,5 +157,56 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
         "stalls": {"input_idle": idle, "output_backpressure": stall},
         "lint_clean": lint == "", "lint": lint[:2000],
     }
+    if len(bad):
+        result.update(localise(project, design, graph, case, int(bad[0]), xq, sq))
     write_json_atomic(project / "reports" / "verify.json", result)
     return result
+
+
+def _simulate(project: Path, case: dict) -> dict:
+    """Run the project's cocotb testbench on `case` (see tb_top.py); its result JSON."""
+    from half.flow.sim import run_cocotb
+
+    sim = project / "sim"
+    sim.mkdir(exist_ok=True)
+    if not (sim / "test_half_top.py").is_file():
+        shutil.copyfile(TB, sim / "test_half_top.py")
+    (sim / "case.json").write_text(json.dumps(case))
+    (sim / "result.json").unlink(missing_ok=True)
+    files = [project / line for line in (project / "files.f").read_text().split()]
+    # the simulation runs in the project folder: the ROM paths are relative to it
+    run_cocotb(TOP, files, "sim.test_half_top", project, sim / "build",
+               extra_env={"HALF_CASE": str(sim / "case.json"),
+                          "HALF_RESULT": str(sim / "result.json")})
+    return json.loads((sim / "result.json").read_text())
+
+
+def localise(project: Path, design: dict, graph, case: dict, k: int, xq: np.ndarray,
+             sq: np.ndarray | None) -> dict:
+    """Rerun windows 0..k (the same stimulus and stalls: the mismatch recurs) recording every
+    link between stages; the first stage whose output for window k differs from the golden
+    model's output of its IR layer, the beat and the values."""
+    from half.rtl.mem import unpack
+
+    stages = design["stages"]
+    trace = golden.run(graph, xq[: k + 1], None if sq is None else sq[: k + 1], trace=True)
+    rerun = dict(case, x=case["x"][: k + 1], side=case["side"][: k + 1],
+                 timing_windows=min(case["timing_windows"], k + 1),
+                 probe=[f"s{i + 1}" for i in range(len(stages))])
+    seen = _simulate(project, rerun)["probe"]
+    for i, st in enumerate(stages):
+        s = st["stream"]
+        ref = trace[s["layer"]][k]  # (channels, length), (features,) or () for the class
+        rows = ref.T.tolist() if ref.ndim == 2 else [ref.tolist()] if ref.ndim == 1 \
+            else [[int(ref)]]
+        beats = seen[f"s{i + 1}"][k * s["beats"]: (k + 1) * s["beats"]]
+        got = [unpack(b, s["elems"], s["elem_w"], s["signed"]) if b >= 0 else None
+               for b in beats]
+        for j, row in enumerate(rows):
+            if j >= len(got) or got[j] != row:
+                return {"first_mismatch_layer": st["name"], "first_mismatch_beat": j,
+                        "first_mismatch_got":
+                        got[j] if j < len(got) else "no beat",
+                        "first_mismatch_want": row}
+    return {"first_mismatch_layer": "none: every stage's stream matches when window "
+            f"{k} is rerun (a mismatch of the top-level port only)"}

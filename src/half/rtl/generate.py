@@ -35,6 +35,17 @@ class Stage:
     params: dict  # Verilog parameters (strings already quoted)
     out_width: int  # its output stream's tdata width (the next stage's input)
     side: bool = False
+    # what its output stream carries: the output of IR layer `layer` (index into graph.layers)
+    # as `beats` beats per window of `elems` elements of `elem_w` bits (signed or not)
+    layer: int = -1
+    beats: int = 1
+    elems: int = 1
+    elem_w: int = 1
+    signed: bool = False
+
+    def stream(self) -> dict:
+        return {"layer": self.layer, "beats": self.beats, "elems": self.elems,
+                "elem_w": self.elem_w, "signed": self.signed}
 
 
 @dataclass
@@ -56,11 +67,10 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
         if isinstance(layer, Decimate):
             design.stages.append(Stage("decimate", "axis_decimate",
                                        {"W": width, "L": layer.length_in,
-                                        "FACTOR": layer.factor}, width))
+                                        "FACTOR": layer.factor}, width, layer=i,
+                                       beats=layer.length_out, elem_w=width,
+                                       signed=graph.input.out.signed))
         elif isinstance(layer, Conv | Dense):
-            if isinstance(layer, Conv) and layer.groups != 1:
-                raise ConfigError("model", f"{layer.name}: depthwise convolutions are not in "
-                                  "the RTL library yet")
             pe, simd = folding.pe_simd.get(layer.name, (1, 1))
             pool = nxt.pool if isinstance(nxt, MaxPool) else 1
             p = stage_params(layer, pe, simd, pool)
@@ -68,14 +78,22 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
             p["W_FILE"] = f'"mem/{w_file.name}"'
             p["R_FILE"] = f'"mem/{r_file.name}"'
             out_w = p["COUT"] * p["OUT_W"]
-            design.stages.append(Stage(layer.name, "mvu_stage", p, out_w))
+            fused = isinstance(nxt, MaxPool)  # the stream carries the pooled output
+            beats = 1 if isinstance(layer, Dense) else \
+                nxt.length_out if fused else layer.length_out
+            design.stages.append(Stage(layer.name, "mvu_stage", p, out_w,
+                                       layer=i + 1 if fused else i, beats=beats,
+                                       elems=p["COUT"], elem_w=p["OUT_W"],
+                                       signed=bool(p["OUT_SIGNED"])))
             width = out_w
         elif isinstance(layer, PoolJoin):
             p = gap_params(layer)
             r_file = write_gap_mem(layer, mem_dir, p)
             p["R_FILE"] = f'"mem/{r_file.name}"'
             out_w = (p["C"] + p["F"]) * p["OUT_W"]
-            design.stages.append(Stage(layer.name, "gap_join", p, out_w, side=p["F"] > 0))
+            design.stages.append(Stage(layer.name, "gap_join", p, out_w, side=p["F"] > 0,
+                                       layer=i, elems=p["C"] + p["F"], elem_w=p["OUT_W"],
+                                       signed=bool(p["OUT_SIGNED"])))
             if p["F"]:
                 design.side_width = p["F"] * p["OUT_W"]
             width = out_w
@@ -83,7 +101,8 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
             idx = max(1, (layer.classes - 1).bit_length())
             score_w = width // layer.classes
             design.stages.append(Stage("argmax", "argmax", {"N": layer.classes, "W": score_w,
-                                                            "IDX_W": idx}, idx))
+                                                            "IDX_W": idx}, idx, layer=i,
+                                       elem_w=idx))
             design.idx_width = idx
         elif not isinstance(layer, MaxPool):
             raise ConfigError("model", f"{type(layer).__name__} has no RTL module")
@@ -155,7 +174,7 @@ def write_project(graph: Graph, folding: Folding, out: Path) -> Design:
     (out / "design.json").write_text(json.dumps({
         "top": TOP, "folding": folding.to_dict(), "in_width": design.in_width,
         "side_width": design.side_width, "idx_width": design.idx_width,
-        "stages": [{"name": s.name, "module": s.module, "params": s.params}
-                   for s in design.stages]}, indent=2))
+        "stages": [{"name": s.name, "module": s.module, "params": s.params,
+                    "stream": s.stream()} for s in design.stages]}, indent=2))
     (out / "ir.json").write_text(graph.to_json())
     return design

@@ -3,7 +3,8 @@
 
 Weight ROM: one word per (output-channel group g, chunk c), address g * NCHUNK + c; lane
 (p, j) = (PE lane, SIMD lane) at bits [(p*SIMD + j) * W_W +: W_W] holds the weight of output
-channel g*PE + p for the flat input index f = c*SIMD + j, tap f // CIN, channel f % CIN.
+channel g*PE + p for the flat input index f = c*SIMD + j, tap f // CIN, channel f % CIN
+(depthwise, DW = 1: tap f of channel g*PE + p's own kernel).
 Requant ROM: one word per group g; lane p holds, for thresholds, the NT thresholds of channel
 g*PE + p at [(p*NT + t) * ACC_W +: ACC_W]; for multiply-shift / affine, {shift, add, mul} at
 [p*RW +: RW] (mul lowest). All values two's complement in their field.
@@ -28,11 +29,10 @@ def stage_params(layer: Conv | Dense, pe: int, simd: int, pool: int = 1) -> dict
     if isinstance(layer, Dense):
         geo = dict(CIN=layer.fin, COUT=layer.fout, K=1, STRIDE=1, PAD=0, L_IN=1)
     else:
-        if layer.groups != 1:
-            raise ValueError(f"{layer.name}: depthwise convolutions need the vvu stage")
         geo = dict(CIN=layer.cin, COUT=layer.cout, K=layer.kernel, STRIDE=layer.stride,
                    PAD=layer.pad, L_IN=layer.length_in)
-    out = dict(geo, POOL=pool, PE=pe, SIMD=simd, IN_W=layer.in_type.bits,
+    dw = int(isinstance(layer, Conv) and layer.groups > 1)  # depthwise: the vector unit
+    out = dict(geo, POOL=pool, PE=pe, SIMD=simd, DW=dw, IN_W=layer.in_type.bits,
                IN_SIGNED=int(layer.in_type.signed), W_W=_signed_bits(layer.w_type),
                ACC_W=_signed_bits(layer.acc_type),
                RQ={"thresholds": 0, "mulshift": 1, "affine": 2}[r.kind])
@@ -53,6 +53,17 @@ def pack(values, width: int) -> int:
     return word
 
 
+def unpack(word: int, n: int, width: int, signed: bool) -> list[int]:
+    """The `n` elements of `width` bits packed in `word` (the inverse of `pack`)."""
+    out = []
+    for i in range(n):
+        v = (word >> (i * width)) & ((1 << width) - 1)
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        out.append(v)
+    return out
+
+
 def _write(path: Path, words: list[int], width: int) -> None:
     digits = max(1, -(-width // 4))
     path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
@@ -62,7 +73,7 @@ def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
                      params: dict[str, int]) -> tuple[Path, Path]:
     """Write `<name>_w.mem` and `<name>_r.mem` into `folder`; return their paths."""
     w = layer.weights if isinstance(layer, Conv) else layer.weights[:, :, None]  # (cout, cin, k)
-    cin, k = w.shape[1], w.shape[2]
+    cin, k = w.shape[1], w.shape[2]  # depthwise: cin == 1 (one kernel per channel)
     cout = w.shape[0]
     nchunk, ngroup = k * cin // simd, cout // pe
     words = []
@@ -71,7 +82,7 @@ def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
             lanes = []
             for p in range(pe):
                 for j in range(simd):
-                    f = c * simd + j
+                    f = c * simd + j  # depthwise: the tap (cin == 1)
                     lanes.append(w[g * pe + p, f % cin, f // cin])
             words.append(pack(lanes, params["W_W"]))
     w_file = folder / f"{layer.name}_w.mem"

@@ -6,13 +6,16 @@
 /*
  * mvu_stage — one dataflow stage: a double-buffered input window and a matrix-vector unit with
  * PE output channels x SIMD inputs in parallel, integer requantization and a fused max-pool.
- * A standard 1D convolution; a fully-connected layer is the case L_IN = K = 1, PAD = 0.
+ * A standard 1D convolution; a fully-connected layer is the case L_IN = K = 1, PAD = 0; a
+ * pointwise convolution the case K = 1. With DW = 1 it is the vector unit of a depthwise
+ * convolution (CIN = COUT, one kernel per channel): PE channels x SIMD taps in parallel.
  *
  * Parameters
  *   CIN, COUT        input / output channels            K, STRIDE, PAD   kernel, stride, zeros
  *   L_IN             input length (time steps)          POOL             max-pool (kernel = stride)
  *   PE, SIMD         parallel output channels (divides COUT) and inputs (divides CIN, or a
- *                    multiple of CIN dividing K*CIN)
+ *                    multiple of CIN dividing K*CIN); depthwise: channels and taps (divides K)
+ *   DW               0 standard convolution / dense, 1 depthwise convolution
  *   IN_W, IN_SIGNED  input element width / signedness  W_W              weight width (signed)
  *   ACC_W            accumulator width (signed; holds every reachable sum)
  *   RQ               requantization: 0 thresholds, 1 multiply-shift, 2 affine (class scores)
@@ -24,7 +27,8 @@
  *   s_axis_*  one time step of all CIN input channels per beat (tlast on the window's last)
  *   m_axis_*  one (pooled) time step of all COUT output channels per beat
  * Timing (no stalls)
- *   compute cycles per window N = L_OUT * (K*CIN/SIMD) * (COUT/PE), one MAC step per cycle;
+ *   compute cycles per window N = L_OUT * (K*CIN/SIMD) * (COUT/PE), depthwise
+ *   N = L_OUT * (K/SIMD) * (COUT/PE), one MAC step per cycle;
  *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
  *   DEPTH = 5 cycles after its last MAC step was issued. Back-pressure on m_axis stalls the
  *   whole pipeline; input beats keep filling the free buffer bank.
@@ -38,7 +42,8 @@ module mvu_stage #(
     parameter integer L_IN = 16,  // input time steps per window
     parameter integer POOL = 1,  // fused max-pool (1 = none)
     parameter integer PE = 1,  // output channels in parallel
-    parameter integer SIMD = 1,  // inputs in parallel
+    parameter integer SIMD = 1,  // inputs in parallel (depthwise: taps in parallel)
+    parameter integer DW = 0,  // 1: depthwise convolution (CIN = COUT)
     parameter integer IN_W = 8,  // input element width
     parameter integer IN_SIGNED = 1,  // input elements signed
     parameter integer W_W = 4,  // weight width (signed)
@@ -66,7 +71,8 @@ module mvu_stage #(
 
     localparam integer L_OUT = (L_IN + 2 * PAD - K) / STRIDE + 1;
     localparam integer L_POOL = L_OUT / POOL;
-    localparam integer NCHUNK = K * CIN / SIMD;  // MAC steps per (position, group)
+    localparam integer NCHUNK = (DW != 0) ? K / SIMD : K * CIN / SIMD;  // steps per (l, g)
+    localparam integer XP = (DW != 0) ? PE : 1;  // input vectors per step (depthwise: per PE)
     localparam integer NGROUP = COUT / PE;
     localparam integer NT = (1 << OUT_W) - 1;  // thresholds per channel
     localparam integer XW = IN_W + 1;  // inputs as signed values
@@ -75,9 +81,13 @@ module mvu_stage #(
     localparam integer OUT_MAX = (OUT_SIGNED != 0) ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
 
     generate
-        if (COUT % PE != 0 || (K * CIN) % SIMD != 0 || (CIN % SIMD != 0 && SIMD % CIN != 0))
+        if (DW == 0 && (COUT % PE != 0 || (K * CIN) % SIMD != 0 ||
+                        (CIN % SIMD != 0 && SIMD % CIN != 0)))
         begin : g_bad_folding
             initial $error("mvu_stage: PE must divide COUT, SIMD divide CIN or span whole taps");
+        end
+        if (DW != 0 && (CIN != COUT || COUT % PE != 0 || K % SIMD != 0)) begin : g_bad_dw
+            initial $error("mvu_stage: depthwise needs CIN = COUT, PE | COUT and SIMD | K");
         end
         if (L_OUT < 1 || L_POOL < 1) begin : g_bad_length
             initial $error("mvu_stage: the window is shorter than the kernel or the pool");
@@ -162,26 +172,39 @@ module mvu_stage #(
         $readmemh(R_FILE, rrom);
     end
 
-    reg [SIMD*XW-1:0] x_comb;
-    integer j, f, tap, ch, pos;
+    // operand (x, j): lane j of input vector x (standard: one vector shared by the PEs;
+    // depthwise: vector x belongs to PE x, its channel g*PE + x)
+    reg [XP*SIMD*XW-1:0] x_comb;
+    integer xv, j, f, tap, ch, pos;
+    // verilator lint_off UNUSEDSIGNAL
+    integer xi;  // a bit offset: its high bits stay zero
+    // verilator lint_on UNUSEDSIGNAL
     always @* begin
-        for (j = 0; j < SIMD; j = j + 1) begin
-            f = c_reg * SIMD + j;  // flat index over (tap, channel), channels fastest
-            tap = f / CIN;
-            ch = f % CIN;
-            pos = l_reg * STRIDE + tap - PAD;
-            if (pos < 0 || pos >= L_IN) begin
-                x_comb[j*XW +: XW] = {XW{1'b0}};
-            end else if (IN_SIGNED != 0) begin
-                x_comb[j*XW +: XW] = {mem[rd_bank_reg * L_IN + pos][ch*IN_W + IN_W - 1],
-                                      mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
-            end else begin
-                x_comb[j*XW +: XW] = {1'b0, mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
+        for (xv = 0; xv < XP; xv = xv + 1) begin
+            for (j = 0; j < SIMD; j = j + 1) begin
+                if (DW != 0) begin
+                    tap = c_reg * SIMD + j;
+                    ch = g_reg * PE + xv;
+                end else begin
+                    f = c_reg * SIMD + j;  // flat index over (tap, channel), channels fastest
+                    tap = f / CIN;
+                    ch = f % CIN;
+                end
+                pos = l_reg * STRIDE + tap - PAD;
+                xi = (xv * SIMD + j) * XW;
+                if (pos < 0 || pos >= L_IN) begin
+                    x_comb[xi +: XW] = {XW{1'b0}};
+                end else if (IN_SIGNED != 0) begin
+                    x_comb[xi +: XW] = {mem[rd_bank_reg * L_IN + pos][ch*IN_W + IN_W - 1],
+                                        mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
+                end else begin
+                    x_comb[xi +: XW] = {1'b0, mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
+                end
             end
         end
     end
 
-    reg [SIMD*XW-1:0] x_s1;
+    reg [XP*SIMD*XW-1:0] x_s1;
     reg [PE*SIMD*W_W-1:0] w_s1;
     reg v_s1, first_s1, last_s1;
     reg [31:0] l_s1, g_s1;
@@ -205,11 +228,15 @@ module mvu_stage #(
     reg [31:0] l_s2, g_s2;
     reg signed [ACC_W-1:0] dot [0:PE-1];
     integer p, q;
+    // verilator lint_off UNUSEDSIGNAL
+    integer xq;  // an operand index: its high bits stay zero
+    // verilator lint_on UNUSEDSIGNAL
     always @* begin
         for (p = 0; p < PE; p = p + 1) begin
             dot[p] = {ACC_W{1'b0}};
             for (q = 0; q < SIMD; q = q + 1) begin
-                dot[p] = dot[p] + ACC_W'($signed(x_s1[q*XW +: XW]) *
+                xq = (DW != 0) ? p * SIMD + q : q;  // the PE's own vector when depthwise
+                dot[p] = dot[p] + ACC_W'($signed(x_s1[xq*XW +: XW]) *
                                          $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
             end
         end
