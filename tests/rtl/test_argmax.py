@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: Apache-2.0
+"""argmax: random signed score vectors with many ties and extreme values, without stalls and
+under random input idles and output back-pressure; the index (first one on ties) is checked
+against Python, with the 1-cycle latency."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+from tbutil import pack, start
+
+HERE = Path(__file__).resolve().parent
+DRAIN = 20  # cycles run after the last expected beat, to catch extra beats
+
+try:
+    import cocotb
+    from cocotb.triggers import ReadOnly, RisingEdge
+except ImportError:  # pragma: no cover - cocotb is a dependency
+    cocotb = None
+
+
+def scores(rng: random.Random, n: int, w: int) -> list[int]:
+    """One score vector: full-range values, or a few values repeated (ties), with the extremes
+    of the W-bit signed range."""
+    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+    if rng.random() < 0.5:
+        return [rng.randint(lo, hi) for _ in range(n)]
+    pool = [rng.choice((lo, hi, rng.randint(lo, hi))) for _ in range(rng.randint(1, 3))]
+    return [rng.choice(pool) for _ in range(n)]
+
+
+def first_argmax(s: list[int]) -> int:
+    return s.index(max(s))
+
+
+if cocotb is not None:
+
+    async def vectors_through(dut, idle: float, stall: float, seed: int) -> None:
+        n, w = int(os.environ["HALF_N"]), int(os.environ["HALF_W"])
+        rng = random.Random(seed)
+        vecs = [scores(rng, n, w) for _ in range(400)]
+        want = [first_argmax(s) for s in vecs]
+        await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
+        got, in_at, out_at = [], [], []
+        end = None
+        for cycle in range(30 * len(vecs)):
+            if len(in_at) < len(vecs) and rng.random() >= idle:
+                dut.s_axis_tdata.value = pack(vecs[len(in_at)], w)
+                dut.s_axis_tlast.value = rng.getrandbits(1)  # ignored by argmax
+                dut.s_axis_tvalid.value = 1
+            else:
+                dut.s_axis_tvalid.value = 0
+            dut.m_axis_tready.value = int(rng.random() >= stall)
+            await ReadOnly()
+            accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
+            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
+                assert dut.m_axis_tlast.value == 1
+                got.append(int(dut.m_axis_tdata.value))
+                out_at.append(cycle)
+            await RisingEdge(dut.clk)
+            if accepted:
+                in_at.append(cycle)
+            if end is None and len(got) >= len(vecs):
+                end = cycle + DRAIN  # then idle cycles: nothing more may come out
+            if end is not None and cycle >= end:
+                break
+        assert got == want
+        lat = [o - i for i, o in zip(in_at, out_at, strict=True)]
+        assert min(lat) >= 1
+        if idle == 0 and stall == 0:
+            assert lat == [1] * len(vecs)
+            assert in_at == list(range(in_at[0], in_at[0] + len(vecs)))
+
+    @cocotb.test()
+    async def without_stalls(dut):
+        await vectors_through(dut, 0.0, 0.0, int(os.environ["HALF_SEED"]))
+
+    @cocotb.test()
+    async def with_stalls(dut):
+        await vectors_through(dut, float(os.environ["HALF_IDLE"]),
+                              float(os.environ["HALF_STALL"]), int(os.environ["HALF_SEED"]) + 1)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("n, w, idx_w, idle, stall", [(5, 3, 3, 0.3, 0.7), (8, 16, 4, 0.6, 0.4)])
+def test_argmax(tmp_path, n, w, idx_w, idle, stall):
+    from half.flow.sim import run_cocotb
+    from half.rtl import LIB
+
+    run_cocotb("argmax", [LIB / "argmax.v"], "test_argmax", HERE, tmp_path / "build",
+               parameters={"N": n, "W": w, "IDX_W": idx_w},
+               extra_env={"HALF_N": str(n), "HALF_W": str(w), "HALF_IDLE": str(idle),
+                          "HALF_STALL": str(stall), "HALF_SEED": str(n * w)})
