@@ -76,3 +76,24 @@ def test_verify_names_the_first_mismatching_layer(tmp_path, shared_data):
     assert res["mismatches"] > 0
     assert res["first_mismatch_layer"] == victim, res
     assert res["first_mismatch_got"] != res["first_mismatch_want"]
+
+
+@pytest.mark.rtl
+def test_power_from_measured_toggles(tmp_path, shared_data):
+    """Toggle coverage of a real run gives per-stage rates in (0, 1); the power model at those
+    rates differs from the reference-rate estimate only in its dynamic part."""
+    from half.flow.activity import measure
+    from half.flow.verify import build
+
+    if not (shared_data / "mitdb").is_dir():
+        pytest.skip("no MIT-BIH data")
+    build("preset:tiny", "mitdb-aami", "up5k", "low-energy", tmp_path / "p")
+    res = measure(tmp_path / "p", windows=6, data_dir=shared_data)
+    rates = {k: v["toggle_rate"] for k, v in res["stages"].items()}
+    assert {"input", "conv1", "dense9"} <= set(rates)
+    assert all(0 < r < 1 for r in rates.values()), rates
+    ref, act = res["estimate_reference_toggle"], res["estimate_measured_toggle"]
+    assert ref["power_estimate_mw"]["static"] == act["power_estimate_mw"]["static"]
+    assert ref["power_estimate_mw"]["clock"] == act["power_estimate_mw"]["clock"]
+    assert ref["dynamic_energy_estimate_uj"] != act["dynamic_energy_estimate_uj"]
+    assert json.loads((tmp_path / "p" / "reports" / "power.json").read_text()) == res

@@ -5,6 +5,7 @@ windows against the golden model, with the measured cycles beside the cost model
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,20 @@ from half.rtl.mem import pack
 
 
 def build(model_spec: str, task: str, device: str, goal: str, out: Path,
-          rate: float | None = None) -> dict:
-    """Fold the model for `goal` on `device` and write the RTL project into `out`."""
+          rate: float | None = None, folding: Folding | None = None) -> dict:
+    """Fold the model for `goal` on `device` (or take the given `folding`: PE and SIMD per
+    layer, and the clock) and write the RTL project into `out`."""
     graph, params = graph_for(model_spec, task)
     dev = get_device(device)
     rate = rate or required_rate(task, params)
     notes: list[str] = []
-    folding, est, info = fold(graph, dev, goal, rate, power_model(dev, notes))
+    power = power_model(dev, notes)
+    if folding is None:
+        folding, est, info = fold(graph, dev, goal, rate, power)
+    else:
+        check_folding(graph, folding)
+        est = estimate(graph, dev, folding, power)
+        info = {"goal": goal, "required_rate_per_s": rate, "folding": "given"}
     with atomic_dir(out) as tmp:
         write_project(graph, folding, tmp)
         design = json.loads((tmp / "design.json").read_text())
@@ -47,6 +55,25 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
     return {"project": str(out), "device": device, "goal": goal,
             "folding": folding.to_dict(), "ii_cycles": est.ii,
             "latency_cycles": est.latency_cycles}
+
+
+def check_folding(graph, folding: Folding) -> None:
+    """A given folding must name every MAC layer with a legal (PE, SIMD) pair."""
+    from half.hw.cost import options
+
+    for layer in graph.mac_layers():
+        if layer.name not in folding.pe_simd:
+            raise ConfigError("folding", f"no (PE, SIMD) for layer {layer.name}")
+        pe, simd = folding.pe_simd[layer.name]
+        pes, simds = options(layer)
+        if pe not in pes or simd not in simds:
+            raise ConfigError(f"folding.{layer.name}", f"(PE, SIMD) = ({pe}, {simd}) is not "
+                              f"legal: PE in {pes}, SIMD in {simds}")
+    unknown = set(folding.pe_simd) - {layer.name for layer in graph.mac_layers()}
+    if unknown:
+        raise ConfigError("folding", f"no such layer: {', '.join(sorted(unknown))}")
+    if folding.clock_mhz <= 0:
+        raise ConfigError("folding.clock_mhz", f"must be positive, got {folding.clock_mhz}")
 
 
 def _lint(project: Path) -> str:
@@ -116,13 +143,25 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 
-def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | None = None,
-           idle: float = 0.2, stall: float = 0.3) -> dict:
-    """Simulate `windows` test-split windows through the project's top level; compare every
-    class with the golden model; measure latency and initiation interval. On a mismatch, rerun
-    up to the first mismatching window with every internal stream recorded and name the first
-    layer whose stream differs from the golden model's output of that layer."""
-    project = Path(project).resolve()  # the simulation runs inside it
+@dataclass
+class Run:
+    """A project's simulation input: its IR, design, estimate, windows and their golden classes."""
+
+    src: dict
+    graph: object
+    design: dict
+    est: object
+    pick: np.ndarray  # indices of the windows in the test split
+    xq: np.ndarray
+    sq: np.ndarray | None
+    want: np.ndarray
+    case: dict  # what the harness is given (see _simulate)
+
+
+def prepare(project: Path, windows: int, seed: int = 0, data_dir: Path | None = None,
+            idle: float = 0.2, stall: float = 0.3) -> Run:
+    """Load a project, draw `windows` test-split windows (seeded) and their golden classes."""
+    project = Path(project).resolve()
     src_file = project / "source.json"
     if not src_file.is_file():
         raise ConfigError("project", f"{project}: not a half project (no source.json)")
@@ -141,7 +180,23 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     case = {"x": xq.tolist(), "side": [] if sq is None else sq.tolist(), "seed": seed,
             "timing_windows": min(3, len(xq)), "idle": idle, "stall": stall,
             "in_width": graph.input.out.bits,
-            "side_elem_width": side.out.bits if side else 0}
+            "side_elem_width": side.out.bits if side else 0,
+            # cycles before the harness gives up: ten times the stall-free run, and then some
+            "limit": 10 * (len(xq) + 2) * max(est.ii, graph.input.length)
+            + 4 * est.latency_cycles + 100_000}
+    return Run(src, graph, design, est, pick, xq, sq, want, case)
+
+
+def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | None = None,
+           idle: float = 0.2, stall: float = 0.3) -> dict:
+    """Simulate `windows` test-split windows through the project's top level; compare every
+    class with the golden model; measure latency and initiation interval. On a mismatch, rerun
+    up to the first mismatching window with every internal stream recorded and name the first
+    layer whose stream differs from the golden model's output of that layer."""
+    project = Path(project).resolve()  # the simulation runs inside it
+    run = prepare(project, windows, seed, data_dir, idle, stall)
+    graph, design, est, case = run.graph, run.design, run.est, run.case
+    pick, xq, sq, want = run.pick, run.xq, run.sq, run.want
     res = _simulate(project, case)
     lint = _lint(project)
     got = np.array(res["classes"])
@@ -165,13 +220,14 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     return result
 
 
-def _simulate(project: Path, case: dict) -> dict:
+def _simulate(project: Path, case: dict, coverage: Path | None = None) -> dict:
     """Run the project's native harness (half.flow.harness) on `case`: windows `x` (n, L),
-    side words, stall rates, seed and probes; the classes, their cycles and probed beats."""
+    side words, stall rates, seed and probes; the classes, their cycles and probed beats.
+    With `coverage`, a build with Verilator's toggle coverage writes its counts there."""
     import subprocess
 
     sim = project / "sim"
-    exe = _harness(project)
+    exe = _harness(project, coverage is not None)
     x, length = case["x"], len(case["x"][0])
     mask = (1 << case["in_width"]) - 1
     (sim / "x.hex").write_text("".join(f"{v & mask:x}\n" for row in x for v in row))
@@ -184,6 +240,10 @@ def _simulate(project: Path, case: dict) -> dict:
             f"+timing={case['timing_windows']}", f"+idle={round(case['idle'] * 1000)}",
             f"+stall={round(case['stall'] * 1000)}", f"+seed={case['seed']}",
             f"+probe={int(bool(case.get('probe')))}", f"+out={out}"]
+    if case.get("limit"):
+        args.append(f"+limit={case['limit']}")
+    if coverage is not None:
+        args.append(f"+verilator+coverage+file+{coverage}")
     proc = subprocess.run(args, cwd=project, capture_output=True, text=True)
     if proc.returncode != 0 or not out.is_file():
         errors = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()][-3:]
@@ -209,8 +269,9 @@ def _simulate(project: Path, case: dict) -> dict:
     return res
 
 
-def _harness(project: Path) -> Path:
-    """Build (once per design: a stamp of the sources) the native harness; its executable."""
+def _harness(project: Path, coverage: bool = False) -> Path:
+    """Build (once per design: a stamp of the sources) the native harness, or its variant with
+    toggle coverage; the executable."""
     import hashlib
     import subprocess
 
@@ -223,7 +284,7 @@ def _harness(project: Path) -> Path:
         tb.write_text(render_tb(json.loads((project / "design.json").read_text())))
     files = [*(project / "files.f").read_text().split(), f"sim/{TB_NAME}.sv"]
     stamp = hashlib.sha256(b"".join((project / f).read_bytes() for f in files)).hexdigest()
-    obj = sim / "obj_dir"
+    obj = sim / ("cov_dir" if coverage else "obj_dir")
     exe = obj / TB_NAME
     if exe.is_file() and (obj / "stamp").is_file() and (obj / "stamp").read_text() == stamp:
         return exe
@@ -232,6 +293,7 @@ def _harness(project: Path) -> Path:
     # split output under make -j); the timing scheduler needs C++20 with g++ 12
     cmd = [str(tool.path), "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint",
            "-Wno-style", "--output-split", "0", "--output-split-cfuncs", "0",
+           *(["--coverage-toggle"] if coverage else []),
            "-CFLAGS", "-std=c++20", "-O2", "--top-module", TB_NAME,
            "--Mdir", str(obj), "-o", TB_NAME, *files]
     proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=tool.environ())

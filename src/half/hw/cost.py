@@ -209,9 +209,11 @@ def _mult(dev: Device, a: int, b: int, n: int, st: StageCost, dsp_left: list[int
         st.luts += n * a * b * lut_div
 
 
-def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimate:
+def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
+             activity: float | dict[str, float] | None = None) -> Estimate:
     """Cycles, resources and power of `graph` on `dev` with `folding` (all estimates except the
-    cycle counts, which the RTL is to match exactly)."""
+    cycle counts, which the RTL matches exactly). `activity`: toggle rate of the logic (per
+    stage name, or one for all; default the power model's reference rate)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
     est = Estimate(dev.name, folding.clock_mhz)
     dsp_left = [dev.dsp.count]
@@ -286,11 +288,12 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None) -> Estimat
             st.buffer_bits = 2 * layer.features * layer.out_type.bits
             st.ffs += st.buffer_bits
             est.stages.append(st)
-    _power(est, dev, power)
+    _power(est, dev, power, activity)
     return est
 
 
-def _power(est: Estimate, dev: Device, power, activity: float | None = None) -> None:
+def _power(est: Estimate, dev: Device, power,
+           activity: float | dict[str, float] | None = None) -> None:
     """Static power from the catalog; dynamic power from per-resource coefficients (µW per MHz
     at the family's reference toggle rate and supply, `half/hw/power.yaml`), scaled by
     (Vcore / Vref)^2 and activity / toggle_ref. Both are estimates."""
@@ -299,9 +302,10 @@ def _power(est: Estimate, dev: Device, power, activity: float | None = None) -> 
         return
     c = {k: float(getattr(power, k) or 0.0) for k in ("lut", "ff", "bram", "dsp", "clock_per_ff")}
     volt = ((dev.vcc_core_v or power.vref_v) / power.vref_v) ** 2
-    act = 1.0 if activity is None else activity / power.toggle_ref
     f = est.clock_mhz
     for s in est.stages:
+        rate = activity.get(s.name) if isinstance(activity, dict) else activity
+        act = 1.0 if rate is None else rate / power.toggle_ref
         uw_per_mhz = volt * (act * (s.luts * c["lut"] + s.ffs * c["ff"] + s.dsp * c["dsp"])
                              + s.bram * c["bram"])
         s.energy_uj = uw_per_mhz * 1e-6 * s.occupancy  # µW/MHz * 1e-6 = µJ per cycle
