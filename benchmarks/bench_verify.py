@@ -42,7 +42,8 @@ def _row(spec: str, task: str, device: str, goal: str, windows: int, folding=Non
                 "mismatches": v["mismatches"], "first_mismatch_layer": v["first_mismatch_layer"],
                 "cycles_model": v["cycles_model"], "cycles_measured": v["cycles_measured"],
                 "ii_model": v["ii_model"], "ii_measured": v["ii_measured"],
-                "lint_clean": v["lint_clean"], "seconds": round(time.perf_counter() - t0, 1)}
+                "lint_clean": v["lint_clean"], **({} if v["lint_clean"] else {"lint": v["lint"]}),
+                "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _preset_case(case: str) -> dict:

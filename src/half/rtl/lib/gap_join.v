@@ -88,28 +88,35 @@ module gap_join #(
 
     // requantization of every channel's sum
     reg [C*OUT_W-1:0] q_comb;
-    reg [OUT_W-1:0] count;
-    reg signed [YW-1:0] y;
-    integer c, t;
-    always @* begin
-        for (c = 0; c < C; c = c + 1) begin
-            count = {OUT_W{1'b0}};
-            y = {YW{1'b0}};
-            if (RQ == 0) begin
-                for (t = 0; t < NT; t = t + 1) begin
-                    if (sum_reg[c] >= $signed(rrom[c][t*ACC_W +: ACC_W])) count = count + 1'b1;
+    // only the configured kind is elaborated (the other's fields may not exist in a ROM word)
+    generate
+        if (RQ == 0) begin : g_thresholds
+            reg [OUT_W-1:0] count;
+            integer c, t;
+            always @* begin
+                for (c = 0; c < C; c = c + 1) begin
+                    count = {OUT_W{1'b0}};
+                    for (t = 0; t < NT; t = t + 1) begin
+                        if (sum_reg[c] >= $signed(rrom[c][t*ACC_W +: ACC_W])) count = count + 1'b1;
+                    end
+                    q_comb[c*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
                 end
-                q_comb[c*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
-            end else begin
-                y = YW'(sum_reg[c]) * $signed({1'b0, rrom[c][0 +: MUL_W]})
-                    + YW'($signed(rrom[c][MUL_W +: ADD_W]));
-                y = y >>> rrom[c][MUL_W + ADD_W +: SH_W];
-                if (y < Y_MIN) y = Y_MIN;
-                if (y > Y_MAX) y = Y_MAX;
-                q_comb[c*OUT_W +: OUT_W] = y[OUT_W-1:0];
+            end
+        end else begin : g_mulshift
+            reg signed [YW-1:0] y;
+            integer c;
+            always @* begin
+                for (c = 0; c < C; c = c + 1) begin
+                    y = YW'(sum_reg[c]) * $signed({1'b0, rrom[c][0 +: MUL_W]})
+                        + YW'($signed(rrom[c][MUL_W +: ADD_W]));
+                    y = y >>> rrom[c][MUL_W + ADD_W +: SH_W];
+                    if (y < Y_MIN) y = Y_MIN;
+                    if (y > Y_MAX) y = Y_MAX;
+                    q_comb[c*OUT_W +: OUT_W] = y[OUT_W-1:0];
+                end
             end
         end
-    end
+    endgenerate
 
     wire [(C+F)*OUT_W-1:0] out_vec;
     generate

@@ -266,32 +266,39 @@ module mvu_stage #(
     reg v_s3;
     reg [31:0] l_s3, g_s3;
     wire [RW*PE-1:0] r_word = rrom[g_s2];
-    reg [OUT_W-1:0] count;
-    reg signed [YW-1:0] y [0:PE-1];
-    integer pr, t;
-    always @* begin
-        for (pr = 0; pr < PE; pr = pr + 1) begin
-            y[pr] = {YW{1'b0}};
-            count = {OUT_W{1'b0}};
-            if (RQ == 0) begin
-                for (t = 0; t < NT; t = t + 1) begin
-                    if (acc_s2[pr] >= $signed(r_word[(pr*NT + t)*ACC_W +: ACC_W])) begin
-                        count = count + 1'b1;
+    // only the configured kind is elaborated (the other's fields may not exist in r_word)
+    generate
+        if (RQ == 0) begin : g_thresholds
+            reg [OUT_W-1:0] count;
+            integer pr, t;
+            always @* begin
+                for (pr = 0; pr < PE; pr = pr + 1) begin
+                    count = {OUT_W{1'b0}};
+                    for (t = 0; t < NT; t = t + 1) begin
+                        if (acc_s2[pr] >= $signed(r_word[(pr*NT + t)*ACC_W +: ACC_W])) begin
+                            count = count + 1'b1;
+                        end
                     end
+                    q_comb[pr*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
                 end
-                q_comb[pr*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
-            end else begin
-                y[pr] = YW'(acc_s2[pr]) * $signed({1'b0, r_word[pr*RW +: MUL_W]})
-                        + YW'($signed(r_word[pr*RW + MUL_W +: ADD_W]));
-                if (RQ == 1) begin
-                    y[pr] = y[pr] >>> r_word[pr*RW + MUL_W + ADD_W +: SH_W];
-                    if (y[pr] < Y_MIN) y[pr] = Y_MIN;
-                    if (y[pr] > Y_MAX) y[pr] = Y_MAX;
+            end
+        end else begin : g_mulshift
+            reg signed [YW-1:0] y [0:PE-1];
+            integer pr;
+            always @* begin
+                for (pr = 0; pr < PE; pr = pr + 1) begin
+                    y[pr] = YW'(acc_s2[pr]) * $signed({1'b0, r_word[pr*RW +: MUL_W]})
+                            + YW'($signed(r_word[pr*RW + MUL_W +: ADD_W]));
+                    if (RQ == 1) begin
+                        y[pr] = y[pr] >>> r_word[pr*RW + MUL_W + ADD_W +: SH_W];
+                        if (y[pr] < Y_MIN) y[pr] = Y_MIN;
+                        if (y[pr] > Y_MAX) y[pr] = Y_MAX;
+                    end
+                    q_comb[pr*OUT_W +: OUT_W] = y[pr][OUT_W-1:0];
                 end
-                q_comb[pr*OUT_W +: OUT_W] = y[pr][OUT_W-1:0];
             end
         end
-    end
+    endgenerate
 
     always @(posedge clk) begin
         if (rst) begin
