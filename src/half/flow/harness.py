@@ -8,8 +8,9 @@ Stimulus (hex, one word per line): `sim/x.hex` the input samples of all windows 
 `sim/side.hex` one side word per window. Plusargs: +windows +length +timing (the first windows
 fed back to back without stalls, where latency and II are measured) +idle +stall (per mille of
 cycles an input idles / the output is back-pressured) +seed (xorshift32 of the stalls)
-+probe (1: log every link) +out (result file). Result lines: `c <class> <cycle>` per class,
-`f <cycle>` when the first sample is taken, `p <link> <hex>` per probed beat, `e <cycles>`.
++probe (1: log every link) +limit (cycles before giving up) +out (result file).
+Result lines: `c <class> <cycle>` per class, `f <cycle>` when the first sample is taken,
+`p <link> <hex>` per probed beat, `e <cycles>`.
 
 Compared with a cocotb harness this runs the clock inside the simulator: about two orders of
 magnitude faster, which the ≥ 1,000-window verifications need.
@@ -83,7 +84,7 @@ def render_tb(design: dict) -> str:
         "        fd = $fopen(out_path, \"w\");",
         "        n_in = windows * length;",
         "        n_side = windows;",
-        "        limit = 200 * n_in + 2000000;",
+        "        if (!$value$plusargs(\"limit=%d\", limit)) limit = 200 * n_in + 2000000;",
         "        s_tvalid = 1'b0; s_tlast = 1'b0; m_tready = 1'b0; s_tdata = '0;",
     ]
     if side:
