@@ -32,6 +32,13 @@
  *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
  *   DEPTH = 5 cycles after its last MAC step was issued. Back-pressure on m_axis stalls the
  *   whole pipeline; input beats keep filling the free buffer bank.
+ * Structure (for synthesis)
+ *   The input window lives in R = max(1, SIMD/CIN) identical buffers (depthwise: R = SIMD),
+ *   each 2*L_IN words of CIN*IN_W bits with one write port and one registered read port
+ *   (block RAM or LUT RAM); step t reads taps tap_c .. tap_c+R-1 of position l. Weights are
+ *   read through a register (one word per step, sequential addresses), requant parameters one
+ *   word per channel group through a register. All indices are counters (no dividers); the
+ *   fused max-pool keeps the channel groups in a rotating queue.
  */
 module mvu_stage #(
     parameter integer CIN = 1,  // input channels
@@ -72,13 +79,26 @@ module mvu_stage #(
     localparam integer L_OUT = (L_IN + 2 * PAD - K) / STRIDE + 1;
     localparam integer L_POOL = L_OUT / POOL;
     localparam integer NCHUNK = (DW != 0) ? K / SIMD : K * CIN / SIMD;  // steps per (l, g)
-    localparam integer XP = (DW != 0) ? PE : 1;  // input vectors per step (depthwise: per PE)
     localparam integer NGROUP = COUT / PE;
     localparam integer NT = (1 << OUT_W) - 1;  // thresholds per channel
     localparam integer XW = IN_W + 1;  // inputs as signed values
     localparam integer RW = (RQ == 0) ? NT * ACC_W : MUL_W + ADD_W + SH_W;  // per channel
     localparam integer OUT_MIN = (OUT_SIGNED != 0) ? -(1 << (OUT_W - 1)) : 0;
     localparam integer OUT_MAX = (OUT_SIGNED != 0) ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
+    // reads per step (time steps) and channel slices of a read word
+    localparam integer R = (DW != 0) ? SIMD : (SIMD > CIN ? SIMD / CIN : 1);
+    localparam integer CS = (DW != 0) ? 1 : (SIMD < CIN ? CIN / SIMD : 1);
+    localparam integer XP = (DW != 0) ? PE : 1;  // input vectors per step (depthwise: per PE)
+    localparam integer CW = CIN * IN_W;  // buffer word
+    // counter widths
+    localparam integer AW = $clog2(2 * L_IN);  // buffer address
+    localparam integer PW = $clog2(L_IN + 2 * PAD + K + STRIDE * L_OUT + 2) + 1;  // signed pos
+    localparam integer LW = $clog2(L_OUT + 1);
+    localparam integer GW = (NGROUP > 1) ? $clog2(NGROUP) : 1;  // 0 .. NGROUP-1
+    localparam integer SW = $clog2(CS + 1);
+    localparam integer TW = $clog2(K + 1);
+    localparam integer WA = (NGROUP * NCHUNK > 1) ? $clog2(NGROUP * NCHUNK) : 1;  // ROM address
+    localparam integer QW = $clog2(POOL + 1);
 
     generate
         if (DW == 0 && (COUT % PE != 0 || (K * CIN) % SIMD != 0 ||
@@ -94,12 +114,12 @@ module mvu_stage #(
         end
     endgenerate
 
-    // ---- input: two banks of L_IN time steps ------------------------------------------------
-    reg [CIN*IN_W-1:0] mem [0:2*L_IN-1];
+    // ---- input: two banks of L_IN time steps (in each of the R read buffers) ----------------
     reg [1:0] full_reg;  // bank holds a complete window
     reg wr_bank_reg, rd_bank_reg;
-    reg [31:0] wr_addr_reg;
+    reg [AW-1:0] wr_addr_reg;
     wire wr_take = s_axis_tvalid && !full_reg[wr_bank_reg];
+    wire wr_last = wr_take && wr_addr_reg == AW'(L_IN - 1);
     assign s_axis_tready = !full_reg[wr_bank_reg];
     // windows are counted by length; tlast is carried for the stream's consumers and checkers
     // verilator lint_off UNUSEDSIGNAL
@@ -108,63 +128,126 @@ module mvu_stage #(
 
     // ---- issue: (position l, group g, chunk c), one per cycle --------------------------------
     reg busy_reg;
-    reg [31:0] l_reg, g_reg, c_reg;
+    reg [LW-1:0] l_reg;
+    reg [GW-1:0] g_reg;
+    reg [WA-1:0] c_reg;  // chunk within (l, g)
+    reg [WA-1:0] w_addr_reg;  // g * NCHUNK + c
+    reg [SW-1:0] cs_reg;  // channel slice of the read words
+    reg [TW-1:0] tap_reg;  // first tap read by this step
+    reg signed [PW-1:0] pbase_reg;  // l * STRIDE - PAD
+    reg [QW-1:0] pq_reg;  // l % POOL
+    reg [LW-1:0] lq_reg;  // l / POOL
     reg m_valid_reg, m_last_reg;
     reg [COUT*OUT_W-1:0] m_data_reg;
     wire adv = !m_valid_reg || m_axis_tready;  // the pipeline moves unless the output waits
     wire issue = busy_reg && adv;
-    wire last_issue = issue && c_reg == NCHUNK - 1 && g_reg == NGROUP - 1 && l_reg == L_OUT - 1;
+    wire c_end = c_reg == WA'(NCHUNK - 1);
+    wire g_end = g_reg == GW'(NGROUP - 1);
+    wire l_end = l_reg == LW'(L_OUT - 1);
+    wire last_issue = issue && c_end && g_end && l_end;
 
     always @(posedge clk) begin
         if (rst) begin
             full_reg <= 2'b00;
             wr_bank_reg <= 1'b0;
             rd_bank_reg <= 1'b0;
-            wr_addr_reg <= 0;
+            wr_addr_reg <= {AW{1'b0}};
             busy_reg <= 1'b0;
-            l_reg <= 0;
-            g_reg <= 0;
-            c_reg <= 0;
+            l_reg <= {LW{1'b0}};
+            g_reg <= {GW{1'b0}};
+            c_reg <= {WA{1'b0}};
+            w_addr_reg <= {WA{1'b0}};
+            cs_reg <= {SW{1'b0}};
+            tap_reg <= {TW{1'b0}};
+            pbase_reg <= -PW'(PAD);
+            pq_reg <= {QW{1'b0}};
+            lq_reg <= {LW{1'b0}};
         end else begin
             if (wr_take) begin
-                mem[wr_bank_reg * L_IN + wr_addr_reg] <= s_axis_tdata;
-                if (wr_addr_reg == L_IN - 1) begin
-                    wr_addr_reg <= 0;
+                if (wr_addr_reg == AW'(L_IN - 1)) begin
+                    wr_addr_reg <= {AW{1'b0}};
                     wr_bank_reg <= !wr_bank_reg;
                 end else begin
-                    wr_addr_reg <= wr_addr_reg + 1;
+                    wr_addr_reg <= wr_addr_reg + 1'b1;
                 end
             end
             if (!busy_reg) begin
                 busy_reg <= full_reg[rd_bank_reg];
             end else if (issue) begin
-                if (c_reg != NCHUNK - 1) begin
-                    c_reg <= c_reg + 1;
-                end else begin
-                    c_reg <= 0;
-                    if (g_reg != NGROUP - 1) begin
-                        g_reg <= g_reg + 1;
+                if (!c_end) begin
+                    c_reg <= c_reg + 1'b1;
+                    w_addr_reg <= w_addr_reg + 1'b1;
+                    if (cs_reg == SW'(CS - 1)) begin
+                        cs_reg <= {SW{1'b0}};
+                        tap_reg <= tap_reg + TW'(R);
                     end else begin
-                        g_reg <= 0;
-                        l_reg <= (l_reg == L_OUT - 1) ? 0 : l_reg + 1;
+                        cs_reg <= cs_reg + 1'b1;
+                    end
+                end else begin
+                    c_reg <= {WA{1'b0}};
+                    cs_reg <= {SW{1'b0}};
+                    tap_reg <= {TW{1'b0}};
+                    if (!g_end) begin
+                        g_reg <= g_reg + 1'b1;
+                        w_addr_reg <= w_addr_reg + 1'b1;
+                    end else begin
+                        g_reg <= {GW{1'b0}};
+                        w_addr_reg <= {WA{1'b0}};
+                        if (l_end) begin
+                            l_reg <= {LW{1'b0}};
+                            pbase_reg <= -PW'(PAD);
+                            pq_reg <= {QW{1'b0}};
+                            lq_reg <= {LW{1'b0}};
+                        end else begin
+                            l_reg <= l_reg + 1'b1;
+                            pbase_reg <= pbase_reg + PW'(STRIDE);
+                            if (pq_reg == QW'(POOL - 1)) begin
+                                pq_reg <= {QW{1'b0}};
+                                lq_reg <= lq_reg + 1'b1;
+                            end else begin
+                                pq_reg <= pq_reg + 1'b1;
+                            end
+                        end
                     end
                 end
                 if (last_issue) begin
                     rd_bank_reg <= !rd_bank_reg;
                     // go straight on when the other bank is (or is just becoming) full
                     busy_reg <= full_reg[!rd_bank_reg] ||
-                                (wr_take && wr_addr_reg == L_IN - 1 && wr_bank_reg != rd_bank_reg);
+                                (wr_last && wr_bank_reg != rd_bank_reg);
                 end
             end
             // full flags: set by the writer's last beat, cleared by the reader's last issue
-            full_reg[0] <= (full_reg[0] || (wr_take && wr_addr_reg == L_IN - 1 && !wr_bank_reg))
+            full_reg[0] <= (full_reg[0] || (wr_last && !wr_bank_reg))
                            && !(last_issue && !rd_bank_reg);
-            full_reg[1] <= (full_reg[1] || (wr_take && wr_addr_reg == L_IN - 1 && wr_bank_reg))
+            full_reg[1] <= (full_reg[1] || (wr_last && wr_bank_reg))
                            && !(last_issue && rd_bank_reg);
         end
     end
 
-    // ---- stage 1: operands of the issued step -------------------------------------------------
+    // ---- stage 1: buffer reads, weights and flags of the issued step ---------------------------
+    // R buffers, identical contents; buffer r reads tap tap_reg + r of position l
+    wire [AW-1:0] wr_full_addr = wr_bank_reg ? AW'(L_IN) + wr_addr_reg : wr_addr_reg;
+    reg [R*CW-1:0] rd_s1;
+    reg [R-1:0] pad_s1;
+    genvar gr;
+    generate
+        for (gr = 0; gr < R; gr = gr + 1) begin : g_buf
+            reg [CW-1:0] buffer [0:2*L_IN-1];
+            wire signed [PW-1:0] pos = pbase_reg + PW'(tap_reg) + PW'(gr);
+            wire outside = pos < 0 || pos >= PW'(L_IN);
+            wire [AW-1:0] pos_a = outside ? {AW{1'b0}} : pos[AW-1:0];
+            wire [AW-1:0] rd_addr = rd_bank_reg ? AW'(L_IN) + pos_a : pos_a;
+            always @(posedge clk) begin
+                if (wr_take) buffer[wr_full_addr] <= s_axis_tdata;
+                if (adv) begin
+                    rd_s1[gr*CW +: CW] <= buffer[rd_addr];
+                    pad_s1[gr] <= outside;
+                end
+            end
+        end
+    endgenerate
+
     reg [PE*SIMD*W_W-1:0] wrom [0:NGROUP*NCHUNK-1];
     reg [RW*PE-1:0] rrom [0:NGROUP-1];
     initial begin
@@ -172,60 +255,59 @@ module mvu_stage #(
         $readmemh(R_FILE, rrom);
     end
 
-    // operand (x, j): lane j of input vector x (standard: one vector shared by the PEs;
-    // depthwise: vector x belongs to PE x, its channel g*PE + x)
-    reg [XP*SIMD*XW-1:0] x_comb;
-    integer xv, j, f, tap, ch, pos;
-    // verilator lint_off UNUSEDSIGNAL
-    integer xi;  // a bit offset: its high bits stay zero
-    // verilator lint_on UNUSEDSIGNAL
-    always @* begin
-        for (xv = 0; xv < XP; xv = xv + 1) begin
-            for (j = 0; j < SIMD; j = j + 1) begin
-                if (DW != 0) begin
-                    tap = c_reg * SIMD + j;
-                    ch = g_reg * PE + xv;
-                end else begin
-                    f = c_reg * SIMD + j;  // flat index over (tap, channel), channels fastest
-                    tap = f / CIN;
-                    ch = f % CIN;
-                end
-                pos = l_reg * STRIDE + tap - PAD;
-                xi = (xv * SIMD + j) * XW;
-                if (pos < 0 || pos >= L_IN) begin
-                    x_comb[xi +: XW] = {XW{1'b0}};
-                end else if (IN_SIGNED != 0) begin
-                    x_comb[xi +: XW] = {mem[rd_bank_reg * L_IN + pos][ch*IN_W + IN_W - 1],
-                                        mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
-                end else begin
-                    x_comb[xi +: XW] = {1'b0, mem[rd_bank_reg * L_IN + pos][ch*IN_W +: IN_W]};
-                end
-            end
-        end
-    end
-
-    reg [XP*SIMD*XW-1:0] x_s1;
     reg [PE*SIMD*W_W-1:0] w_s1;
-    reg v_s1, first_s1, last_s1;
-    reg [31:0] l_s1, g_s1;
+    reg v_s1, first_s1, last_s1, glast_s1, pfirst_s1, emit_s1, olast_s1;
+    reg [GW-1:0] g_s1;
+    reg [SW-1:0] cs_s1;
     always @(posedge clk) begin
         if (rst) begin
             v_s1 <= 1'b0;
         end else if (adv) begin
             v_s1 <= issue;
-            x_s1 <= x_comb;
-            w_s1 <= wrom[g_reg * NCHUNK + c_reg];
-            first_s1 <= c_reg == 0;
-            last_s1 <= c_reg == NCHUNK - 1;
-            l_s1 <= l_reg;
+            w_s1 <= wrom[w_addr_reg];
+            first_s1 <= c_reg == {WA{1'b0}};
+            last_s1 <= c_end;
             g_s1 <= g_reg;
+            cs_s1 <= cs_reg;
+            glast_s1 <= g_end;
+            pfirst_s1 <= pq_reg == {QW{1'b0}};
+            // the last group of a pooled position that the pool keeps: one output beat
+            emit_s1 <= g_end && pq_reg == QW'(POOL - 1) && lq_reg < LW'(L_POOL);
+            olast_s1 <= lq_reg == LW'(L_POOL - 1);
         end
     end
 
-    // ---- stage 2: PE dot products, accumulated over the chunks -------------------------------
+    // ---- stage 2: operands, PE dot products, accumulated over the chunks ----------------------
+    // operand (x, j): lane j of input vector x (standard: one vector shared by the PEs, the
+    // channel slice cs of the R words read; depthwise: PE x's channel g*PE + x of read j)
+    reg [XP*SIMD*XW-1:0] x_s2;
+    reg [R*CW-1:0] rd_pad;
+    integer xv, j, rr, src;
+    always @* begin
+        for (rr = 0; rr < R; rr = rr + 1) begin
+            rd_pad[rr*CW +: CW] = pad_s1[rr] ? {CW{1'b0}} : rd_s1[rr*CW +: CW];
+        end
+        x_s2 = {XP*SIMD*XW{1'b0}};
+        for (xv = 0; xv < XP; xv = xv + 1) begin
+            for (j = 0; j < SIMD; j = j + 1) begin
+                if (DW != 0) begin
+                    src = j * CIN + g_s1 * PE + xv;  // element of the R reads, channels fastest
+                end else begin
+                    src = cs_s1 * SIMD + j;
+                end
+                if (IN_SIGNED != 0) begin
+                    x_s2[(xv*SIMD + j)*XW +: XW] = {rd_pad[src*IN_W + IN_W - 1],
+                                                     rd_pad[src*IN_W +: IN_W]};
+                end else begin
+                    x_s2[(xv*SIMD + j)*XW +: XW] = {1'b0, rd_pad[src*IN_W +: IN_W]};
+                end
+            end
+        end
+    end
+
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
-    reg v_s2;
-    reg [31:0] l_s2, g_s2;
+    reg v_s2, glast_s2, pfirst_s2, emit_s2, olast_s2;
+    reg [RW*PE-1:0] r_word;  // the requant parameters of acc_s2's group
     reg signed [ACC_W-1:0] dot [0:PE-1];
     integer p, q;
     // verilator lint_off UNUSEDSIGNAL
@@ -236,7 +318,7 @@ module mvu_stage #(
             dot[p] = {ACC_W{1'b0}};
             for (q = 0; q < SIMD; q = q + 1) begin
                 xq = (DW != 0) ? p * SIMD + q : q;  // the PE's own vector when depthwise
-                dot[p] = dot[p] + ACC_W'($signed(x_s1[xq*XW +: XW]) *
+                dot[p] = dot[p] + ACC_W'($signed(x_s2[xq*XW +: XW]) *
                                          $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
             end
         end
@@ -248,8 +330,11 @@ module mvu_stage #(
             v_s2 <= 1'b0;
         end else if (adv) begin
             v_s2 <= v_s1 && last_s1;
-            l_s2 <= l_s1;
-            g_s2 <= g_s1;
+            glast_s2 <= glast_s1;
+            pfirst_s2 <= pfirst_s1;
+            emit_s2 <= emit_s1;
+            olast_s2 <= olast_s1;
+            r_word <= rrom[g_s1];
             if (v_s1) begin
                 for (pa = 0; pa < PE; pa = pa + 1) begin
                     acc_s2[pa] <= first_s1 ? dot[pa] : acc_s2[pa] + dot[pa];
@@ -263,9 +348,7 @@ module mvu_stage #(
     localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
     localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
     reg [PE*OUT_W-1:0] q_s3, q_comb;
-    reg v_s3;
-    reg [31:0] l_s3, g_s3;
-    wire [RW*PE-1:0] r_word = rrom[g_s2];
+    reg v_s3, glast_s3, pfirst_s3, emit_s3, olast_s3;
     // only the configured kind is elaborated (the other's fields may not exist in r_word)
     generate
         if (RQ == 0) begin : g_thresholds
@@ -305,44 +388,58 @@ module mvu_stage #(
             v_s3 <= 1'b0;
         end else if (adv) begin
             v_s3 <= v_s2;
-            l_s3 <= l_s2;
-            g_s3 <= g_s2;
+            glast_s3 <= glast_s2;
+            pfirst_s3 <= pfirst_s2;
+            emit_s3 <= emit_s2;
+            olast_s3 <= olast_s2;
             q_s3 <= q_comb;
         end
     end
 
-    // ---- stage 4: fused max-pool, one output beat per pooled time step -------------------------
-    reg [COUT*OUT_W-1:0] pool_reg, pool_next;
+    // ---- stage 4: fused max-pool over a rotating queue of the channel groups -----------------
+    // queue: NGROUP entries of PE outputs, the current group's at the bottom; every group
+    // result pops it (the running max of that group) and pushes the new max on top, so after
+    // the last group the queue holds all COUT channels in order, channel 0 lowest
+    localparam integer GWD = PE * OUT_W;
+    reg [COUT*OUT_W-1:0] queue_reg, queue_next;
+    reg [GWD-1:0] best;
     reg signed [OUT_W:0] a_cur, a_new;
-    reg sign_new, sign_cur;
     integer pp;
     always @* begin
-        pool_next = pool_reg;
         for (pp = 0; pp < PE; pp = pp + 1) begin
-            sign_new = (OUT_SIGNED != 0) && q_s3[pp*OUT_W + OUT_W - 1];
-            sign_cur = (OUT_SIGNED != 0) && pool_reg[(g_s3*PE + pp)*OUT_W + OUT_W - 1];
-            a_new = $signed({sign_new, q_s3[pp*OUT_W +: OUT_W]});
-            a_cur = $signed({sign_cur, pool_reg[(g_s3*PE + pp)*OUT_W +: OUT_W]});
-            if (l_s3 % POOL == 0 || a_new > a_cur) begin
-                pool_next[(g_s3*PE + pp)*OUT_W +: OUT_W] = q_s3[pp*OUT_W +: OUT_W];
-            end
+            a_new = $signed({(OUT_SIGNED != 0) && q_s3[pp*OUT_W + OUT_W - 1],
+                             q_s3[pp*OUT_W +: OUT_W]});
+            a_cur = $signed({(OUT_SIGNED != 0) && queue_reg[pp*OUT_W + OUT_W - 1],
+                             queue_reg[pp*OUT_W +: OUT_W]});
+            best[pp*OUT_W +: OUT_W] = (pfirst_s3 || a_new > a_cur) ? q_s3[pp*OUT_W +: OUT_W]
+                                                                    : queue_reg[pp*OUT_W +: OUT_W];
         end
     end
+    generate
+        if (NGROUP == 1) begin : g_one_group
+            always @* queue_next = best;
+        end else begin : g_groups
+            always @* queue_next = {best, queue_reg[COUT*OUT_W-1:GWD]};
+        end
+    endgenerate
 
-    wire emit = v_s3 && g_s3 == NGROUP - 1 && l_s3 % POOL == POOL - 1 && l_s3 < L_POOL * POOL;
+    wire emit = v_s3 && emit_s3;
     always @(posedge clk) begin
         if (rst) begin
             m_valid_reg <= 1'b0;
         end else if (adv) begin
-            if (v_s3) pool_reg <= pool_next;
+            if (v_s3) queue_reg <= queue_next;
             m_valid_reg <= emit;
             if (emit) begin
-                m_data_reg <= pool_next;
-                m_last_reg <= l_s3 / POOL == L_POOL - 1;
+                m_data_reg <= queue_next;
+                m_last_reg <= olast_s3;
             end
         end
     end
 
+    // verilator lint_off UNUSEDSIGNAL
+    wire unused_glast = glast_s3;  // the group order is implicit in the queue
+    // verilator lint_on UNUSEDSIGNAL
     assign m_axis_tdata = m_data_reg;
     assign m_axis_tlast = m_last_reg;
     assign m_axis_tvalid = m_valid_reg;
