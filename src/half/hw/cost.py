@@ -12,8 +12,9 @@ concurrently on consecutive windows and each stage's timing is independent of it
   cin, or is a multiple of cin spanning whole taps); standard:
   cycles = L_out * (K * cin / SIMD) * (cout / PE); depthwise (PE channels, SIMD taps):
   cycles = L_out * (C / PE) * (K / SIMD). A following max-pool is fused into its output writer.
-* `gap`    — global average pool + join: one channel vector per cycle, all channels requantized
-  at once, side features appended: cycles = L_in.
+* `gap`    — global average pool + join: one channel vector per cycle; on the last, the sums go
+  to a snapshot requantized one channel per cycle (one multiplier), side features appended:
+  cycles = max(L_in, C + 3), output C + 3 cycles after the last input.
 * `dense`  — cycles = (fin / SIMD) * (fout / PE); the last one's argmax is fused into its writer.
 
 A stage starts a window as soon as its input bank is full and overlaps consecutive windows, so
@@ -39,7 +40,7 @@ from half.hw.ir import Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 # Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
 # on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
 # "input": the final argmax register (the input's own part is its samples up to the last kept).
-DEPTH = {"input": 1, "conv": 5, "gap": 2, "dense": 5}
+DEPTH = {"input": 1, "conv": 5, "gap": 3, "dense": 5}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
@@ -272,9 +273,11 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st.ffs += CTRL_FF
             est.stages.append(st)
         elif isinstance(layer, PoolJoin):
-            # accumulates while its input arrives: only its depth adds to the latency
-            st = StageCost(layer.name, "gap", cycles=layer.length_in, depth=DEPTH["gap"],
-                           tail=layer.length_in)
+            # accumulates while its input arrives, then requantizes one channel per cycle: only
+            # that (channels + DEPTH) adds to the latency
+            busy = max(layer.length_in, layer.channels + DEPTH["gap"])
+            st = StageCost(layer.name, "gap", cycles=busy,
+                           depth=DEPTH["gap"] + layer.channels, tail=busy)
             ab = layer.acc_type.bits
             st.luts += layer.channels * ab * lut_div  # one accumulator per channel
             if layer.requant.kind == "mulshift":

@@ -19,8 +19,10 @@
  *   s_axis_*     one time step of C channels per beat
  *   side_axis_*  one beat of F side features per window (ignored when F = 0)
  *   m_axis_*     one beat of C + F features per window (tlast set)
- * Timing (no stalls): the output beat follows the window's last input beat (and its side
- * beat) by DEPTH = 2 cycles; a new window is accepted while the previous result waits.
+ * Timing (no stalls): the window's sums are copied to a snapshot on its last input beat and
+ * requantized one channel per cycle by one multiply-shift (or threshold) unit, so the output
+ * beat follows the window's last input beat (and its side beat) by C + 3 cycles; the next
+ * window accumulates meanwhile (only its last beat waits while the unit is still busy).
  */
 module gap_join #(
     parameter integer C = 8,  // channels
@@ -60,6 +62,9 @@ module gap_join #(
     localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
     localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
     localparam integer SW = (F > 0 ? F : 1) * OUT_W;
+    localparam integer TW = $clog2(L_IN + 1);
+    localparam integer KW = $clog2(C + 1);
+    localparam integer KA = (C > 1) ? $clog2(C) : 1;  // ROM / snapshot index
 
     generate
         if (C < 1 || L_IN < 1) begin : g_bad
@@ -74,80 +79,115 @@ module gap_join #(
     wire unused_tlast = s_axis_tlast;
     // verilator lint_on UNUSEDSIGNAL
 
+    // ---- accumulation: C running sums, one time step per beat --------------------------------
     reg signed [ACC_W-1:0] sum_reg [0:C-1];
-    reg [31:0] t_reg;
-    reg done_reg;  // sums of a complete window wait for the side beat and the output
+    reg signed [ACC_W-1:0] snap_reg [0:C-1];  // the sums of the window being requantized
+    reg [TW-1:0] t_reg;
+    wire t_end = t_reg == TW'(L_IN - 1);
+    reg busy_reg;  // the snapshot is being requantized or waits for the output
+    wire take = s_axis_tvalid && !(t_end && busy_reg);
+    assign s_axis_tready = !(t_end && busy_reg);
+    reg signed [ACC_W-1:0] sum_new [0:C-1];
+    integer k;
+    always @* begin
+        for (k = 0; k < C; k = k + 1) begin
+            sum_new[k] = (t_reg == {TW{1'b0}} ? {ACC_W{1'b0}} : sum_reg[k])
+                         + ACC_W'($signed({IN_SIGNED != 0 && s_axis_tdata[k*IN_W + IN_W - 1],
+                                           s_axis_tdata[k*IN_W +: IN_W]}));
+        end
+    end
+    integer ks;
+    always @(posedge clk) begin
+        if (take) begin
+            for (ks = 0; ks < C; ks = ks + 1) begin
+                sum_reg[ks] <= sum_new[ks];
+                if (t_end) snap_reg[ks] <= sum_new[ks];
+            end
+        end
+    end
+
+    // ---- requantization: channel k per cycle (read stage, then compute and shift in) ---------
+    reg [KW-1:0] k_reg;  // next channel to read
+    reg rd_v_reg;  // rd_* hold channel k_reg - 1
+    reg [RW-1:0] rd_word;
+    reg signed [ACC_W-1:0] rd_sum;
+    reg [KW-1:0] n_reg;  // channels requantized so far
+    reg [C*OUT_W-1:0] q_reg;  // requantized channels, shifted in from the top
+    reg [OUT_W-1:0] q_comb;
+    generate
+        if (RQ == 0) begin : g_thresholds
+            reg [OUT_W-1:0] count;
+            integer t;
+            always @* begin
+                count = {OUT_W{1'b0}};
+                for (t = 0; t < NT; t = t + 1) begin
+                    if (rd_sum >= $signed(rd_word[t*ACC_W +: ACC_W])) count = count + 1'b1;
+                end
+                q_comb = OUT_W'(OUT_MIN) + count;
+            end
+        end else begin : g_mulshift
+            reg signed [YW-1:0] y;
+            always @* begin
+                y = YW'(rd_sum) * $signed({1'b0, rd_word[0 +: MUL_W]})
+                    + YW'($signed(rd_word[MUL_W +: ADD_W]));
+                y = y >>> rd_word[MUL_W + ADD_W +: SH_W];
+                if (y < Y_MIN) y = Y_MIN;
+                if (y > Y_MAX) y = Y_MAX;
+                q_comb = y[OUT_W-1:0];
+            end
+        end
+    endgenerate
+
     reg [SW-1:0] side_reg;
     reg side_ok_reg;
     reg m_valid_reg;
     reg [(C+F)*OUT_W-1:0] m_data_reg;
-
-    assign s_axis_tready = !done_reg;
     assign side_axis_tready = (F > 0) && !side_ok_reg;
-    wire take = s_axis_tvalid && !done_reg;
-
-    // requantization of every channel's sum
-    reg [C*OUT_W-1:0] q_comb;
-    // only the configured kind is elaborated (the other's fields may not exist in a ROM word)
-    generate
-        if (RQ == 0) begin : g_thresholds
-            reg [OUT_W-1:0] count;
-            integer c, t;
-            always @* begin
-                for (c = 0; c < C; c = c + 1) begin
-                    count = {OUT_W{1'b0}};
-                    for (t = 0; t < NT; t = t + 1) begin
-                        if (sum_reg[c] >= $signed(rrom[c][t*ACC_W +: ACC_W])) count = count + 1'b1;
-                    end
-                    q_comb[c*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
-                end
-            end
-        end else begin : g_mulshift
-            reg signed [YW-1:0] y;
-            integer c;
-            always @* begin
-                for (c = 0; c < C; c = c + 1) begin
-                    y = YW'(sum_reg[c]) * $signed({1'b0, rrom[c][0 +: MUL_W]})
-                        + YW'($signed(rrom[c][MUL_W +: ADD_W]));
-                    y = y >>> rrom[c][MUL_W + ADD_W +: SH_W];
-                    if (y < Y_MIN) y = Y_MIN;
-                    if (y > Y_MAX) y = Y_MAX;
-                    q_comb[c*OUT_W +: OUT_W] = y[OUT_W-1:0];
-                end
-            end
-        end
-    endgenerate
-
+    wire done = busy_reg && n_reg == KW'(C);
     wire [(C+F)*OUT_W-1:0] out_vec;
     generate
         if (F > 0) begin : g_side
-            assign out_vec = {side_reg[F*OUT_W-1:0], q_comb};
+            assign out_vec = {side_reg[F*OUT_W-1:0], q_reg};
         end else begin : g_no_side
-            assign out_vec = q_comb;
+            assign out_vec = q_reg;
             // verilator lint_off UNUSEDSIGNAL
             wire unused_side = ^side_reg;
             // verilator lint_on UNUSEDSIGNAL
         end
+        if (C == 1) begin : g_one
+            always @(posedge clk) if (rd_v_reg) q_reg <= q_comb;
+        end else begin : g_many
+            always @(posedge clk) if (rd_v_reg) q_reg <= {q_comb, q_reg[C*OUT_W-1:OUT_W]};
+        end
     endgenerate
+    wire leave = done && (F == 0 || side_ok_reg) && (!m_valid_reg || m_axis_tready);
 
-    integer k;
     always @(posedge clk) begin
         if (rst) begin
-            t_reg <= 0;
-            done_reg <= 1'b0;
+            t_reg <= {TW{1'b0}};
+            busy_reg <= 1'b0;
+            k_reg <= {KW{1'b0}};
+            n_reg <= {KW{1'b0}};
+            rd_v_reg <= 1'b0;
             side_ok_reg <= 1'b0;
             m_valid_reg <= 1'b0;
         end else begin
             if (take) begin
-                for (k = 0; k < C; k = k + 1) begin
-                    sum_reg[k] <= (t_reg == 0 ? {ACC_W{1'b0}} : sum_reg[k])
-                                  + ACC_W'($signed({IN_SIGNED != 0 &&
-                                                    s_axis_tdata[k*IN_W + IN_W - 1],
-                                                    s_axis_tdata[k*IN_W +: IN_W]}));
+                t_reg <= t_end ? {TW{1'b0}} : t_reg + 1'b1;
+                if (t_end) begin  // a complete window: requantize its snapshot
+                    busy_reg <= 1'b1;
+                    k_reg <= {KW{1'b0}};
+                    n_reg <= {KW{1'b0}};
                 end
-                t_reg <= (t_reg == L_IN - 1) ? 0 : t_reg + 1;
-                done_reg <= t_reg == L_IN - 1;
             end
+            // read channel k_reg (until all C are read), requantize it the next cycle
+            rd_v_reg <= busy_reg && k_reg != KW'(C);
+            if (busy_reg && k_reg != KW'(C)) begin
+                rd_word <= rrom[k_reg[KA-1:0]];
+                rd_sum <= snap_reg[k_reg[KA-1:0]];
+                k_reg <= k_reg + 1'b1;
+            end
+            if (rd_v_reg) n_reg <= n_reg + 1'b1;
             if (side_axis_tvalid && side_axis_tready) begin
                 side_reg <= side_axis_tdata;
                 side_ok_reg <= 1'b1;
@@ -155,11 +195,11 @@ module gap_join #(
             if (m_valid_reg && m_axis_tready) begin
                 m_valid_reg <= 1'b0;
             end
-            // a complete window with its side beat leaves when the output register is free
-            if (done_reg && (F == 0 || side_ok_reg) && (!m_valid_reg || m_axis_tready)) begin
+            // a requantized window with its side beat leaves when the output register is free
+            if (leave) begin
                 m_data_reg <= out_vec;
                 m_valid_reg <= 1'b1;
-                done_reg <= 1'b0;
+                busy_reg <= 1'b0;
                 side_ok_reg <= 1'b0;
             end
         end
