@@ -1,0 +1,726 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The search: an Optuna multi-objective study over the Space genome (NSGA-II, or random search
+as the baseline), candidates evaluated by `half.search.evaluate` on local workers or Ray.
+
+    from half.search import SearchSpec, run_search
+    res = run_search(SearchSpec(task="mitdb-aami", goal="low-energy", device="up5k"),
+                     "out/search", trials=200, time_budget_s=3600)
+
+How it runs. One search process drives the study with ask-and-tell: it asks Optuna for a trial,
+decodes its genome (an invalid genome or one whose weights cannot fit the device is told at
+once, never trained), looks the architecture up in the result cache, and otherwise hands the
+genome to a worker; results are told as they arrive. NSGA-II runs generation by generation: the
+trials of generation g+1 are asked only once every trial of generation g is told, so the genomes
+depend on the seed alone, not on which worker finished first.
+
+Storage and resume. The study lives in `OUT/study.db` (SQLite) unless `storage` names another
+SQLAlchemy URL; `study_name` (default `<task>-<device>-<goal>-<sampler>`) selects it, and
+running again with the same name resumes it: finished trials are kept, and the search process
+records a heartbeat for each running trial, so trials left RUNNING by a killed process go stale
+after the grace period, are marked FAIL and are retried with the same genome
+(RetryHeartbeatStaleTrialCallback). A resumed study must have the same SearchSpec.
+
+Budget: `trials` counts the study's finished trials (a resumed study continues to that total);
+`time_budget_s` is this run's wall time (no trial starts after it; running ones finish).
+
+Artefacts in OUT: `cache/<spec key>/<arch hash>.json` (one result per architecture),
+`runs/<spec key>/<arch hash>/` (the run folder of every trained candidate: weights, QONNX,
+metrics, hardware.json), `search.json` (summary of the last run) and `pareto.json` (the feasible
+front, and its re-evaluation with more seeds at full fidelity when asked for).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import json
+import math
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from half._io import atomic_dir, write_json_atomic
+from half.errors import ConfigError, HalfError
+from half.nn.space import Space
+from half.search.evaluate import SearchSpec, result_values, static_check
+from half.search.executors import Executor, default_workers, make_executor
+from half.search.pareto import compare, pareto_front
+
+SAMPLERS = ("nsga2", "random")
+GEN_KEY = "NSGAIISampler:generation"  # where NSGAIISampler keeps a trial's generation
+Progress = Callable[[dict], None]
+
+
+# -- storage and study ------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet_optuna():
+    """Optuna warns that heartbeats are meant for Study.optimize (the search records them
+    itself, for ask-and-tell) and that the stale-trial helpers are experimental."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+        yield
+
+
+def _fail_stale(study) -> None:
+    import optuna
+
+    with _quiet_optuna():
+        optuna.storages.fail_stale_trials(study)
+
+
+def storage_url(out_dir: Path, storage: str | None) -> str:
+    return storage or f"sqlite:///{(Path(out_dir) / 'study.db').resolve()}"
+
+
+def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None):
+    """An RDB storage with heartbeats: trials of a killed process go stale and are retried."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with _quiet_optuna():
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=kwargs, heartbeat_interval=int(heartbeat_interval),
+                grace_period=grace_period if grace_period is None else int(grace_period),
+                heartbeat_stale_trial_callback=retry)
+    except Exception as exc:  # sqlalchemy's many errors for a bad URL or unreachable server
+        brief = " ".join(str(exc).split())[:200]
+        raise ConfigError("storage", f"cannot open {url!r} ({brief})") from None
+
+
+def gene_distributions(space: Space) -> dict:
+    """One integer parameter per gene (an index into that gene's choices)."""
+    from optuna.distributions import IntDistribution
+
+    return {name: IntDistribution(0, n - 1) for name, n in space.genes()}
+
+
+def make_sampler(kind: str, seed: int, population: int):
+    import optuna
+
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ConfigError("sampler", f"one of {', '.join(SAMPLERS)}, not {kind!r}")
+
+
+def _identity(spec: SearchSpec, space: Space, sampler: str, population: int) -> dict:
+    d = spec.resolved().to_dict()
+    d.pop("threads")
+    return {"spec": d, "genes": [list(g) for g in space.genes()],
+            "space": json.loads(json.dumps(dataclasses.asdict(space))), "sampler": sampler,
+            "population": population if sampler == "nsga2" else None}
+
+
+def open_study(spec: SearchSpec, out_dir: Path, *, study_name: str | None = None,
+               storage: str | None = None, sampler: str = "nsga2", population: int = 16,
+               space: Space | None = None, heartbeat_interval: int = 10,
+               grace_period: int | None = None):
+    """Create or resume the study; a resumed one must have been made with the same settings."""
+    import optuna
+
+    space = space or Space()
+    name = study_name or default_study_name(spec, sampler)
+    url = storage_url(out_dir, storage)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    store = open_storage(url, heartbeat_interval, grace_period)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
+                                directions=["minimize", "minimize"],
+                                sampler=make_sampler(sampler, spec.seed, population))
+    ident = _identity(spec, space, sampler, population)
+    old = study.user_attrs.get("half")
+    if old is None:
+        study.set_user_attr("half", ident)
+        with _quiet_optuna():
+            study.set_metric_names(["error", spec.cost_name])
+    elif old != ident:
+        raise ConfigError("study", f"{name!r} in {url} was made with other settings "
+                          f"({_first_difference(old, ident)}); give another --study name or "
+                          "output folder")
+    return study, url
+
+
+def _first_difference(old: dict, new: dict, where: str = "") -> str:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a != b:
+            if isinstance(a, dict) and isinstance(b, dict):
+                return _first_difference(a, b, f"{where}{key}.")
+            return f"{where}{key} was {json.dumps(a)}, now {json.dumps(b)}"
+    return "?"
+
+
+def default_study_name(spec: SearchSpec, sampler: str = "nsga2") -> str:
+    return f"{spec.task}-{spec.device}-{spec.goal}-{sampler}"
+
+
+# -- budget ----------------------------------------------------------------------------------
+def parse_budget(text: str | int | float | None) -> tuple[int | None, float | None]:
+    """(trials, seconds) from a budget: "30m", "2h", "1h30m", "45s", "90" or 90 (trials)."""
+    if text is None:
+        return None, None
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if text < 1 or int(text) != text:
+            raise ConfigError("budget", f"a number of trials must be a positive integer, got "
+                              f"{text!r}")
+        return int(text), None
+    s = str(text).strip().lower().replace(" ", "")
+    if s.isdigit():
+        return parse_budget(int(s))
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    total, num = 0.0, ""
+    for ch in s:
+        if ch.isdigit() or ch == ".":
+            num += ch
+        elif ch in units and num:
+            try:
+                total += float(num) * units[ch]
+            except ValueError:
+                num = "!"
+                break
+            num = ""
+        else:
+            num = "!"
+            break
+    if num or total <= 0:
+        raise ConfigError("budget", f"expected a number of trials (e.g. 200) or a wall time "
+                          f"(e.g. 30m, 2h, 1h30m, 45s), got {text!r}")
+    return None, total
+
+
+# -- results on disk -------------------------------------------------------------------------
+class ResultStore:
+    """The result cache (one JSON file per architecture and SearchSpec key) and the run folders
+    of trained candidates, under the output folder."""
+
+    def __init__(self, out_dir: str | Path, keep_runs: bool = True) -> None:
+        self.out_dir, self.keep_runs = Path(out_dir), keep_runs
+
+    def cache_path(self, spec: SearchSpec, arch_hash: str) -> Path:
+        return self.out_dir / "cache" / spec.key() / f"{arch_hash}.json"
+
+    def run_dir(self, spec: SearchSpec, arch_hash: str) -> Path:
+        return self.out_dir / "runs" / spec.key() / arch_hash
+
+    def get(self, spec: SearchSpec, arch_hash: str | None) -> dict | None:
+        if arch_hash is None:
+            return None
+        path = self.cache_path(spec, arch_hash)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except ValueError:  # a damaged entry is computed again
+            return None
+
+    def put(self, spec: SearchSpec, rec: dict, files: dict[str, bytes]) -> dict:
+        """Write the run folder (if any files) and the cache entry; the record gets run_dir."""
+        if rec.get("arch_hash") is None:
+            return rec
+        if files and self.keep_runs:
+            folder = self.run_dir(spec, rec["arch_hash"])
+            with atomic_dir(folder) as tmp:
+                for name, data in files.items():
+                    (tmp / name).write_bytes(data)
+            rec = {**rec, "run_dir": str(folder)}
+        write_json_atomic(self.cache_path(spec, rec["arch_hash"]), rec)
+        return rec
+
+
+# -- the search ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Pending:
+    future: cf.Future
+    spec: SearchSpec
+    genome: list[int]
+    arch_hash: str | None
+    trials: list  # optuna Trials waiting for this evaluation
+    started: float
+
+
+class Search:
+    """The ask-and-tell loop of one run (see the module doc). `run_search` is the entry."""
+
+    def __init__(self, spec: SearchSpec, out_dir: str | Path, *, trials: int | None = None,
+                 time_budget_s: float | None = None, workers: int | None = None,
+                 study_name: str | None = None, storage: str | None = None,
+                 sampler: str = "nsga2", population: int = 16,
+                 ray_address: str | None = None, data_dir: str | Path | None = None,
+                 space: Space | None = None, progress: Progress | None = None,
+                 heartbeat_interval: int = 10, grace_period: int | None = None,
+                 keep_runs: bool = True) -> None:
+        if trials is None and time_budget_s is None:
+            raise ConfigError("budget", "give a number of trials, a wall-time budget, or both")
+        if trials is not None and trials < 1:
+            raise ConfigError("trials", f"must be at least 1, got {trials}")
+        if time_budget_s is not None and not time_budget_s > 0:
+            raise ConfigError("budget", f"the wall time must be positive, got {time_budget_s}")
+        if workers is not None and workers < 1:
+            raise ConfigError("workers", f"must be at least 1, got {workers}")
+        if sampler not in SAMPLERS:
+            raise ConfigError("sampler", f"one of {', '.join(SAMPLERS)}, not {sampler!r}")
+        if population < 2:
+            raise ConfigError("population", f"must be at least 2, got {population}")
+        if heartbeat_interval < 1:
+            raise ConfigError("heartbeat_interval", f"must be at least 1 s, got "
+                              f"{heartbeat_interval}")
+        if data_dir is not None and not Path(data_dir).is_dir():
+            raise ConfigError("data_dir", f"{data_dir}: no such folder")
+        self.spec = spec.resolved()
+        self.space = space or Space()
+        self.spec.arch_shape()  # task parameters are valid
+        self.out_dir = Path(out_dir)
+        self.trials, self.time_budget_s = trials, time_budget_s
+        self.workers = workers
+        self.study_name, self.storage = study_name, storage
+        self.sampler, self.population = sampler, population
+        self.ray_address, self.data_dir = ray_address, data_dir
+        self.progress = progress or (lambda state: None)
+        self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+        self.results = ResultStore(out_dir, keep_runs)
+        self._foreign: set[int] = set()  # RUNNING trials of another process, not waited for
+        self.names = [name for name, _ in self.space.genes()]
+        self.dists = gene_distributions(self.space)
+        self.pending: dict[int, _Pending] = {}  # by the number of its first trial
+        self.stats = {"told": 0, "evaluated": 0, "cached": 0, "infeasible": 0, "failed": 0,
+                      "eval_seconds": [], "trained_seconds": []}
+        self._lock = threading.Lock()
+        self._failures_in_a_row = 0
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> dict:
+        t_start = time.monotonic()
+        self.study, self.url = open_study(
+            self.spec, self.out_dir, study_name=self.study_name, storage=self.storage,
+            sampler=self.sampler, population=self.population, space=self.space,
+            heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
+        self.storage_obj = self.study._storage
+        self._recover_stale()
+        threads = self.spec.threads
+        workers = self.workers or (None if self.ray_address else default_workers(threads))
+        self.executor: Executor = make_executor(workers or 0, threads, self.data_dir,
+                                                self.space, self.ray_address)
+        self._emit("start", t_start)
+        stop_heart = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(stop_heart,), daemon=True)
+        heart.start()
+        stopped = "budget"
+        try:
+            while True:
+                out_of_time = (self.time_budget_s is not None
+                               and time.monotonic() - t_start >= self.time_budget_s)
+                while not out_of_time and self._busy() < self.executor.workers \
+                        and self._can_ask():
+                    self._ask_one()
+                if not self.pending:
+                    if out_of_time or self._finished() >= (self.trials or math.inf):
+                        stopped = "time" if out_of_time else "trials"
+                        break
+                    if not self._can_ask():  # e.g. a foreign RUNNING trial holds the barrier
+                        time.sleep(1.0)
+                        _fail_stale(self.study)
+                        continue
+                futures = {p.future: key for key, p in self.pending.items()}
+                done, _ = cf.wait(futures, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    self._collect(futures[fut])
+                self._emit("tick", t_start)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+            raise
+        finally:
+            stop_heart.set()
+            interrupted = stopped == "interrupted" or any(not p.future.done()
+                                                          for p in self.pending.values())
+            if self.pending:
+                self._abandon()
+            self.executor.close(cancel=interrupted)
+            self.summary = self._summary(t_start, stopped)
+            if stopped != "interrupted":
+                self._emit("done", t_start)
+        return self.summary
+
+    def _busy(self) -> int:
+        return len(self.pending)
+
+    def _finished(self) -> int:
+        from optuna.trial import TrialState
+
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    def _can_ask(self) -> bool:
+        """NSGA-II generations are asked one at a time: a trial that would open generation g+1
+        waits until every trial of generation g is told."""
+        from optuna.trial import TrialState
+
+        trials = self.study.get_trials(deepcopy=False)
+        complete = sum(t.state == TrialState.COMPLETE for t in trials)
+        running = sum(len(p.trials) for p in self.pending.values())
+        if self.trials is not None and complete + running >= self.trials:
+            return False
+        if self.sampler != "nsga2":
+            return True
+        gens = [t.system_attrs.get(GEN_KEY, -1) for t in trials if t.state == TrialState.COMPLETE]
+        top = max([0, *gens])
+        count = sum(g == top for g in gens)
+        if any(t.state == TrialState.RUNNING and t.number not in self._mine()
+               and t.number not in self._foreign for t in trials):
+            return False  # a trial of a killed run that has not gone stale yet
+        mine = [self._generation(t) for p in self.pending.values() for t in p.trials]
+        if count >= self.population:
+            return not mine
+        return count + sum(g == top for g in mine) < self.population
+
+    def _mine(self) -> set[int]:
+        return {t.number for p in self.pending.values() for t in p.trials}
+
+    def _generation(self, trial) -> int:
+        return self.storage_obj.get_trial_system_attrs(trial._trial_id).get(GEN_KEY, -1)
+
+    def _ask_one(self) -> None:
+        with _quiet_optuna():
+            trial = self.study.ask(fixed_distributions=self.dists)
+        self.storage_obj.record_heartbeat(trial._trial_id)
+        genome = [int(trial.params[n]) for n in self.names]
+        rec = static_check(self.spec, genome, self.space)
+        if rec is None:
+            from half.search.evaluate import decode
+
+            arch_hash = decode(self.spec, genome, self.space).arch_hash()
+            rec = self.results.get(self.spec, arch_hash)
+            if rec is not None:
+                self.stats["cached"] += 1
+                self._tell(trial, {**rec, "genome": genome}, cached=True)
+                return
+            for p in self.pending.values():  # the same network is being evaluated already
+                if p.arch_hash == arch_hash and p.spec == self.spec:
+                    p.trials.append(trial)
+                    return
+            fut = self.executor.submit(self.spec, genome)
+            self.pending[trial.number] = _Pending(fut, self.spec, genome, arch_hash, [trial],
+                                                  time.monotonic())
+            return
+        if rec.get("arch_hash") is not None:
+            self.results.put(self.spec, rec, {})
+        self._tell(trial, rec, cached=False)
+
+    def _collect(self, key: int) -> None:
+        from optuna.trial import TrialState
+
+        p = self.pending.pop(key)
+        try:
+            rec, files = p.future.result()
+        except HalfError as exc:  # a data or configuration fault: the same for every trial
+            for t in p.trials:
+                self.study.tell(t, state=TrialState.FAIL)
+            raise exc
+        except Exception as exc:  # a crashed worker, an unexpected error: the trial fails
+            message = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+            for t in p.trials:
+                t.set_user_attr("error", message)
+                self.study.tell(t, state=TrialState.FAIL)
+            self.stats["failed"] += len(p.trials)
+            self._failures_in_a_row += 1
+            self._note(f"trial {key} failed: {message}")
+            if self._failures_in_a_row >= max(3, 2 * self.executor.workers):
+                raise HalfError(f"search: {self._failures_in_a_row} evaluations failed in a "
+                                f"row (last: {message})") from None
+            return
+        self._failures_in_a_row = 0
+        self.stats["evaluated"] += 1
+        self.stats["eval_seconds"].append(rec["seconds"].get("total", 0.0))
+        if rec["trained"]:
+            self.stats["trained_seconds"].append(rec["seconds"].get("total", 0.0))
+        rec = self.results.put(p.spec, rec, files)
+        for i, t in enumerate(p.trials):
+            self._tell(t, {**rec, "genome": [int(t.params[n]) for n in self.names]},
+                       cached=i > 0)
+
+    def _tell(self, trial, rec: dict, cached: bool) -> None:
+        for name, value in rec["constraints"].items():
+            trial.set_constraint(name, value)
+        for key in ("arch_hash", "status", "stage", "trained", "val_metric", "cost", "reason"):
+            trial.set_user_attr(key, rec.get(key))
+        trial.set_user_attr("cached", cached)
+        trial.set_user_attr("seconds", 0.0 if cached else rec["seconds"].get("total", 0.0))
+        self.study.tell(trial, result_values(rec))
+        self.stats["told"] += 1
+        self.stats["infeasible"] += not rec["feasible"]
+
+    def _abandon(self) -> None:
+        """Trials still running when the run ends early: FAIL and queued again (the same
+        genome), as the heartbeat would do after a kill."""
+        from optuna.trial import TrialState
+
+        retry = self.storage_obj.get_heartbeat_stale_trial_callback()
+        for p in self.pending.values():
+            p.future.cancel()
+            for t in p.trials:
+                with contextlib.suppress(Exception):
+                    self.study.tell(t, state=TrialState.FAIL)
+                    if retry is not None:
+                        retry(self.study, self.study.get_trials(deepcopy=False)[t.number])
+        self.pending.clear()
+
+    def _recover_stale(self) -> None:
+        """Trials left RUNNING by a killed run: wait until their heartbeat is stale, then they
+        are failed and queued again with the same genome. A process killed inside `ask` (the
+        trial exists, its parameters are being written, no heartbeat yet) leaves a trial that
+        Optuna never finds stale: every RUNNING trial gets one heartbeat here, so it goes stale
+        after the grace period unless its owner is alive and keeps it fresh."""
+        from optuna.trial import TrialState
+
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            with contextlib.suppress(Exception):
+                self.storage_obj.record_heartbeat(t._trial_id)
+        deadline = time.monotonic() + (self.grace_period or 2 * self.heartbeat_interval) \
+            + 2 * self.heartbeat_interval
+        waited = False
+        while True:
+            _fail_stale(self.study)
+            running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not running or time.monotonic() > deadline:
+                break
+            if not waited:
+                self._note(f"{len(running)} trial(s) of an earlier run still RUNNING: waiting "
+                           "for their heartbeat to go stale")
+                waited = True
+            time.sleep(min(1.0, self.heartbeat_interval))
+        if running:
+            self._foreign = {t.number for t in running}
+            self._note(f"{len(running)} trial(s) RUNNING in another process: not waited for")
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_interval):
+            for p in list(self.pending.values()):
+                for t in list(p.trials):
+                    with contextlib.suppress(Exception):
+                        self.storage_obj.record_heartbeat(t._trial_id)
+
+    # -- reporting ---------------------------------------------------------------------------
+    def _note(self, message: str) -> None:
+        self.progress({"event": "note", "message": message})
+
+    def _emit(self, event: str, t_start: float) -> None:
+        self.progress({"event": event, **self.state(t_start)})
+
+    def state(self, t_start: float) -> dict:
+        from optuna.trial import TrialState
+
+        trials = self.study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        feasible = [t for t in complete if all(v <= 0 for v in t.constraints.values())]
+        best = {"error": min((t.values[0] for t in feasible), default=None),
+                self.spec.cost_name: min((t.values[1] for t in feasible), default=None)}
+        gens = [t.system_attrs.get(GEN_KEY, 0) for t in trials]
+        elapsed = time.monotonic() - t_start
+        running = sum(len(p.trials) for p in self.pending.values())
+        eta = None
+        secs = self.stats["eval_seconds"]
+        if self.trials is not None:
+            left = max(0, self.trials - len(complete))
+            if secs:
+                evaluated_share = self.stats["evaluated"] / max(1, self.stats["told"])
+                eta = left * evaluated_share * statistics.fmean(secs) / self.executor.workers
+        if self.time_budget_s is not None:
+            rest = max(0.0, self.time_budget_s - elapsed)
+            eta = rest if eta is None else min(eta, rest)
+        return {"study": self.study.study_name, "sampler": self.sampler,
+                "generation": max(gens, default=0) if self.sampler == "nsga2" else None,
+                "trials_done": len(complete), "trials_target": self.trials,
+                "running": running, "told_this_run": self.stats["told"],
+                "evaluated_this_run": self.stats["evaluated"],
+                "cached_this_run": self.stats["cached"], "failed_this_run": self.stats["failed"],
+                "feasible": len(feasible), "infeasible": len(complete) - len(feasible),
+                "best": best, "cost_name": self.spec.cost_name, "elapsed_s": elapsed,
+                "eta_s": eta, "workers": self.executor.workers, "backend": self.executor.kind}
+
+    def records(self) -> list[dict]:
+        """The record of every COMPLETE trial (from the cache; its trial number added)."""
+        from optuna.trial import TrialState
+
+        out = []
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            rec = self.results.get(self.spec, t.user_attrs.get("arch_hash")) or {
+                "arch_hash": t.user_attrs.get("arch_hash"), "status": t.user_attrs.get("status"),
+                "trained": t.user_attrs.get("trained"), "val_metric": t.user_attrs.get(
+                    "val_metric"), "error": t.values[0], "cost": t.user_attrs.get("cost"),
+                "constraints": t.constraints, "reason": t.user_attrs.get("reason")}
+            rec = {**rec, "trial": t.number, "genome": [int(t.params[n]) for n in self.names],
+                   "feasible": all(v <= 0 for v in t.constraints.values())}
+            out.append(rec)
+        return out
+
+    def _summary(self, t_start: float, stopped: str) -> dict:
+        records = self.records()
+        front = front_of(records)
+        elapsed = time.monotonic() - t_start
+        secs, trained = self.stats["eval_seconds"], self.stats["trained_seconds"]
+        summary = {
+            "study": self.study.study_name, "storage": self.url, "out_dir": str(self.out_dir),
+            "spec": self.spec.to_dict(), "spec_key": self.spec.key(), "sampler": self.sampler,
+            "population": self.population if self.sampler == "nsga2" else None,
+            "backend": self.executor.kind, "workers": self.executor.workers,
+            "stopped": stopped, "seconds": elapsed, "state": self.state(t_start),
+            "this_run": {"told": self.stats["told"], "evaluated": self.stats["evaluated"],
+                         "cached": self.stats["cached"], "failed": self.stats["failed"],
+                         "seconds_per_evaluation": statistics.fmean(secs) if secs else None,
+                         "seconds_per_trained_candidate": statistics.fmean(trained)
+                         if trained else None,
+                         "evaluations_per_hour": 3600 * len(secs) / elapsed if elapsed else None},
+            "statuses": _count(r.get("status") for r in records),
+            "front": [_brief(r) for r in front],
+            "hypervolume": compare({self.sampler: records}),
+        }
+        write_json_atomic(self.out_dir / "search.json", summary)
+        pareto = {"study": summary["study"], "spec": summary["spec"],
+                  "cost_name": self.spec.cost_name, "front": front}
+        write_json_atomic(self.out_dir / "pareto.json", pareto)
+        return summary
+
+
+def _count(items) -> dict:
+    out: dict[str, int] = {}
+    for x in items:
+        out[str(x)] = out.get(str(x), 0) + 1
+    return out
+
+
+def _brief(r: dict) -> dict:
+    hw = (r.get("hardware") or {}).get("plan") or {}
+    return {"trial": r.get("trial"), "arch_hash": r.get("arch_hash"), "error": r.get("error"),
+            "val_metric": r.get("val_metric"), "metric": r.get("metric"),
+            "cost": r.get("cost"), "cost_name": r.get("cost_name"), "params": r.get("params"),
+            "macs": r.get("macs"), "clock_mhz": hw.get("clock_mhz"),
+            "throughput_per_s": hw.get("throughput_per_s"), "run_dir": r.get("run_dir"),
+            "genome": r.get("genome")}
+
+
+def front_of(records: list[dict]) -> list[dict]:
+    """Feasible, non-dominated records (one per architecture), by increasing error."""
+    seen, uniq = set(), []
+    for r in records:
+        if r.get("feasible") and r.get("cost") is not None and r.get("arch_hash") not in seen:
+            seen.add(r.get("arch_hash"))
+            uniq.append(r)
+    idx = pareto_front([(float(r["error"]), float(r["cost"])) for r in uniq])
+    return sorted((uniq[i] for i in idx), key=lambda r: (r["error"], r["cost"]))
+
+
+def run_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> dict:
+    """Run (or resume) a search; returns the summary also written to OUT/search.json. Options:
+    see `Search` (trials, time_budget_s, workers, study_name, storage, sampler, population,
+    ray_address, data_dir, space, progress, heartbeat_interval, grace_period, keep_runs) and
+    reeval_seeds / reeval_fidelity / reeval_epochs for `reevaluate` on the front."""
+    reeval = {k[len("reeval_"):]: options.pop(k) for k in list(options)
+              if k.startswith("reeval_")}
+    search = Search(spec, out_dir, **options)
+    summary = search.run()
+    if reeval.get("seeds"):
+        summary["reevaluation"] = reevaluate(
+            search.spec, out_dir, seeds=reeval["seeds"], fidelity=reeval.get("fidelity", 1.0),
+            epochs=reeval.get("epochs"), workers=options.get("workers"),
+            ray_address=options.get("ray_address"), data_dir=options.get("data_dir"),
+            space=options.get("space"), progress=options.get("progress"))
+        write_json_atomic(Path(out_dir) / "search.json", summary)
+    return summary
+
+
+def run_random_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> dict:
+    """The baseline: the same evaluation of uniformly random genomes (Optuna RandomSampler)."""
+    return run_search(spec, out_dir, **{**options, "sampler": "random"})
+
+
+# -- re-evaluation of the front --------------------------------------------------------------
+def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelity: float = 1.0,
+               epochs: int | None = None, front: list[dict] | None = None,
+               workers: int | None = None, ray_address: str | None = None,
+               data_dir: str | Path | None = None, space: Space | None = None,
+               progress: Progress | None = None) -> dict:
+    """Train every front candidate again with `seeds` new seeds (spec.seed+1 ...) at `fidelity`
+    (default: all training windows) and `epochs`, and report the spread of the error and the
+    hardware cost. Results are cached like the search's; written into OUT/pareto.json."""
+    out_dir = Path(out_dir)
+    spec = spec.resolved()
+    space = space or Space()
+    if seeds < 1:
+        raise ConfigError("reeval_seeds", f"must be at least 1, got {seeds}")
+    pareto_path = out_dir / "pareto.json"
+    if front is None:
+        if not pareto_path.is_file():
+            raise ConfigError("pareto", f"{pareto_path}: no such file (run the search first)")
+        front = json.loads(pareto_path.read_text())["front"]
+    specs = [dataclasses.replace(spec, seed=spec.seed + 1 + k, fidelity=fidelity,
+                                 epochs=epochs or spec.epochs,
+                                 precheck="bits").resolved() for k in range(seeds)]
+    store = ResultStore(out_dir)
+    threads = spec.threads
+    n_workers = workers or (None if ray_address else default_workers(threads))
+    executor = make_executor(n_workers or 0, threads, data_dir, space, ray_address)
+    progress = progress or (lambda state: None)
+    jobs: dict[cf.Future, tuple[int, int]] = {}
+    results: dict[tuple[int, int], dict] = {}
+    queue = [(i, k) for i in range(len(front)) for k in range(seeds)]
+    t0 = time.monotonic()
+    try:
+        while queue or jobs:
+            while queue and len(jobs) < executor.workers:
+                i, k = queue.pop(0)
+                hit = store.get(specs[k], front[i]["arch_hash"])
+                if hit is not None:
+                    results[(i, k)] = hit
+                    continue
+                jobs[executor.submit(specs[k], front[i]["genome"])] = (i, k)
+            if not jobs:
+                continue
+            done, _ = cf.wait(jobs, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                i, k = jobs.pop(fut)
+                rec, files = fut.result()
+                results[(i, k)] = store.put(specs[k], rec, files)
+            progress({"event": "reeval", "done": len(results), "total": len(front) * seeds,
+                      "running": len(jobs), "elapsed_s": time.monotonic() - t0})
+    finally:
+        executor.close(cancel=bool(jobs))
+    out = []
+    for i, cand in enumerate(front):
+        runs = [results[(i, k)] for k in range(seeds)]
+        errs = [r["error"] for r in runs]
+        costs = [r["cost"] for r in runs if r.get("cost") is not None]
+        out.append({
+            "arch_hash": cand["arch_hash"], "search": {"error": cand["error"],
+                                                       "cost": cand["cost"]},
+            "runs": [{"seed": specs[k].seed, "error": r["error"], "val_metric": r["val_metric"],
+                      "cost": r.get("cost"), "feasible": r["feasible"], "status": r["status"],
+                      "run_dir": r.get("run_dir")} for k, r in enumerate(runs)],
+            "error_mean": statistics.fmean(errs),
+            "error_std": statistics.stdev(errs) if len(errs) > 1 else 0.0,
+            "error_min": min(errs), "error_max": max(errs),
+            "cost_mean": statistics.fmean(costs) if costs else None,
+            "cost_std": statistics.stdev(costs) if len(costs) > 1 else (0.0 if costs else None),
+            "feasible_runs": sum(r["feasible"] for r in runs)})
+    result = {"seeds": [s.seed for s in specs], "fidelity": fidelity,
+              "epochs": epochs or spec.epochs, "cost_name": spec.cost_name,
+              "seconds": time.monotonic() - t0, "candidates": out}
+    if pareto_path.is_file():
+        pareto = json.loads(pareto_path.read_text())
+        pareto["reevaluation"] = result
+        write_json_atomic(pareto_path, pareto)
+    return result
+
+
+__all__ = ["SAMPLERS", "ResultStore", "Search", "front_of", "open_study", "parse_budget",
+           "reevaluate", "run_random_search", "run_search"]
