@@ -352,13 +352,17 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
 @TARGET_OPTIONS
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Project folder to write (replaced as a whole).")
+@click.option("--folding", "folding_file", type=click.Path(path_type=Path), default=None,
+              help="Use this folding (JSON as design.json's 'folding': clock_mhz and per layer "
+                   "pe, simd) instead of folding for the goal.")
 @json_option
 def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
-              out_dir: Path, as_json: bool) -> None:
+              out_dir: Path, folding_file: Path | None, as_json: bool) -> None:
     """Generate the RTL project of a model folded for a goal on a device."""
-    from half.flow.verify import build
+    from half.flow.verify import build, read_folding
 
-    res = build(model_spec, task_name, device, goal, out_dir, rate)
+    folding = read_folding(folding_file) if folding_file else None
+    res = build(model_spec, task_name, device, goal, out_dir, rate, folding)
     if as_json:
         _ui.emit_json(res)
         return
@@ -386,9 +390,96 @@ def verify_cmd(ctx: click.Context, project: Path, windows: int, seed: int,
                       f"model {res['cycles_model']} / measured {res['cycles_measured']}; II "
                       f"model {res['ii_model']} / measured {res['ii_measured']}; lint "
                       f"{'clean' if res['lint_clean'] else 'WARNINGS'}")
+        if res["mismatches"]:
+            _ui.out.print(f"first mismatch: window {res['first_mismatch_window']}, layer "
+                          f"{res['first_mismatch_layer']}")
     if res["mismatches"] or not res["lint_clean"]:
         ctx.exit(1)
 
+
+@cli.command("power")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--windows", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@click.pass_context
+def power_cmd(ctx: click.Context, project: Path, windows: int, seed: int, as_json: bool) -> None:
+    """Power estimate from toggle rates measured in simulation (Verilator toggle coverage)."""
+    from half.flow.activity import measure
+
+    _ui.err.print(f"simulating {project} with toggle coverage ...")
+    res = measure(project, windows, seed, ctx.obj["data_dir"])
+    if as_json:
+        _ui.emit_json(res)
+        return
+    table = Table("stage", "toggle rate", "signal bits", title=f"measured on {res['windows']} "
+                  "windows (reference rate " f"{res['toggle_rate_reference']:.1%})")
+    for name, d in res["stages"].items():
+        table.add_row(name, f"{d['toggle_rate']:.2%}", str(d["signal_bits"]))
+    _ui.out.print(table)
+    for key, label in (("estimate_reference_toggle", "reference toggle rate"),
+                       ("estimate_measured_toggle", "measured toggle rates")):
+        e = res[key]
+        p = e["power_estimate_mw"]
+        _ui.out.print(f"{label}: power* {p['average_at_rate']:.4g} mW at {p['rate_per_s']:.4g}/s, "
+                      f"busy dynamic* {p['dynamic_busy']:.4g} mW, energy* "
+                      f"{e['energy_estimate_uj']:.4g} µJ per inference")
+    for note in res["notes"]:
+        _ui.out.print(f"note: {note}")
+
+
+@cli.command("implement")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--device", default=None,
+              help="Device of the catalog (default: the project's; the RTL is vendor-neutral).")
+@json_option
+@click.pass_context
+def implement_cmd(ctx: click.Context, project: Path, device: str | None, as_json: bool) -> None:
+    """Synthesis, place-and-route and bitstream (Yosys, nextpnr); Vivado Tcl for AMD/Xilinx."""
+    from half.flow.implement import implement
+
+    res = implement(project, device, progress=lambda m: _ui.err.print(m, soft_wrap=True))
+    if as_json:
+        _ui.emit_json(res)
+    else:
+        _print_implementation(res)
+    if not res["fits"] or res["timing_met"] is False:
+        why = res["bitstream_note"] if not res["fits"] else (
+            f"timing not met: fmax {res['fmax_mhz']:.2f} MHz < target {res['target_mhz']:g} MHz "
+            f"(slack {res['slack_ns']:+.3f} ns)")
+        _ui.err.print(f"[red]half: {why}[/]", soft_wrap=True)
+        ctx.exit(1)
+
+
+def _print_implementation(r: dict) -> None:
+    table = Table("resource", "used", "available", "%", title=f"{r['device']} ({r['part']}), "
+                  f"{r['kind']}" + (f", top {r['top']}" if r["top"] != "half_top" else ""))
+    rows = r["utilization"] or {k: v for k, v in r["resources"].items() if v["used"]}
+    for name, u in rows.items():
+        avail = u.get("available")
+        pct = f"{100 * u['used'] / avail:.1f}" if avail else ""
+        table.add_row(name, f"{u['used']:g}", str(avail or ""), pct)
+    _ui.out.print(table)
+    if r["fmax_mhz"] is not None:
+        met = "[green]met[/]" if r["timing_met"] else "[red]NOT met[/]"
+        rate = (f"; {r['inferences_per_s']:.4g} inferences/s at fmax (II {r['ii_cycles']} "
+                "cycles)") if r["inferences_per_s"] else ""
+        _ui.out.print(f"fmax {r['fmax_mhz']:.2f} MHz vs target {r['target_mhz']:g} MHz: timing "
+                      f"{met} (slack {r['slack_ns']:+.3f} ns){rate}")
+    else:
+        _ui.out.print(f"target {r['target_mhz']:g} MHz; no timing ({r['kind']})")
+    cp = r.get("critical_path")
+    if cp:
+        _ui.out.print(f"critical path {cp['delay_ns']:.2f} ns ({cp['logic_ns']:.2f} logic, "
+                      f"{cp['routing_ns']:.2f} routing): {cp['start']} -> {cp['end']}")
+    _ui.out.print(f"bitstream: {r['bitstream'] or r['bitstream_note']}")
+    if r.get("vivado_tcl"):
+        _ui.out.print(f"Vivado script: {r['vivado_tcl']}")
+    steps = ", ".join(f"{k} {v:g} s" for k, v in r["seconds"].items())
+    _ui.out.print(f"time: {steps}")
+    for note in r["notes"]:
+        if note != r["bitstream_note"]:
+            _ui.out.print(f"note: {note}")
 
 def _train_config(config: tuple[str, ...], **given):
     """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
@@ -436,6 +527,15 @@ def _guard(fn: Callable) -> Callable:
             sys.exit(130)
 
     return run
+
+
+def _register_search() -> None:
+    from half.search.cli import search_cmd
+
+    cli.add_command(search_cmd)
+
+
+_register_search()
 
 
 @_guard

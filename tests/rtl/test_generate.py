@@ -97,3 +97,18 @@ def test_power_from_measured_toggles(tmp_path, shared_data):
     assert ref["power_estimate_mw"]["clock"] == act["power_estimate_mw"]["clock"]
     assert ref["dynamic_energy_estimate_uj"] != act["dynamic_energy_estimate_uj"]
     assert json.loads((tmp_path / "p" / "reports" / "power.json").read_text()) == res
+
+
+def test_a_given_folding_is_checked_layer_by_layer(tmp_path):
+    """`half build --folding`: a missing file, a malformed one and an illegal (PE, SIMD) are
+    one-line errors naming the file or the layer; nothing is written."""
+    folding = {"clock_mhz": 12.0, "layers": {"conv1": {"pe": 3, "simd": 1}}}
+    (tmp_path / "f.json").write_text(json.dumps(folding))
+    (tmp_path / "bad.json").write_text("{not json")
+    for f, words in (("nope.json", "no such file"), ("bad.json", "not a folding"),
+                     ("f.json", "folding.conv1")):
+        proc = run_half("build", "--model", "preset:tiny", "--task", "mitdb-aami", "--folding",
+                        str(tmp_path / f), "-o", str(tmp_path / "p"))
+        assert proc.returncode != 0 and words in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "p").exists()

@@ -57,6 +57,18 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
             "latency_cycles": est.latency_cycles}
 
 
+def read_folding(path: Path) -> Folding:
+    """A folding from a JSON file ({"clock_mhz": .., "layers": {name: {"pe": .., "simd": ..}}},
+    as in design.json's "folding")."""
+    try:
+        d = json.loads(Path(path).read_text())
+        return Folding.from_dict(d.get("folding", d))
+    except FileNotFoundError:
+        raise ConfigError("folding", f"{path}: no such file") from None
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError("folding", f"{path}: not a folding ({exc})") from None
+
+
 def check_folding(graph, folding: Folding) -> None:
     """A given folding must name every MAC layer with a legal (PE, SIMD) pair."""
     from half.hw.cost import options
