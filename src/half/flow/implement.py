@@ -267,7 +267,9 @@ def implement(project: Path, device: str | None = None,
     notes: list[str] = []
     if dev.name != src["device"]:
         notes.append(f"implemented on {dev.name}; the project was folded for {src['device']} "
-                     f"(same RTL, clock target {target:g} MHz from its folding)")
+                     f"(same RTL, clock target {target:g} MHz from its folding); 'predicted' "
+                     f"is the cost model's estimate for {dev.name}")
+        predicted = _predict_on(src, design, dev)
     run = _Run(project, progress or (lambda _m: None), {}, {}, {})
     tc = dev.toolchain
     family = _FAMILIES.get(tc.nextpnr or "")
@@ -352,6 +354,15 @@ def implement(project: Path, device: str | None = None,
     run.seconds["total"] = round(time.perf_counter() - t_start, 2)
     write_json_atomic(project / REPORTS / RESULT, result)
     return result
+
+
+def _predict_on(src: dict, design: dict, dev: Device) -> dict:
+    """The cost model's figures for the project's network and folding on another device."""
+    from half.hw.cost import Folding, estimate
+    from half.hw.plan import graph_for
+
+    graph, _ = graph_for(src["model"], src["task"])
+    return estimate(graph, dev, Folding.from_dict(design["folding"])).to_dict(src.get("rate"))
 
 
 def _read_project(project: Path) -> tuple[dict, dict, dict, list[str]]:
