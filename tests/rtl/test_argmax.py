@@ -10,14 +10,13 @@ import random
 from pathlib import Path
 
 import pytest
-from tbutil import pack, start
+from tbutil import pack, start, stream
 
 HERE = Path(__file__).resolve().parent
 DRAIN = 20  # cycles run after the last expected beat, to catch extra beats
 
 try:
     import cocotb
-    from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
 
@@ -44,29 +43,12 @@ if cocotb is not None:
         vecs = [scores(rng, n, w) for _ in range(400)]
         want = [first_argmax(s) for s in vecs]
         await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
-        got, in_at, out_at = [], [], []
-        end = None
-        for cycle in range(30 * len(vecs)):
-            if len(in_at) < len(vecs) and rng.random() >= idle:
-                dut.s_axis_tdata.value = pack(vecs[len(in_at)], w)
-                dut.s_axis_tlast.value = rng.getrandbits(1)  # ignored by argmax
-                dut.s_axis_tvalid.value = 1
-            else:
-                dut.s_axis_tvalid.value = 0
-            dut.m_axis_tready.value = int(rng.random() >= stall)
-            await ReadOnly()
-            accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
-            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                assert dut.m_axis_tlast.value == 1
-                got.append(int(dut.m_axis_tdata.value))
-                out_at.append(cycle)
-            await RisingEdge(dut.clk)
-            if accepted:
-                in_at.append(cycle)
-            if end is None and len(got) >= len(vecs):
-                end = cycle + DRAIN  # then idle cycles: nothing more may come out
-            if end is not None and cycle >= end:
-                break
+        beats = [(pack(v, w), rng.getrandbits(1)) for v in vecs]  # tlast: ignored by argmax
+        out, in_at, out_at = await stream(dut, beats, rng, idle, stall,
+                                          lambda _, n_out: n_out >= len(vecs), DRAIN,
+                                          30 * len(vecs))
+        assert all(last == 1 for _, last in out)
+        got = [d for d, _ in out]
         assert got == want
         lat = [o - i for i, o in zip(in_at, out_at, strict=True)]
         assert min(lat) >= 1

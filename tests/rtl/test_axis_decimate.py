@@ -10,14 +10,13 @@ import random
 from pathlib import Path
 
 import pytest
-from tbutil import start
+from tbutil import start, stream
 
 HERE = Path(__file__).resolve().parent
 DRAIN = 20  # cycles run after the last expected beat, to catch extra beats
 
 try:
     import cocotb
-    from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
 
@@ -39,27 +38,9 @@ if cocotb is not None:
         beats = [(v, t == length - 1) for win in windows for t, v in enumerate(win)]
         want = decimate(windows, factor)
         await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
-        got, in_at, out_at = [], [], []
-        end = None
-        for cycle in range(30 * len(beats)):
-            if len(in_at) < len(beats) and rng.random() >= idle:
-                dut.s_axis_tdata.value, dut.s_axis_tlast.value = beats[len(in_at)]
-                dut.s_axis_tvalid.value = 1
-            else:
-                dut.s_axis_tvalid.value = 0
-            dut.m_axis_tready.value = int(rng.random() >= stall)
-            await ReadOnly()
-            accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
-            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append((int(dut.m_axis_tdata.value), bool(dut.m_axis_tlast.value)))
-                out_at.append(cycle)
-            await RisingEdge(dut.clk)
-            if accepted:
-                in_at.append(cycle)
-            if end is None and len(in_at) >= len(beats):
-                end = cycle + DRAIN  # then idle cycles: nothing more may come out
-            if end is not None and cycle >= end:
-                break
+        got, in_at, out_at = await stream(dut, beats, rng, idle, stall,
+                                          lambda n_in, _: n_in >= len(beats), DRAIN,
+                                          30 * len(beats))
         assert got == want
         # combinational: a kept sample leaves in the cycle it is accepted
         kept_at = [c for t, c in enumerate(in_at) if (t % length) % factor == 0]

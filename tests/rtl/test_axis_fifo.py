@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from tbutil import start
+from tbutil import start, stream
 
 HERE = Path(__file__).resolve().parent
 LATENCY = 2  # a beat accepted in cycle c is at the output in cycle c + 2 (empty FIFO)
@@ -58,28 +58,10 @@ if cocotb is not None:
         width = len(dut.s_axis_tdata)
         beats = [(rng.getrandbits(width), rng.random() < 0.2) for _ in range(400)]
         await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
-        got, in_at, out_at = [], [], []
         drain = 2 * int(os.environ["HALF_DEPTH"]) + 10  # idle cycles after the last beat
-        end = None
-        for cycle in range(30 * len(beats)):
-            if len(in_at) < len(beats) and rng.random() >= idle:
-                dut.s_axis_tdata.value, dut.s_axis_tlast.value = beats[len(in_at)]
-                dut.s_axis_tvalid.value = 1
-            else:
-                dut.s_axis_tvalid.value = 0
-            dut.m_axis_tready.value = int(rng.random() >= stall)
-            await ReadOnly()
-            accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
-            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append((int(dut.m_axis_tdata.value), bool(dut.m_axis_tlast.value)))
-                out_at.append(cycle)
-            await RisingEdge(dut.clk)
-            if accepted:
-                in_at.append(cycle)
-            if end is None and len(got) >= len(beats):
-                end = cycle + drain  # nothing more may come out
-            if end is not None and cycle >= end:
-                break
+        got, in_at, out_at = await stream(dut, beats, rng, idle, stall,
+                                          lambda _, n_out: n_out >= len(beats), drain,
+                                          30 * len(beats))
         assert got == beats
         assert all(o - i >= LATENCY for i, o in zip(in_at, out_at, strict=True))
         if idle == 0 and stall == 0:

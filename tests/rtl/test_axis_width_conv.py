@@ -11,14 +11,13 @@ import random
 from pathlib import Path
 
 import pytest
-from tbutil import pack, start, unpack
+from tbutil import pack, start, stream, unpack
 
 HERE = Path(__file__).resolve().parent
 DRAIN = 20  # cycles run after the last expected beat, to catch extra beats
 
 try:
     import cocotb
-    from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - cocotb is a dependency
     cocotb = None
 
@@ -54,30 +53,11 @@ if cocotb is not None:
         beats_in, want = model(windows, in_n, out_n)
         lat = 0 if in_n == out_n else 1
         await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
-        got, in_at, out_at = [], [], []
-        end = None
-        for cycle in range(40 * (len(beats_in) + len(want))):
-            if len(in_at) < len(beats_in) and rng.random() >= idle:
-                data, last = beats_in[len(in_at)]
-                dut.s_axis_tdata.value = pack(data, w)
-                dut.s_axis_tlast.value = int(last)
-                dut.s_axis_tvalid.value = 1
-            else:
-                dut.s_axis_tvalid.value = 0
-            dut.m_axis_tready.value = int(rng.random() >= stall)
-            await ReadOnly()
-            accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
-            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append((unpack(int(dut.m_axis_tdata.value), out_n, w, False),
-                            bool(dut.m_axis_tlast.value)))
-                out_at.append(cycle)
-            await RisingEdge(dut.clk)
-            if accepted:
-                in_at.append(cycle)
-            if end is None and len(got) >= len(want):
-                end = cycle + DRAIN  # then idle cycles: nothing more may come out
-            if end is not None and cycle >= end:
-                break
+        beats = [(pack(data, w), int(last)) for data, last in beats_in]
+        out, in_at, out_at = await stream(dut, beats, rng, idle, stall,
+                                          lambda _, n_out: n_out >= len(want), DRAIN,
+                                          40 * (len(beats_in) + len(want)))
+        got = [(unpack(d, out_n, w, False), bool(t)) for d, t in out]
         assert got == [(d, t) for d, t, _, _ in want]
         # an output beat never leaves before its input beat (+ latency, + earlier pieces)
         early = [o - in_at[s] - lat - p for o, (_, _, s, p) in zip(out_at, want, strict=True)]
