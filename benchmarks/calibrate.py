@@ -82,11 +82,15 @@ def _synth_stages(project: Path, synth: str) -> dict[str, dict[str, int]]:
         raise RuntimeError(proc.stderr[-500:] or proc.stdout[-500:])
     net = json.loads((project / "cal.json").read_text())["modules"]
 
+    def leaf(t: str) -> bool:  # a primitive (the cell library's modules are (white)boxes)
+        attrs = net[t].get("attributes", {}) if t in net else {}
+        return t not in net or "blackbox" in attrs or "whitebox" in attrs
+
     def count(mod: str) -> dict[str, int]:
         cells: dict[str, int] = {}
         for c in net[mod]["cells"].values():
             t = c["type"]
-            if t in net:  # a submodule: its cells count here
+            if not leaf(t):  # a submodule: its cells count here
                 for k, v in count(t).items():
                     cells[k] = cells.get(k, 0) + v
             else:
@@ -94,7 +98,7 @@ def _synth_stages(project: Path, synth: str) -> dict[str, dict[str, int]]:
         return cells
 
     return {name.removeprefix("u_"): count(c["type"])
-            for name, c in net["half_top"]["cells"].items() if c["type"] in net}
+            for name, c in net["half_top"]["cells"].items() if not leaf(c["type"])}
 
 
 def _summary(cells: dict[str, int]) -> dict[str, int]:
@@ -113,14 +117,23 @@ def _collect(design: dict) -> list[dict]:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        if "folding" in design:
+            folding = Folding.from_dict(design["folding"])
+        else:  # the goal's folding on the design's own device, synthesized for every family
+            b = build(design["model"], design["task"], design["device"], design["goal"],
+                      Path(tmp) / "goal")
+            folding = Folding.from_dict(b["folding"])
         for fam, (device, synth) in FAMILIES.items():
             proj = Path(tmp) / fam
-            folding = Folding.from_dict(design["folding"]) if "folding" in design else None
             build(design["model"], design["task"], device, design["goal"], proj,
                   folding=folding)
             predicted = json.loads((proj / "predicted.json").read_text())
             stages = {s["name"]: s for s in predicted["stages"]}
             measured = _synth_stages(proj, synth)
+            # the cost model counts argmax in the last dense stage's writer
+            last = [n for n, st in stages.items() if st["kind"] == "dense"][-1]
+            for k, v in measured.pop("argmax", {}).items():
+                measured[last][k] = measured[last].get(k, 0) + v
             for name, cells in measured.items():
                 key = {"decimate": "input"}.get(name, name)
                 rows.append({**{k: v for k, v in design.items() if k != "folding"},
