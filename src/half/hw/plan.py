@@ -89,8 +89,9 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
             "required_rate_per_s": rate, "folding": folding.to_dict(), "macs": graph.macs(),
             "search": info, **d,
             "notes": ["resources, power and energy are estimates of the analytical cost model "
-                      "(not yet calibrated against synthesis); cycles follow the documented "
-                      "micro-architecture, not yet checked against an RTL simulation",
+                      "(not yet calibrated against synthesis, which so far measures more LUTs "
+                      "and FFs than estimated); cycles and II are the RTL's (checked by "
+                      "`half verify`)",
                       *([] if not rate or est.throughput >= rate else
                         [f"this design's throughput {est.throughput:.3g}/s is below the "
                          f"required rate {rate:.3g}/s"]),
