@@ -143,6 +143,7 @@ module gap_join #(
     reg m_valid_reg;
     reg [(C+F)*OUT_W-1:0] m_data_reg;
     assign side_axis_tready = (F > 0) && !side_ok_reg;
+    wire reading = busy_reg && k_reg != KW'(C);
     wire done = busy_reg && n_reg == KW'(C);
     wire [(C+F)*OUT_W-1:0] out_vec;
     generate
@@ -181,8 +182,8 @@ module gap_join #(
                 end
             end
             // read channel k_reg (until all C are read), requantize it the next cycle
-            rd_v_reg <= busy_reg && k_reg != KW'(C);
-            if (busy_reg && k_reg != KW'(C)) begin
+            rd_v_reg <= reading;
+            if (reading) begin
                 rd_word <= rrom[k_reg[KA-1:0]];
                 rd_sum <= snap_reg[k_reg[KA-1:0]];
                 k_reg <= k_reg + 1'b1;

@@ -256,7 +256,7 @@ module mvu_stage #(
     end
 
     reg [PE*SIMD*W_W-1:0] w_s1;
-    reg v_s1, first_s1, last_s1, glast_s1, pfirst_s1, emit_s1, olast_s1;
+    reg v_s1, first_s1, last_s1, pfirst_s1, emit_s1, olast_s1;
     reg [GW-1:0] g_s1;
     reg [SW-1:0] cs_s1;
     always @(posedge clk) begin
@@ -269,7 +269,6 @@ module mvu_stage #(
             last_s1 <= c_end;
             g_s1 <= g_reg;
             cs_s1 <= cs_reg;
-            glast_s1 <= g_end;
             pfirst_s1 <= pq_reg == {QW{1'b0}};
             // the last group of a pooled position that the pool keeps: one output beat
             emit_s1 <= g_end && pq_reg == QW'(POOL - 1) && lq_reg < LW'(L_POOL);
@@ -306,7 +305,7 @@ module mvu_stage #(
     end
 
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
-    reg v_s2, glast_s2, pfirst_s2, emit_s2, olast_s2;
+    reg v_s2, pfirst_s2, emit_s2, olast_s2;
     reg [RW*PE-1:0] r_word;  // the requant parameters of acc_s2's group
     reg signed [ACC_W-1:0] dot [0:PE-1];
     integer p, q;
@@ -330,7 +329,6 @@ module mvu_stage #(
             v_s2 <= 1'b0;
         end else if (adv) begin
             v_s2 <= v_s1 && last_s1;
-            glast_s2 <= glast_s1;
             pfirst_s2 <= pfirst_s1;
             emit_s2 <= emit_s1;
             olast_s2 <= olast_s1;
@@ -348,7 +346,7 @@ module mvu_stage #(
     localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
     localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
     reg [PE*OUT_W-1:0] q_s3, q_comb;
-    reg v_s3, glast_s3, pfirst_s3, emit_s3, olast_s3;
+    reg v_s3, pfirst_s3, emit_s3, olast_s3;
     // only the configured kind is elaborated (the other's fields may not exist in r_word)
     generate
         if (RQ == 0) begin : g_thresholds
@@ -388,7 +386,6 @@ module mvu_stage #(
             v_s3 <= 1'b0;
         end else if (adv) begin
             v_s3 <= v_s2;
-            glast_s3 <= glast_s2;
             pfirst_s3 <= pfirst_s2;
             emit_s3 <= emit_s2;
             olast_s3 <= olast_s2;
@@ -437,9 +434,6 @@ module mvu_stage #(
         end
     end
 
-    // verilator lint_off UNUSEDSIGNAL
-    wire unused_glast = glast_s3;  // the group order is implicit in the queue
-    // verilator lint_on UNUSEDSIGNAL
     assign m_axis_tdata = m_data_reg;
     assign m_axis_tlast = m_last_reg;
     assign m_axis_tvalid = m_valid_reg;
