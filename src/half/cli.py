@@ -538,6 +538,15 @@ def _register_search() -> None:
 _register_search()
 
 
+def _register_run() -> None:
+    from half.run.cli import run_cmd
+
+    cli.add_command(run_cmd)
+
+
+_register_run()
+
+
 @_guard
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (`half`)."""

@@ -1,0 +1,303 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`half run`: the whole chain for one task, goal and device, into one run folder.
+
+    from half.run import RunSettings, run_all
+    run = run_all(RunSettings(task="mitdb-aami", goal="low-energy", device="up5k",
+                              budget="30m"), "out/run")
+    run["choice"]["chosen"], run["verification"], run["figures"]
+
+The stages (STAGES, in this order), each a plain function in `half.run.stages`:
+
+    search     half.search.run_search into search/ (the budget is the search's own)
+    reeval     half.search.reevaluate: the search's feasible front trained again (full fidelity)
+    choose     validation only: the cheapest re-evaluated design on the goal's hardware metric
+               that meets the accuracy floor; its run folder copied to model/
+    test       the chosen model on the test split: the first and only use of the test split
+    golden     the integer golden model against PyTorch on the test split (`half golden`)
+    build      the RTL project in project/ (`half build`)
+    verify     Verilator against the golden model (`half verify`): project/reports/verify.json
+    implement  Yosys + nextpnr (`half implement`): project/reports/implementation.json
+
+and then report/index.html (half.report) and run.json, both written whatever happened.
+
+Records and resume. Every stage writes `stages/<stage>.json`: its inputs key (a digest of the
+settings it depends on and of the results of the stages it reads), status, seconds and result.
+Run again into the same folder, a stage is reused when its record finished with the same key
+and its artefacts are still there; otherwise it runs (and so, when its result changed, do the
+stages that read it). `redo` forces stages to run. The search is reused when it finished its
+budget; an unfinished (killed) search resumes its study with what is left of the budget (wall
+time is counted across runs in search/budget.json), and a larger budget continues it.
+
+Failures. Settings are checked before any work (ConfigError). A stage that fails with a
+HalfError (a tool missing or failing, no feasible design) is recorded with its one-line message;
+the stages that need its result are skipped and the run ends with `ok` false and the report
+saying so. Implementation results such as "does not fit" or "timing not met" are findings, not
+failures. Only the search, the re-evaluation and the choice read training and validation data;
+nothing before `test` loads the test split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from half._io import write_json_atomic
+from half.errors import ConfigError, HalfError
+
+Progress = Callable[[dict], None]
+FLOOR_SLACK = 0.05  # default floor: the best re-evaluated validation metric minus this
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run computes (everything its results depend on); see `half run --help`."""
+
+    task: str = "mitdb-aami"
+    goal: str = "low-energy"
+    device: str = "up5k"
+    budget: str | int = "30m"  # the search's: wall time ("30m", "1h30m") or finished trials
+    accuracy_floor: float | None = None  # least validation metric of the chosen design; None:
+    #                                      the best re-evaluated one's minus FLOOR_SLACK
+    seed: int = 0  # search sampler and training seed (re-evaluation: seed+1 ...)
+    fidelity: float = 0.1  # share of the training windows a search candidate trains on
+    epochs: int = 6  # training epochs of a search candidate
+    population: int = 16  # NSGA-II population
+    precheck: str = "export"  # hardware check before training a candidate (export, bits, off)
+    rate: float | None = None  # required inferences/s (None: the task's real-time rate)
+    reeval_seeds: int = 1  # seeds each front design is trained again with
+    reeval_fidelity: float = 1.0  # share of the training windows in the re-evaluation
+    reeval_epochs: int | None = None  # epochs of the re-evaluation (None: `epochs`)
+    verify_windows: int = 200  # test windows simulated by Verilator
+    implement: bool = True  # run synthesis and place-and-route
+    task_params: dict = field(default_factory=dict)  # over the search's (tiny preset's)
+    train_options: dict = field(default_factory=dict)  # TrainConfig fields over the recipe's
+
+    def __post_init__(self) -> None:
+        from half.search.study import parse_budget
+
+        parse_budget(self.budget)
+        if self.accuracy_floor is not None and not 0 <= self.accuracy_floor <= 1:
+            raise ConfigError("accuracy_floor", f"must lie in [0, 1], got {self.accuracy_floor}")
+        if self.reeval_seeds < 1:
+            raise ConfigError("reeval_seeds", f"must be at least 1, got {self.reeval_seeds}")
+        if not 0 < self.reeval_fidelity <= 1:
+            raise ConfigError("reeval_fidelity", f"must lie in (0, 1], got {self.reeval_fidelity}")
+        if self.reeval_epochs is not None and self.reeval_epochs < 1:
+            raise ConfigError("reeval_epochs", f"must be at least 1, got {self.reeval_epochs}")
+        if self.verify_windows < 3:  # latency and II are measured on the first three windows
+            raise ConfigError("verify_windows", f"must be at least 3, got {self.verify_windows}")
+        if self.population < 2:
+            raise ConfigError("population", f"must be at least 2, got {self.population}")
+
+    def search_spec(self):
+        """The search's SearchSpec (validates task, goal, device, fidelity ...). The accuracy
+        floor is not a search constraint: it applies to the re-evaluated (full fidelity)
+        metrics at the choice, not to the low-fidelity metrics the search sees."""
+        from half.search.evaluate import SearchSpec
+
+        return SearchSpec(
+            task=self.task,
+            goal=self.goal,
+            device=self.device,
+            fidelity=self.fidelity,
+            epochs=self.epochs,
+            seed=self.seed,
+            rate=self.rate,
+            task_params=dict(self.task_params),
+            train_options=dict(self.train_options),
+            precheck=self.precheck,
+        )
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass
+class Ctx:
+    """What the stage functions share: settings, folders and the records so far."""
+
+    settings: RunSettings
+    run_dir: Path
+    spec: Any  # the resolved SearchSpec
+    space: Any  # half.nn.space.Space
+    workers: int | None
+    data_dir: Path | None
+    progress: Progress
+    records: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def search_dir(self) -> Path:
+        return self.run_dir / "search"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.run_dir / "model"
+
+    @property
+    def project(self) -> Path:
+        return self.run_dir / "project"
+
+    def result(self, stage: str) -> dict:
+        return self.records[stage]["result"]
+
+    def log(self, message: str) -> None:
+        self.progress({"event": "log", "message": message})
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage_key(ctx: Ctx, stage) -> str:
+    """The inputs key of a stage: its settings and the results of the stages it reads."""
+    return _digest(
+        {
+            "stage": stage.name,
+            "settings": stage.settings(ctx),
+            "deps": {d: _digest(ctx.records[d]["result"]) for d in stage.deps},
+        }
+    )
+
+
+def _record_path(run_dir: Path, name: str) -> Path:
+    return run_dir / "stages" / f"{name}.json"
+
+
+def _load_record(run_dir: Path, name: str) -> dict | None:
+    path = _record_path(run_dir, name)
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):  # none, or damaged: the stage runs again
+        return None
+
+
+def run_all(
+    settings: RunSettings,
+    run_dir: str | Path,
+    *,
+    workers: int | None = None,
+    data_dir: str | Path | None = None,
+    space=None,
+    redo: tuple[str, ...] = (),
+    progress: Progress | None = None,
+) -> dict:
+    """Run (or resume) every stage into `run_dir`; returns the run summary also written to
+    run_dir/run.json (with `ok`, `problems`, every stage's status and the figures), after
+    run_dir/report/index.html. `workers`, `data_dir` and `space` (the search space, default
+    Space()) are as for `half.search.run_search`; `redo` names stages to run again ("all")."""
+    from half.nn.space import Space
+    from half.run.stages import STAGES
+    from half.run.summary import summarize, write_outputs
+
+    names = [s.name for s in STAGES]
+    redo = tuple(redo)
+    for name in redo:
+        if name != "all" and name not in names:
+            raise ConfigError("redo", f"no stage {name!r}; stages: {', '.join(names)}, all")
+    if workers is not None and workers < 1:
+        raise ConfigError("workers", f"must be at least 1, got {workers}")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ConfigError("data_dir", f"{data_dir}: no such folder")
+    run_dir = Path(run_dir).resolve()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError("out", f"{run_dir} exists and is not a folder")
+    spec = settings.search_spec().resolved()
+    ctx = Ctx(
+        settings,
+        run_dir,
+        spec,
+        space or Space(),
+        workers,
+        None if data_dir is None else Path(data_dir),
+        progress or (lambda e: None),
+    )
+    from half.run.stages import check_resumable
+
+    check_resumable(ctx)
+    t_start = time.monotonic()
+    for i, stage in enumerate(STAGES):
+        ev = {"event": "stage", "stage": stage.name, "index": i + 1, "total": len(STAGES)}
+        blocked = [d for d in stage.deps if ctx.records[d]["status"] not in ("done", "reused")]
+        if blocked or (stage.enabled and not stage.enabled(ctx)):
+            reason = f"{blocked[0]} did not finish" if blocked else stage.disabled_reason
+            ctx.records[stage.name] = {
+                "stage": stage.name,
+                "status": "skipped",
+                "reason": reason,
+                "result": None,
+            }
+            ctx.progress({**ev, "status": "skipped", "message": reason})
+            continue
+        key = stage_key(ctx, stage)
+        old = _load_record(run_dir, stage.name)
+        if (
+            old is not None
+            and old.get("status") == "done"
+            and old.get("key") == key
+            and "all" not in redo
+            and stage.name not in redo
+            and stage.reusable(ctx, old)
+        ):
+            ctx.records[stage.name] = {**old, "status": "reused"}
+            ctx.progress(
+                {
+                    **ev,
+                    "status": "reused",
+                    "message": stage.describe(old),
+                    "seconds": old.get("seconds"),
+                }
+            )
+            continue
+        ctx.progress({**ev, "status": "start", "message": stage.title})
+        t0 = time.monotonic()
+        try:
+            result, info = stage.run(ctx)
+            rec = {
+                "stage": stage.name,
+                "key": key,
+                "status": "done",
+                "result": result,
+                "info": info,
+            }
+        except HalfError as exc:
+            rec = {
+                "stage": stage.name,
+                "key": key,
+                "status": "error",
+                "result": None,
+                "info": {},
+                "error": " ".join(str(exc).split()),
+            }
+        rec["seconds"] = round(time.monotonic() - t0, 2)
+        rec["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        write_json_atomic(_record_path(run_dir, stage.name), rec)
+        ctx.records[stage.name] = rec
+        ctx.progress(
+            {
+                **ev,
+                "status": rec["status"],
+                "seconds": rec["seconds"],
+                "message": rec.get("error") or stage.describe(rec),
+            }
+        )
+    run = summarize(ctx, time.monotonic() - t_start)
+    write_outputs(run, run_dir)
+    ctx.progress(
+        {
+            "event": "finished",
+            "ok": run["ok"],
+            "problems": run["problems"],
+            "report": run["report"],
+            "run_json": str(run_dir / "run.json"),
+        }
+    )
+    return run
+
+
+__all__ = ["FLOOR_SLACK", "Ctx", "RunSettings", "run_all", "stage_key"]

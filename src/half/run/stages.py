@@ -1,0 +1,517 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The stages of `half run` (see half.run.pipeline): each a function `Ctx -> (result, info)`.
+
+`result` is what later stages read (its digest goes into their inputs key), `info` what only
+the report shows (timings, counts). A stage raises HalfError to fail with a one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from half._io import atomic_dir, write_json_atomic
+from half.errors import ConfigError, HalfError
+from half.run.pipeline import FLOOR_SLACK, Ctx
+
+SETTINGS_FILE = "run_settings.json"  # the search identity of a run folder
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str  # what the console says when the stage starts
+    run: Callable[[Ctx], tuple[dict, dict]]
+    deps: tuple[str, ...] = ()  # stages whose results this one reads
+    settings: Callable[[Ctx], dict] = lambda ctx: {}  # the settings its result depends on
+    artefacts: Callable[[Ctx, dict], list[Path]] = lambda ctx, rec: []  # must exist to reuse
+    describe: Callable[[dict], str] = lambda rec: ""  # one line about a finished record
+    enabled: Callable[[Ctx], bool] | None = None
+    disabled_reason: str = ""
+
+    def reusable(self, ctx: Ctx, old: dict) -> bool:
+        return all(Path(p).exists() for p in self.artefacts(ctx, old))
+
+
+# -- the run folder ------------------------------------------------------------------------
+def _identity(ctx: Ctx) -> dict:
+    return {
+        "search_spec_key": ctx.spec.key(),
+        "search_spec": ctx.spec.to_dict(),
+        "space": json.loads(json.dumps(dataclasses.asdict(ctx.space))),
+    }
+
+
+def check_resumable(ctx: Ctx) -> None:
+    """A run folder holds one search (task, goal, device, fidelity ..., space): refuse another
+    one's settings, and a non-empty folder that is no run folder; record the identity."""
+    path = ctx.run_dir / SETTINGS_FILE
+    mine = _identity(ctx)
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != mine:
+            from half.search.study import _first_difference
+
+            raise ConfigError(
+                "out",
+                f"{ctx.run_dir} holds a run with other search settings "
+                f"({_first_difference(old, mine)}); give another output folder",
+            )
+    elif ctx.run_dir.is_dir() and any(ctx.run_dir.iterdir()):
+        raise ConfigError(
+            "out",
+            f"{ctx.run_dir} is not empty and holds no half run "
+            f"({SETTINGS_FILE} missing); give a new or empty folder",
+        )
+    else:
+        write_json_atomic(path, mine)
+
+
+# -- search --------------------------------------------------------------------------------
+def _brief(r: dict) -> dict:
+    keep = (
+        "trial",
+        "arch_hash",
+        "genome",
+        "error",
+        "val_metric",
+        "metric",
+        "cost",
+        "cost_name",
+        "params",
+        "macs",
+        "run_dir",
+        "arch",
+    )
+    return {k: r.get(k) for k in keep}
+
+
+def _points(cache: Path) -> list[dict]:
+    """Every evaluated architecture of the study (the result cache holds one per network)."""
+    out = []
+    for f in sorted(cache.glob("*.json")):
+        try:
+            r = json.loads(f.read_text())
+        except ValueError:
+            continue
+        out.append(
+            {
+                "arch_hash": r.get("arch_hash"),
+                "error": r.get("error"),
+                "cost": r.get("cost"),
+                "feasible": bool(r.get("feasible")),
+                "status": r.get("status"),
+                "trained": bool(r.get("trained")),
+                "params": r.get("params"),
+            }
+        )
+    return out
+
+
+def search(ctx: Ctx) -> tuple[dict, dict]:
+    from half.search.study import parse_budget, run_search
+
+    s = ctx.settings
+    trials, seconds = parse_budget(s.budget)
+    budget_file = ctx.search_dir / "budget.json"
+    used = 0.0
+    if budget_file.is_file():
+        used = float(json.loads(budget_file.read_text()).get("seconds_used", 0.0))
+    remaining = None if seconds is None else max(1.0, seconds - used)
+    if used:
+        ctx.log(
+            f"resuming the study in {ctx.search_dir}: {used:.0f} s of search time used "
+            "before" + ("" if remaining is None else f", {remaining:.0f} s left")
+        )
+    t0 = time.monotonic()
+    last = [t0]
+
+    def progress(state: dict) -> None:  # and count the time used, for a resume after a kill
+        ctx.progress(state)
+        now = time.monotonic()
+        if now - last[0] >= 5.0:
+            last[0] = now
+            write_json_atomic(budget_file, {"budget": s.budget, "seconds_used": used + now - t0})
+
+    summary = run_search(
+        ctx.spec,
+        ctx.search_dir,
+        trials=trials,
+        time_budget_s=remaining,
+        workers=ctx.workers,
+        population=s.population,
+        data_dir=ctx.data_dir,
+        space=ctx.space,
+        progress=progress,
+    )
+    used += time.monotonic() - t0
+    write_json_atomic(budget_file, {"budget": s.budget, "seconds_used": used})
+    pareto = json.loads((ctx.search_dir / "pareto.json").read_text())
+    front = [_brief(r) for r in pareto["front"]]
+    st = summary["state"]
+    result = {
+        "study": summary["study"],
+        "spec_key": summary["spec_key"],
+        "cost_name": ctx.spec.cost_name,
+        "metric": next((r["metric"] for r in front if r.get("metric")), None),
+        "front": front,
+    }
+    info = {
+        "trials_done": st["trials_done"],
+        "feasible": st["feasible"],
+        "infeasible": st["infeasible"],
+        "stopped": summary["stopped"],
+        "seconds_used": round(used, 1),
+        "this_run": summary["this_run"],
+        "statuses": summary["statuses"],
+        "hypervolume": summary["hypervolume"],
+        "backend": summary["backend"],
+        "workers": summary["workers"],
+        "points": _points(ctx.search_dir / "cache" / summary["spec_key"]),
+    }
+    return result, info
+
+
+def _describe_search(rec: dict) -> str:
+    info = rec.get("info") or {}
+    return (
+        f"{info.get('trials_done')} trials, {info.get('feasible')} feasible; front of "
+        f"{len(rec['result']['front'])} design(s)"
+    )
+
+
+# -- re-evaluation -------------------------------------------------------------------------
+def reeval(ctx: Ctx) -> tuple[dict, dict]:
+    from half.search.study import reevaluate
+
+    s = ctx.settings
+    front = ctx.result("search")["front"]
+    if not front:
+        info = ctx.records["search"].get("info") or {}
+        raise HalfError(
+            f"search: no feasible design among {info.get('trials_done')} trials "
+            "(see the report's Pareto plot); give a larger --budget"
+        )
+    res = reevaluate(
+        ctx.spec,
+        ctx.search_dir,
+        seeds=s.reeval_seeds,
+        fidelity=s.reeval_fidelity,
+        epochs=s.reeval_epochs or s.epochs,
+        front=front,
+        workers=ctx.workers,
+        data_dir=ctx.data_dir,
+        space=ctx.space,
+        progress=ctx.progress,
+    )
+    seconds = res.pop("seconds")
+    return res, {"seconds_training": round(seconds, 1)}
+
+
+def _reeval_runs(ctx: Ctx, rec: dict) -> list[Path]:
+    return [
+        Path(r["run_dir"])
+        for c in rec["result"]["candidates"]
+        for r in c["runs"]
+        if r.get("run_dir")
+    ]
+
+
+# -- the choice (validation metrics only) ---------------------------------------------------
+def choose(
+    candidates: list[dict],
+    floor: float | None,
+    metric: str,
+    cost_name: str = "cost",
+    slack: float = FLOOR_SLACK,
+) -> dict:
+    """The design to build: among the re-evaluated candidates whose every run is feasible on
+    the device (fits, meets the rate), the lowest mean hardware cost whose mean validation
+    metric reaches `floor` (None: the best mean metric minus `slack`); when none reaches it,
+    the most accurate, said so. Its run: the seed with the best validation metric."""
+    rows = []
+    for c in candidates:
+        runs = c["runs"]
+        metrics = [float(r["val_metric"]) for r in runs if r.get("val_metric") is not None]
+        ok_runs = [r for r in runs if r.get("feasible")]
+        rows.append(
+            {
+                "arch_hash": c["arch_hash"],
+                "search_error": c["search"]["error"],
+                "search_cost": c["search"]["cost"],
+                "metric_mean": statistics.fmean(metrics) if metrics else None,
+                "metric_std": statistics.stdev(metrics) if len(metrics) > 1 else 0.0,
+                "cost": c.get("cost_mean"),
+                "runs": len(runs),
+                "feasible_runs": len(ok_runs),
+                "hardware_ok": bool(runs)
+                and len(ok_runs) == len(runs)
+                and bool(metrics)
+                and c.get("cost_mean") is not None,
+                "best_run": max(ok_runs, key=lambda r: r["val_metric"] or 0.0) if ok_runs else None,
+            }
+        )
+    usable = [r for r in rows if r["hardware_ok"]]
+    if not usable:
+        raise HalfError(
+            "choose: no re-evaluated design fits the device and meets the rate in "
+            "every run; give a larger --budget or another device"
+        )
+    best = max(r["metric_mean"] for r in usable)
+    source = "given"
+    if floor is None:
+        floor, source = max(0.0, best - slack), f"best validation {metric} {best:.4f} - {slack}"
+    for r in rows:
+        r["meets_floor"] = r["hardware_ok"] and r["metric_mean"] >= floor - 1e-12
+    eligible = [r for r in usable if r["meets_floor"]]
+    if eligible:
+        chosen = min(eligible, key=lambda r: (r["cost"], -r["metric_mean"]))
+        message = (
+            f"the lowest {cost_name} of the {len(eligible)} of {len(rows)} "
+            f"re-evaluated designs whose validation {metric} reaches {floor:.4f}"
+        )
+    else:
+        chosen = max(usable, key=lambda r: r["metric_mean"])
+        message = (
+            f"no design reaches the accuracy floor {floor:.4f} (validation {metric}): "
+            f"the most accurate one was chosen ({chosen['metric_mean']:.4f})"
+        )
+    for r in rows:
+        r["chosen"] = r is chosen
+    return {
+        "metric": metric,
+        "floor": floor,
+        "floor_source": source,
+        "cost_name": cost_name,
+        "met_floor": bool(eligible),
+        "message": message,
+        "candidates": rows,
+        "chosen": {k: v for k, v in chosen.items() if k != "chosen"},
+    }
+
+
+def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
+    search = ctx.result("search")
+    res = choose(
+        ctx.result("reeval")["candidates"],
+        ctx.settings.accuracy_floor,
+        search["metric"] or "metric",
+        search["cost_name"],
+    )
+    run = res["chosen"]["best_run"]
+    src = Path(run["run_dir"])
+    with atomic_dir(ctx.model_dir) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+    hash_ = res["chosen"]["arch_hash"]
+    front = {r["arch_hash"]: r for r in search["front"]}
+    res["chosen"].update(
+        seed=run["seed"],
+        source_run=str(src),
+        model=str(ctx.model_dir),
+        arch=front[hash_].get("arch"),
+        params=front[hash_].get("params"),
+        macs=front[hash_].get("macs"),
+        genome=front[hash_].get("genome"),
+    )
+    return res, {}
+
+
+def _describe_choice(rec: dict) -> str:
+    c = rec["result"]["chosen"]
+    return (
+        f"{c['arch_hash']} (seed {c['seed']}): validation {rec['result']['metric']} "
+        f"{c['metric_mean']:.4f}, cost* {c['cost']:.4g}"
+        + ("" if rec["result"]["met_floor"] else " — below the accuracy floor")
+    )
+
+
+# -- after the choice: the test split, the golden model, RTL, verification, implementation --
+def evaluate_test(ctx: Ctx) -> tuple[dict, dict]:
+    from half.nn.runs import eval_run
+
+    res = eval_run(str(ctx.model_dir), ctx.settings.task, "test", ctx.data_dir)
+    return res, {}
+
+
+def _describe_test(rec: dict) -> str:
+    r = rec["result"]
+    key = "macro_f1" if "macro_f1" in r else "f1_nao" if "f1_nao" in r else "accuracy"
+    return f"{r['windows']} test windows: {key} {r[key]:.4f}, accuracy {r['accuracy']:.4f}"
+
+
+def golden(ctx: Ctx) -> tuple[dict, dict]:
+    from half.hw.check import golden_agreement
+
+    return golden_agreement(str(ctx.model_dir), ctx.settings.task, "test", ctx.data_dir), {}
+
+
+def build(ctx: Ctx) -> tuple[dict, dict]:
+    from half.flow.verify import build as build_project
+
+    s = ctx.settings
+    res = build_project(str(ctx.model_dir), s.task, s.device, s.goal, ctx.project, ctx.spec.rate)
+    res["predicted"] = json.loads((ctx.project / "predicted.json").read_text())
+    design = json.loads((ctx.project / "design.json").read_text())
+    res["modules"] = {st["name"]: st["module"] for st in design["stages"]}
+    return res, {}
+
+
+def verify(ctx: Ctx) -> tuple[dict, dict]:
+    from half.flow.toolchain import find_verilator
+    from half.flow.verify import verify as verify_project
+
+    s = ctx.settings
+    res = verify_project(ctx.project, s.verify_windows, s.seed, ctx.data_dir)
+    tool = find_verilator()
+    return res, {"verilator": ".".join(map(str, tool.version))}
+
+
+def _describe_verify(rec: dict) -> str:
+    r = rec["result"]
+    return (
+        f"{r['windows']} windows, {r['mismatches']} mismatches; latency "
+        f"{r['cycles_measured']} cycles (model {r['cycles_model']}), II {r['ii_measured']} "
+        f"(model {r['ii_model']}); lint {'clean' if r['lint_clean'] else 'WARNINGS'}"
+    )
+
+
+def implement(ctx: Ctx) -> tuple[dict, dict]:
+    from half.flow.implement import implement as implement_project
+
+    return implement_project(ctx.project, progress=ctx.log), {}
+
+
+def _describe_implement(rec: dict) -> str:
+    r = rec["result"]
+    if not r["fits"]:
+        return r["bitstream_note"]
+    if r["fmax_mhz"] is None:
+        return f"{r['kind']}: {r['bitstream_note'] or 'no timing'}"
+    return (
+        f"fits; fmax {r['fmax_mhz']:.2f} MHz vs target {r['target_mhz']:g} MHz: timing "
+        f"{'met' if r['timing_met'] else 'NOT met'}"
+    )
+
+
+def commands(ctx: Ctx) -> dict[str, str]:
+    """The `half` command that does each stage's work by hand (the run's own settings)."""
+    s, run = ctx.settings, ctx.run_dir
+    half = "half" + (f" --data-dir {ctx.data_dir}" if ctx.data_dir else "")
+    model, target = (
+        f"--model {ctx.model_dir} --task {s.task}",
+        f"--device {s.device} --goal {s.goal}" + (f" --rate {s.rate:g}" if s.rate else ""),
+    )
+    return {
+        "search": f"{half} search --task {s.task} {target} --budget {s.budget} --seed {s.seed} "
+        f"--fidelity {s.fidelity:g} --epochs {s.epochs} --population {s.population} "
+        f"--precheck {s.precheck}"
+        + "".join(f" -p {k}={v}" for k, v in s.task_params.items())
+        + "".join(f" -c {k}={v}" for k, v in s.train_options.items())
+        + f" -o {run / 'search'}",
+        "reeval": f"{half} search ... --reeval-seeds {s.reeval_seeds} --reeval-fidelity "
+        f"{s.reeval_fidelity:g} --reeval-epochs {s.reeval_epochs or s.epochs}",
+        "test": f"{half} eval {model} --split test",
+        "golden": f"{half} golden {model} --split test",
+        "build": f"{half} build {model} {target} -o {ctx.project}",
+        "verify": f"{half} verify {ctx.project} --windows {s.verify_windows} --seed {s.seed}",
+        "implement": f"{half} implement {ctx.project}",
+    }
+
+
+STAGES = (
+    Stage(
+        "search",
+        "NSGA-II search (validation error vs the goal's hardware cost)",
+        search,
+        settings=lambda ctx: {
+            **_identity(ctx),
+            "budget": ctx.settings.budget,
+            "population": ctx.settings.population,
+        },
+        describe=_describe_search,
+    ),
+    Stage(
+        "reeval",
+        "re-evaluating the Pareto front",
+        reeval,
+        deps=("search",),
+        settings=lambda ctx: {
+            "seeds": ctx.settings.reeval_seeds,
+            "fidelity": ctx.settings.reeval_fidelity,
+            "epochs": ctx.settings.reeval_epochs or ctx.settings.epochs,
+        },
+        artefacts=_reeval_runs,
+        describe=lambda rec: (
+            f"{len(rec['result']['candidates'])} design(s) x {len(rec['result']['seeds'])} seed(s)"
+        ),
+    ),
+    Stage(
+        "choose",
+        "choosing the design (validation metrics only)",
+        choose_stage,
+        deps=("reeval",),
+        settings=lambda ctx: {"floor": ctx.settings.accuracy_floor, "slack": FLOOR_SLACK},
+        artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"],
+        describe=_describe_choice,
+    ),
+    Stage(
+        "test",
+        "evaluating the chosen model on the test split (its first use)",
+        evaluate_test,
+        deps=("choose",),
+        artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt"],
+        describe=_describe_test,
+    ),
+    Stage(
+        "golden",
+        "golden integer model vs PyTorch on the test split",
+        golden,
+        deps=("choose",),
+        artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt"],
+        describe=lambda rec: (
+            f"agreement {rec['result']['agreement']:.4f} on {rec['result']['windows']} windows"
+        ),
+    ),
+    Stage(
+        "build",
+        "generating the RTL project",
+        build,
+        deps=("choose",),
+        settings=lambda ctx: {
+            "device": ctx.settings.device,
+            "goal": ctx.settings.goal,
+            "rate": ctx.spec.rate,
+        },
+        artefacts=lambda ctx, rec: [ctx.project / "design.json", ctx.project / "source.json"],
+        describe=lambda rec: (
+            f"{rec['result']['folding']['clock_mhz']:g} MHz, II {rec['result']['ii_cycles']} cycles"
+        ),
+    ),
+    Stage(
+        "verify",
+        "Verilator simulation against the golden model",
+        verify,
+        deps=("build",),
+        settings=lambda ctx: {"windows": ctx.settings.verify_windows, "seed": ctx.settings.seed},
+        artefacts=lambda ctx, rec: [ctx.project / "reports" / "verify.json"],
+        describe=_describe_verify,
+    ),
+    Stage(
+        "implement",
+        "synthesis and place-and-route (Yosys, nextpnr)",
+        implement,
+        deps=("build",),
+        artefacts=lambda ctx, rec: [ctx.project / "reports" / "implementation.json"],
+        describe=_describe_implement,
+        enabled=lambda ctx: ctx.settings.implement,
+        disabled_reason="not asked for (implement=False, --no-implement)",
+    ),
+)
+
+__all__ = ["STAGES", "Stage", "check_resumable", "choose", "commands"]
