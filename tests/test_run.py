@@ -1,0 +1,491 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`half run` end to end on small real data (a tiny search over a small space, re-evaluation,
+choice, test split, golden model, RTL, Verilator, Yosys/nextpnr, report), its resume, the test
+split used only after the choice, the choice rule, and the report's rendering on a synthetic
+run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import run_half
+from half.data.task import TaskData
+from half.errors import HalfError
+from half.nn.space import Space
+from half.report import pareto_svg, render_report
+from half.report.svg import linear_ticks, log_ticks
+from half.run import STAGES, RunSettings, choose, run_all
+from half.search import evaluate as ev_mod
+
+# 101 (train), 118 (validation), 100 (test): as tests/test_search.py
+RECORDS = (101, 118, 100)
+# one 4- or 8-channel convolution of kernel 3 or 5: small designs, quick to implement
+SMALL = Space(
+    min_blocks=1,
+    max_blocks=1,
+    channels=(4, 8),
+    kernels=(3, 5),
+    strides=(1,),
+    pools=(4,),
+    kinds=("conv",),
+    bits=(4,),
+    decimations=(4,),
+    max_dense=0,
+)
+FAST = RunSettings(
+    task="mitdb-aami",
+    goal="low-energy",
+    device="up5k",
+    budget=3,
+    population=2,
+    fidelity=0.05,
+    epochs=1,
+    precheck="bits",
+    reeval_seeds=1,
+    reeval_fidelity=0.1,
+    reeval_epochs=1,
+    verify_windows=20,
+)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory, shared_data) -> Path:
+    root = tmp_path_factory.mktemp("run-data")
+    (root / "mitdb").mkdir()
+    for r in RECORDS:
+        for ext in ("hea", "dat", "atr"):
+            os.symlink(shared_data / "mitdb" / f"{r}.{ext}", root / "mitdb" / f"{r}.{ext}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, small_data, session_cache):
+    """One real `run_all` (workers=1: every evaluation in this process), with the stage events
+    and every TaskData.select call in one sequence."""
+    out = tmp_path_factory.mktemp("run") / "r"
+    events: list[tuple] = []
+    real_select = TaskData.select
+
+    def spy(self, split):
+        events.append(("select", split))
+        return real_select(self, split)
+
+    def progress(ev: dict) -> None:
+        if ev.get("event") == "stage":
+            events.append(("stage", ev["stage"], ev["status"]))
+            if ev["stage"] == "choose" and ev["status"] == "done":  # before any test stage
+                events.append(
+                    ("choice record", json.loads((out / "stages" / "choose.json").read_text()))
+                )
+                events.append(("model files", sorted(p.name for p in (out / "model").iterdir())))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HALF_CACHE_DIR", str(session_cache))
+        mp.setattr(TaskData, "select", spy)
+        ev_mod._DATA.clear()
+        t0 = time.monotonic()
+        run = run_all(FAST, out, workers=1, data_dir=small_data, space=SMALL, progress=progress)
+        seconds = time.monotonic() - t0
+    return {"out": out, "run": run, "events": events, "seconds": seconds}
+
+
+# -- the run -------------------------------------------------------------------------------
+def test_every_stage_runs_and_the_report_describes_the_chosen_design(tiny_run):
+    out, run = tiny_run["out"], tiny_run["run"]
+    assert [s.name for s in STAGES] == list(run["stages"])
+    for name, st in run["stages"].items():
+        assert st["status"] == "done" or (name == "implement" and st["status"] == "error"), st
+        assert (out / st["record"]).is_file()
+    assert json.loads((out / "run.json").read_text()) == json.loads(json.dumps(run))
+    html = (out / "report" / "index.html").read_text()
+    chosen = run["choice"]["chosen"]
+    assert chosen["arch_hash"] in html and "<svg" in html
+    for stage in run["build"]["predicted"]["stages"]:  # the per-layer hardware table
+        assert f"<td>{stage['name']}</td>" in html
+    assert (out / "model" / "model.pt").is_file() and (out / "project" / "design.json").is_file()
+    # the chosen design is one the search put on its front and the re-evaluation trained
+    assert chosen["arch_hash"] in {r["arch_hash"] for r in run["search"]["front"]}
+    assert Path(chosen["source_run"]).is_dir()
+    leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers
+
+
+def test_run_json_figures_match_the_verification_and_implementation_files(tiny_run):
+    out, run = tiny_run["out"], tiny_run["run"]
+    verify = json.loads((out / "project" / "reports" / "verify.json").read_text())
+    ver = run["verification"]
+    for key in (
+        "windows",
+        "mismatches",
+        "cycles_measured",
+        "ii_measured",
+        "cycles_model",
+        "ii_model",
+        "lint_clean",
+    ):
+        assert ver[key] == verify[key]
+    assert verify["windows"] == FAST.verify_windows and verify["mismatches"] == 0
+    figs = {f["name"]: f for f in run["figures"]}
+    assert figs["II (measured)"]["value"] == verify["ii_measured"]
+    assert (
+        figs["II (measured)"]["kind"] == "measured" and "Verilator" in figs["II (measured)"]["how"]
+    )
+    assert figs["energy per inference"]["kind"] == "estimate"
+    assert figs["energy per inference"]["value"] == pytest.approx(
+        run["build"]["predicted"]["energy_estimate_uj"]
+    )
+    impl_stage = run["stages"]["implement"]
+    if impl_stage["status"] == "done":  # "does not fit" and "timing not met" are results
+        impl = json.loads((out / "project" / "reports" / "implementation.json").read_text())
+        assert run["implementation"] == impl
+        assert figs["luts (post-synthesis)"]["value"] == impl["resources"]["luts"]["used"]
+        if not impl["fits"]:
+            assert any("does not fit" in n for n in run["notes"])
+        elif impl["fmax_mhz"] is not None:
+            assert figs["fmax"]["value"] == impl["fmax_mhz"]
+    else:  # a tool failure is recorded, not raised
+        assert impl_stage["error"] and not run["ok"]
+    assert run["ok"] == (not run["problems"])
+    assert run["test"]["windows"] > 0 and 0 <= run["test"]["macro_f1"] <= 1
+
+
+def test_the_test_split_is_used_only_after_the_choice(tiny_run):
+    events = tiny_run["events"]
+    chosen_at = events.index(("stage", "choose", "done"))
+    tests = [i for i, e in enumerate(events) if e == ("select", "test")]
+    assert tests, "the test stage reads the test split"
+    assert min(tests) > chosen_at
+    assert ("select", "val") in events[:chosen_at]  # the search selected on validation
+    (record,) = [e[1] for e in events if e[0] == "choice record"]
+    text = json.dumps(record)  # no test metrics in the choice
+    assert "per_class" not in text and '"test"' not in text and "metrics_test" not in text
+    (files,) = [e[1] for e in events if e[0] == "model files"]
+    assert "metrics_val.json" in files and not any("test" in f for f in files)
+
+
+def test_rerun_reuses_every_stage_and_redo_reruns_one(
+    tiny_run, small_data, session_cache, monkeypatch
+):
+    monkeypatch.setenv("HALF_CACHE_DIR", str(session_cache))
+    out = tiny_run["out"]
+    before = {p: p.stat().st_mtime_ns for p in (out / "stages").glob("*.json")}
+    t0 = time.monotonic()
+    again = run_all(FAST, out, workers=1, data_dir=small_data, space=SMALL)
+    assert time.monotonic() - t0 < 20
+    assert {st["status"] for st in again["stages"].values()} <= {"reused"} | (
+        {"error"} if tiny_run["run"]["stages"]["implement"]["status"] == "error" else set()
+    )
+    assert again["choice"] == tiny_run["run"]["choice"]
+    # the choice again: the same result, so the stages after it are still valid
+    redo = run_all(FAST, out, workers=1, data_dir=small_data, space=SMALL, redo=("choose",))
+    assert redo["stages"]["choose"]["status"] == "done"
+    assert redo["stages"]["build"]["status"] == "reused"
+    assert redo["stages"]["verify"]["status"] == "reused"
+    after = {p: p.stat().st_mtime_ns for p in (out / "stages").glob("*.json")}
+    changed = {p.stem for p in before if after[p] != before[p]}
+    assert "choose" in changed and changed <= {"choose", "implement"}
+
+
+# -- one-line errors -----------------------------------------------------------------------
+BAD = [
+    (["--goal", "fastest"], "goal"),
+    (["--budget", "3x"], "budget"),
+    (["--device", "nope"], "device"),
+    (["--accuracy-floor", "2"], "accuracy_floor"),
+    (["--verify-windows", "1"], "verify_windows"),
+]
+
+
+@pytest.mark.parametrize("args, field", BAD)
+def test_bad_input_is_one_line_and_writes_nothing(args, field, tmp_path):
+    base = ["--budget", "2"] if "--budget" not in args else []
+    proc = run_half("run", *base, *args, "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("half: error:") and field in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_budget_is_required_and_a_foreign_folder_is_refused(tmp_path, tiny_run):
+    proc = run_half("run", "-o", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "--budget" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    proc = run_half("run", "--budget", "2", "-o", str(tmp_path / "mine"))
+    assert proc.returncode == 2 and "holds no half run" in proc.stderr
+    # the tiny run searched another space: its folder is not resumed with the default one
+    proc = run_half("run", "--budget", "3", "-o", str(tiny_run["out"]))
+    assert proc.returncode == 2 and "other search settings" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- the choice rule -----------------------------------------------------------------------
+def _cand(h: str, metric: float, cost: float, feasible: bool = True) -> dict:
+    run = {
+        "seed": 1,
+        "val_metric": metric,
+        "error": 1 - metric,
+        "cost": cost,
+        "feasible": feasible,
+        "status": "ok",
+        "run_dir": f"/runs/{h}",
+    }
+    return {
+        "arch_hash": h,
+        "search": {"error": 1 - metric, "cost": cost},
+        "runs": [run],
+        "error_mean": 1 - metric,
+        "cost_mean": cost,
+        "feasible_runs": int(feasible),
+    }
+
+
+def test_choice_is_the_cheapest_design_over_the_floor():
+    cands = [
+        _cand("a", 0.60, 5.0),
+        _cand("b", 0.55, 2.0),
+        _cand("c", 0.40, 1.0),
+        _cand("d", 0.70, 0.5, feasible=False),
+    ]
+    res = choose(cands, 0.5, "macro_f1", "energy_uj")
+    assert res["chosen"]["arch_hash"] == "b" and res["met_floor"]
+    assert [r["meets_floor"] for r in res["candidates"]] == [True, True, False, False]
+    assert res["chosen"]["best_run"]["run_dir"] == "/runs/b"
+    # default floor: the best feasible metric (0.60) minus 0.05
+    res = choose(cands, None, "macro_f1")
+    assert res["floor"] == pytest.approx(0.55) and res["chosen"]["arch_hash"] == "b"
+    # nobody reaches the floor: the most accurate feasible design, said so
+    res = choose(cands, 0.9, "macro_f1")
+    assert res["chosen"]["arch_hash"] == "a" and not res["met_floor"]
+    assert "no design reaches the accuracy floor" in res["message"]
+    with pytest.raises(HalfError, match="no re-evaluated design fits"):
+        choose([_cand("d", 0.7, 0.5, feasible=False)], None, "macro_f1")
+
+
+# -- the report on a synthetic run ---------------------------------------------------------
+def _synthetic_run() -> dict:
+    points = [
+        {
+            "arch_hash": f"p{i}",
+            "error": 0.3 + 0.05 * i,
+            "cost": 10.0 / (i + 1),
+            "feasible": i != 2,
+            "status": "ok" if i != 2 else "no-fit",
+        }
+        for i in range(6)
+    ]
+    points.append(
+        {"arch_hash": "nodesign", "error": 1.0, "cost": None, "feasible": False, "status": "no-fit"}
+    )
+    front = [
+        {"arch_hash": p["arch_hash"], "error": p["error"], "cost": p["cost"]}
+        for p in points
+        if p["arch_hash"] in ("p0", "p3", "p5")
+    ]
+    cand = [_cand(f["arch_hash"], 1 - f["error"] - 0.02, f["cost"]) for f in front]
+    choice = choose(cand, 0.6, "macro_f1", "energy_uj")
+    choice["chosen"].update(
+        seed=1,
+        model="/r/model",
+        params=1234,
+        macs=56789,
+        arch={
+            "window": 360,
+            "input_bits": 8,
+            "decimation": 4,
+            "blocks": [
+                {
+                    "kind": "conv",
+                    "channels": 8,
+                    "kernel": 5,
+                    "stride": 1,
+                    "pool": 4,
+                    "weight_bits": 4,
+                    "act_bits": 4,
+                }
+            ],
+            "side_inputs": 8,
+            "side_bits": 8,
+            "head": "gap",
+            "dense": [],
+            "n_classes": 5,
+            "out_bits": 4,
+        },
+    )
+    stages = [
+        {
+            "name": n,
+            "kind": k,
+            "pe": 1,
+            "simd": 2,
+            "cycles": 90,
+            "luts": 100,
+            "ffs": 50,
+            "bram": 1,
+            "dsp": 0,
+            "dynamic_energy_share": 0.5,
+        }
+        for n, k in (("input", "input"), ("conv1", "conv"), ("dense3", "dense"))
+    ]
+    predicted = {
+        "goal": "low-energy",
+        "clock_mhz": 12.0,
+        "ii_cycles": 90,
+        "latency_cycles": 300,
+        "resources_estimate": {"luts": 300, "ffs": 150, "bram": 3, "dsp": 0},
+        "power_estimate_mw": {
+            "static": 0.1,
+            "clock": 0.2,
+            "dynamic_busy": 1.0,
+            "average_at_rate": 0.3,
+            "rate_per_s": 4.2,
+        },
+        "energy_estimate_uj": 0.5,
+        "stages": stages,
+        "notes": ["a <note>"],
+    }
+    run = {
+        "half_version": "0",
+        "created": "now",
+        "run_dir": "/r",
+        "seconds": 1.0,
+        "settings": FAST.to_dict(),
+        "search_spec": {"fidelity": 0.05, "epochs": 1, "goal": "low-energy"},
+        "stages": {
+            s.name: {"status": "done", "seconds": 1.0, "record": f"stages/{s.name}.json"}
+            for s in STAGES
+        },
+        "search": {
+            "study": "s",
+            "cost_name": "energy_uj",
+            "metric": "macro_f1",
+            "front": front,
+            "points": points,
+            "trials_done": 7,
+            "feasible": 5,
+            "infeasible": 2,
+            "seconds_used": 3.0,
+            "workers": 1,
+            "backend": "thread",
+            "hypervolume": {"reference_point": [1.0, 1.1], "hypervolume": {"nsga2": 0.3}},
+        },
+        "reevaluation": {"seeds": [1], "fidelity": 1.0, "epochs": 6, "candidates": cand},
+        "choice": choice,
+        "test": {
+            "windows": 100,
+            "macro_f1": 0.5,
+            "accuracy": 0.9,
+            "per_class": {"N": {"se": 0.9, "ppv": 0.9, "f1": 0.9, "support": 90}},
+        },
+        "golden": {"windows": 100, "agreement": 1.0, "disagreements": 0},
+        "build": {"predicted": predicted, "modules": {"conv1": "mvu_stage", "dense3": "mvu_stage"}},
+        "verification": {
+            "windows": 20,
+            "mismatches": 0,
+            "cycles_measured": 300,
+            "ii_measured": 90,
+            "cycles_model": 300,
+            "ii_model": 90,
+            "lint_clean": True,
+            "lint": "",
+            "verilator": "5.0",
+        },
+        "implementation": None,
+        "cost_unit": "µJ",
+        "report": "/r/report/index.html",
+        "problems": [],
+        "notes": ["implementation: <b>does not fit</b>"],
+        "ok": True,
+    }
+    from half.run.summary import figures
+
+    run["figures"] = figures(run)
+    return run
+
+
+class _Checker(HTMLParser):
+    """Collects tags; fails on anything that would load from elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            assert name not in ("src", "href"), (tag, name, value)
+        assert tag not in ("script", "link", "img", "iframe")
+
+
+def test_report_is_one_self_contained_page_with_every_section():
+    run = _synthetic_run()
+    html = render_report(run)
+    checker = _Checker()
+    checker.feed(html)
+    assert checker.tags.count("svg") == 1 and checker.tags.count("style") == 1
+    assert "<b>does not fit</b>" not in html and "&lt;b&gt;does not fit" in html  # escaped
+    assert "a &lt;note&gt;" in html
+    for anchor in (
+        "summary",
+        "pareto",
+        "choice",
+        "arch",
+        "resources",
+        "power",
+        "timing",
+        "verification",
+        "test",
+        "stages",
+    ):
+        assert f'id="{anchor}"' in html
+    for f in run["figures"]:  # every figure with how it was obtained
+        assert f["how"].replace("`", "") in html.replace("`", "") or "&" in f["how"]
+    assert html.count("<td>conv1</td>") == 1 and "<td>mvu_stage</td>" in html
+    chosen = run["choice"]["chosen"]["arch_hash"]
+    assert re.search(r'<tr class="chosen"><td>' + chosen, html)
+
+
+def test_pareto_svg_places_points_by_cost_and_marks_the_front_and_the_choice():
+    run = _synthetic_run()
+    s = run["search"]
+    re_points = [
+        {"arch_hash": c["arch_hash"], "error": c["error_mean"], "cost": c["cost_mean"]}
+        for c in run["reevaluation"]["candidates"]
+    ]
+    svg = pareto_svg(
+        s["points"],
+        s["front"],
+        re_points,
+        "p3",
+        cost_label="energy_uj [µJ]",
+        error_label="validation error",
+    )
+    assert svg.count('class="feasible"') == 5 and svg.count('class="infeasible"') == 1
+    assert svg.count('class="front"') == 3 and svg.count('class="reeval"') == 3
+    assert svg.count('class="chosen"') == 1 and "1 without a design" in svg
+    xs = {
+        h: float(x)
+        for x, h in re.findall(
+            r'<circle class="(?:feasible|infeasible)" cx="([\d.]+)"[^>]*><title>\w+ (p\d):', svg
+        )
+    }
+    costs = {p["arch_hash"]: p["cost"] for p in s["points"] if p["cost"]}
+    by_cost = sorted(costs, key=costs.get)
+    assert [xs[h] for h in by_cost] == sorted(xs.values())  # log axis keeps the order
+    assert pareto_svg([], [], [], None, cost_label="c", error_label="e").startswith("<svg")
+
+
+def test_axis_ticks():
+    assert log_ticks(0.3, 40) == [0.5, 1, 2, 5, 10, 20]
+    assert log_ticks(1e-3, 1e4) == [1e-3, 1e-2, 0.1, 1, 10, 100, 1e3, 1e4]
+    assert log_ticks(1.1, 2.5) == [1.5, 2, 2.5]
+    assert linear_ticks(0.62, 0.93, 5) == [0.7, 0.8, 0.9]
+    assert linear_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
