@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 
 # The main job on the embedded default: prepare the default task, evaluate the shipped tiny
 # model on its test split, check the integer golden model against it, fold it for an iCE40
-# UP5K at the low-energy goal, generate its RTL and verify it with Verilator on real windows
-# (a later issue adds synthesis and place-and-route).
+# UP5K at the low-energy goal, generate its RTL and verify it with Verilator on real windows;
+# then the whole chain with `half run` on a small budget (4 search trials at low fidelity,
+# the front retrained on a quarter of the training windows): search, choice on validation
+# metrics, test split, golden model, RTL, Verilator, Yosys/nextpnr and the HTML report in
+# build/demo-run/report/index.html (a second `make demo` reuses every stage).
 DEMO := build/demo-tiny-up5k
+DEMO_RUN := build/demo-run
 demo: $(STAMP)
 	$(BIN)/half data prepare --task mitdb-aami
 	$(BIN)/half eval --model preset:tiny --task mitdb-aami --split test
@@ -26,6 +30,9 @@ demo: $(STAMP)
 	$(BIN)/half estimate --model preset:tiny --task mitdb-aami --device up5k --goal low-energy
 	$(BIN)/half build --model preset:tiny --task mitdb-aami --device up5k --goal low-energy -o $(DEMO)
 	$(BIN)/half verify $(DEMO) --windows 50
+	$(BIN)/half run --task mitdb-aami --goal low-energy --device up5k --budget 4 \
+	    --population 2 --fidelity 0.05 --epochs 1 --precheck bits \
+	    --reeval-fidelity 0.25 --reeval-epochs 1 --verify-windows 50 -o $(DEMO_RUN)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
