@@ -120,6 +120,9 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     rng = np.random.default_rng(hash((kind, pe, simd, pool)) % 2**32)
     layer, x, y, length = _case(rng, kind, pe, simd, pool, out_bits)
     params = stage_params(layer, pe, simd, pool)
+    # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
+    params.update(MAC_DSP=int(kind not in ("conv", "dense")),
+                  W_BRAM=int(kind in ("dense", "depthwise") and simd < 5))
     w_file, r_file = write_stage_mems(layer, pe, simd, tmp_path, params)
     from half.hw.cost import cycles_of
 
@@ -133,14 +136,14 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
                           "HALF_TIMING": str(tmp_path / "timing.json")})
     timing = json.loads((tmp_path / "timing.json").read_text())
     if idle == 0 and stall == 0:
-        # last input beat -> last output beat: N MAC steps + DEPTH (5); then windows follow
-        # each other at the stage's initiation interval max(N, L_IN)
-        from half.hw.cost import DEPTH
+        # last input beat -> last output beat: N MAC steps + the stage's depth; then windows
+        # follow each other at the stage's initiation interval max(N, L_IN)
+        from half.hw.cost import mvu_depth
 
         steps = n_cycles // params.get("L_IN", 1) if kind == "dense" else n_cycles // \
             layer.length_out
         dropped = 0 if kind == "dense" else layer.length_out % pool  # positions the pool drops
         latency = timing["out_last"][0] - timing["in_last"]["0"]
-        assert latency == n_cycles - dropped * steps + DEPTH["conv"], timing
+        assert latency == n_cycles - dropped * steps + mvu_depth(layer.requant), timing
         gaps = np.diff(timing["out_last"])
         assert (gaps == max(n_cycles, params["L_IN"])).all(), timing

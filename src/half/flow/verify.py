@@ -41,7 +41,7 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
         est = estimate(graph, dev, folding, power)
         info = {"goal": goal, "required_rate_per_s": rate, "folding": "given"}
     with atomic_dir(out) as tmp:
-        write_project(graph, folding, tmp)
+        write_project(graph, folding, tmp, est)
         design = json.loads((tmp / "design.json").read_text())
         (tmp / "sim").mkdir()
         (tmp / "sim" / f"{TB_NAME}.sv").write_text(render_tb(design))  # Verilator harness

@@ -35,19 +35,30 @@ import math
 from dataclasses import dataclass, field
 
 from half.hw.devices import Device
-from half.hw.ir import Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
+from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 
 # Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
 # on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
-# "input": the final argmax register (the input's own part is its samples up to the last kept).
+# "input": the final argmax, per class (one comparison a cycle, then the output register); the
+# input's own part is its samples up to the last kept.
+# mvu_stage (conv, dense): 5, or 4 + output bits with thresholds (`mvu_depth`).
 DEPTH = {"input": 1, "conv": 5, "gap": 3, "dense": 5}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
-LUTROM_MAX_BITS = 2048  # memories up to this size go to LUTs (16 bits per LUT4), larger to BRAM
-LUTROM_MAX_WORDS = 64  # ... and so do shallower ones, however wide (BRAM depth would be wasted)
+ROM_BITS_PER_LUT = 8  # a constant table in logic (mux trees): measured 2,560 bits in 315 LUT4s
+W_BRAM_MIN_BITS = 1024  # weight ROMs from this size go to block RAM while blocks are left
 DSP_MIN_PRODUCT_BITS = 5  # multipliers with both operands >= this use a DSP when one is left
+# Yosys maps a product to a DSP only from this many result bits (synth_ice40: DSP_Y_MINWIDTH=11;
+# the other flows map any product of 2 x 2 bits or more)
+DSP_MIN_RESULT_BITS = {"ice40up": 11}
 MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
+
+
+def mvu_depth(requant) -> int:
+    """mvu_stage's cycles from its last MAC step to its last output beat: 5, or with
+    thresholds 4 + the output bits (a binary search, one tree level per cycle)."""
+    return 4 + requant.out.bits if requant.kind == "thresholds" else DEPTH["conv"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ class StageCost:
     dsp: int = 0
     rom_bits: int = 0  # weights and thresholds
     buffer_bits: int = 0  # double-buffered input activations
+    mac_dsp: bool = False  # the MAC products in DSP blocks (else in logic); the RTL follows
+    w_bram: bool = False  # the weight ROM in block RAM (else in logic); the RTL follows
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
     tail: int = 0  # cycles of work after its last output (pool-dropped positions, samples
     #                after the last kept one) or overlapping its input (pooling)
@@ -197,24 +210,94 @@ def _ram_blocks(dev: Device, depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in dev.bram.configs)
 
 
-def _memory(dev: Device, words: int, width: int, st: StageCost, lut_div: float) -> None:
-    bits = words * width
-    if bits == 0:
-        return
-    if bits <= LUTROM_MAX_BITS or words < LUTROM_MAX_WORDS:
-        st.add_luts("memory", bits / 16 * lut_div)
-    else:
-        st.bram += _ram_blocks(dev, words, width)
+def _mul_dsps(dev: Device, a: int, b: int) -> int:
+    """DSP blocks of one a x b product written as `*` (the requant multipliers)."""
+    if not dev.dsp.count:
+        return 0
+    return math.ceil(a / dev.dsp.a_bits) * math.ceil(b / dev.dsp.b_bits)
 
 
-def _mult(dev: Device, a: int, b: int, n: int, st: StageCost, dsp_left: list[int],
-          lut_div: float) -> None:
-    """n multipliers of a x b bits: DSPs while any are left and worth it, else LUTs."""
-    if min(a, b) >= DSP_MIN_PRODUCT_BITS and dsp_left[0] >= n:
-        st.dsp += n
-        dsp_left[0] -= n
+def _requant_dsps(dev: Device, layer: Conv | Dense, pe: int) -> int:
+    if layer.requant.kind == "thresholds":
+        return 0
+    return pe * _mul_dsps(dev, layer.acc_type.bits, MUL_BITS)
+
+
+def _reads(layer: Conv, simd: int) -> int:
+    """mvu_stage's identical window buffers: one per time step read in a cycle."""
+    if layer.groups > 1:
+        return simd
+    return max(1, simd // layer.cin)
+
+
+def _buffer_brams(dev: Device, layer: Conv | Dense, simd: int) -> int:
+    """Block RAMs of a conv stage's window buffers (a dense stage's two words are registers)."""
+    if isinstance(layer, Dense):
+        return 0
+    words, width = 2 * layer.length_in, layer.cin * layer.in_type.bits
+    return _reads(layer, simd) * _ram_blocks(dev, words, width)
+
+
+def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
+         lut_div: float) -> StageCost:
+    """One mvu_stage: MAC lanes, requantization, ROMs and buffers (see rtl/lib/mvu_stage.v)."""
+    pe, simd = folding.pe_simd.get(layer.name, (1, 1))
+    kind = "conv" if isinstance(layer, Conv) else "dense"
+    r = layer.requant
+    st = StageCost(layer.name, kind, pe, simd, cycles_of(layer, pe, simd), mvu_depth(r))
+    if isinstance(layer, Conv) and isinstance(nxt, MaxPool):
+        st.tail = layer.length_out % nxt.pool * (st.cycles // layer.length_out)
+    wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
+    lanes = pe * simd
+    # MAC products: DSPs when wide enough for synthesis to map them and enough are left
+    xb = ib + (0 if layer.in_type.signed else 1)  # the input as a signed operand
+    min_result = DSP_MIN_RESULT_BITS.get(dev.power_family, 4)
+    if (min(wb, ib) >= DSP_MIN_PRODUCT_BITS and xb + wb >= min_result
+            and lanes * _mul_dsps(dev, xb, wb) <= left["dsp"]):
+        st.mac_dsp = True
+        st.dsp += lanes * _mul_dsps(dev, xb, wb)
+        left["dsp"] -= st.dsp
+    else:  # shift-and-add of the weight bits
+        st.add_luts("multipliers", lanes * wb * xb * lut_div)
+    width = wb + ib + max(0, math.ceil(math.log2(simd)))
+    st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+    st.add_luts("accumulators", pe * ab * lut_div)
+    st.ffs += pe * ab + lanes * wb + simd * (xb + 1)  # accumulators, weight and operand registers
+    if r.kind == "thresholds":
+        # binary search: one comparator per level and PE; the tree ROM in logic
+        bits = r.out.bits
+        st.add_luts("comparators", pe * bits * ab * lut_div)
+        tree_bits = r.channels * ((1 << bits) - 1) * ab
+        st.add_luts("memory", tree_bits / ROM_BITS_PER_LUT * lut_div)
+        st.ffs += pe * (bits * ab + (bits - 1) * (ab + bits)) + 4 * bits
+        st.rom_bits += tree_bits
+    else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
+        st.dsp += _requant_dsps(dev, layer, pe)
+        if not st.dsp:
+            st.add_luts("multipliers", pe * ab * MUL_BITS * lut_div)
+        st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)  # adder and clip
+        rq_bits = r.channels * 2 * (ab + MUL_BITS)
+        st.add_luts("memory", rq_bits / ROM_BITS_PER_LUT * lut_div)
+        st.ffs += pe * 2 * (ab + MUL_BITS)
+    wbits = layer.weights.size * wb
+    st.rom_bits += wbits
+    blocks = _ram_blocks(dev, layer.weights.size // lanes, lanes * wb)
+    if wbits >= W_BRAM_MIN_BITS and blocks <= left["bram"]:
+        st.w_bram = True
+        st.bram += blocks
+        left["bram"] -= blocks
     else:
-        st.add_luts("multipliers", n * a * b * lut_div)
+        st.add_luts("memory", wbits / ROM_BITS_PER_LUT * lut_div)
+    # double-buffered input: R identical conv window buffers in block RAM; dense: registers
+    if isinstance(layer, Conv):
+        st.buffer_bits = 2 * layer.cin * layer.length_in * ib * _reads(layer, simd)
+        st.bram += _buffer_brams(dev, layer, simd)
+    else:
+        st.buffer_bits = 2 * layer.fin * ib
+        st.ffs += st.buffer_bits
+    st.add_luts("control", CTRL_LUT * lut_div)
+    st.ffs += CTRL_FF
+    return st
 
 
 def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
@@ -224,7 +307,16 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
     stage name, or one for all; default the power model's reference rate)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
     est = Estimate(dev.name, folding.clock_mhz)
-    dsp_left = [dev.dsp.count]
+    # what synthesis places whatever the budget (requant multipliers, window buffers) is
+    # reserved first; MAC products and weight ROMs take DSPs and BRAMs from what is left
+    left = {"dsp": dev.dsp.count, "bram": dev.bram.count}
+    for layer in graph.layers:
+        if isinstance(layer, Conv | Dense):
+            pe, simd = folding.pe_simd.get(layer.name, (1, 1))
+            left["dsp"] -= _requant_dsps(dev, layer, pe)
+            left["bram"] -= _buffer_brams(dev, layer, simd)
+        elif isinstance(layer, PoolJoin) and layer.requant.kind == "mulshift":
+            left["dsp"] -= _mul_dsps(dev, layer.acc_type.bits, MUL_BITS)
     first = True
     layers = list(graph.layers)
     for i, layer in enumerate(layers):
@@ -232,7 +324,8 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             length = graph.input.length
             factor = layer.factor if isinstance(layer, Decimate) else 1
             # the window's last kept sample ends the input's part of the latency
-            st = StageCost("input", "input", cycles=length, depth=DEPTH["input"],
+            classes = sum(x.classes for x in layers if isinstance(x, ArgMax))
+            st = StageCost("input", "input", cycles=length, depth=DEPTH["input"] * classes,
                            ffs=CTRL_FF,
                            tail=length - (-(-length // factor) - 1) * factor)
             st.add_luts("control", CTRL_LUT * lut_div)
@@ -241,45 +334,8 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
         if isinstance(layer, Decimate | MaxPool):
             continue  # fused into the input writer / the previous stage's output writer
         if isinstance(layer, Conv | Dense):
-            pe, simd = folding.pe_simd.get(layer.name, (1, 1))
-            kind = "conv" if isinstance(layer, Conv) else "dense"
-            st = StageCost(layer.name, kind, pe, simd, cycles_of(layer, pe, simd), DEPTH[kind])
-            nxt = layers[i + 1] if i + 1 < len(layers) else None
-            if isinstance(layer, Conv) and isinstance(nxt, MaxPool):
-                st.tail = layer.length_out % nxt.pool * (st.cycles // layer.length_out)
-            wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
-            lanes = pe * simd
-            _mult(dev, wb, ib, lanes, st, dsp_left, lut_div)
-            width = wb + ib + max(0, math.ceil(math.log2(simd)))
-            st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
-            st.add_luts("accumulators", pe * ab * lut_div)
-            st.ffs += pe * ab + lanes * (wb + ib)  # accumulators + operand registers
-            r = layer.requant
-            if r.kind == "thresholds":
-                n_thr = r.out.max - r.out.min
-                st.add_luts("comparators", pe * n_thr * ab * lut_div)  # parallel
-                _memory(dev, r.channels // pe, pe * n_thr * ab, st, lut_div)
-                st.rom_bits += r.channels * n_thr * ab
-            else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
-                _mult(dev, ab, MUL_BITS, pe, st, dsp_left, lut_div)
-                st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)  # adder and clip
-                _memory(dev, r.channels // pe, pe * 2 * (ab + MUL_BITS), st, lut_div)
-            weights = layer.weights.size
-            _memory(dev, weights // lanes, lanes * wb, st, lut_div)
-            st.rom_bits += weights * wb
-            # double-buffered input: channels x length x bits, two copies
-            if isinstance(layer, Conv):
-                st.buffer_bits = 2 * layer.cin * layer.length_in * ib
-                # read port width: the channels read together (depthwise: PE of them)
-                lanes_in = pe if layer.groups > 1 else min(simd, layer.cin)
-                _memory(dev, 2 * layer.length_in * math.ceil(layer.cin / lanes_in),
-                        lanes_in * ib, st, lut_div)
-            else:
-                st.buffer_bits = 2 * layer.fin * ib
-                st.ffs += st.buffer_bits
-            st.add_luts("control", CTRL_LUT * lut_div)
-            st.ffs += CTRL_FF
-            est.stages.append(st)
+            est.stages.append(_mvu(layer, layers[i + 1] if i + 1 < len(layers) else None,
+                                   folding, dev, left, lut_div))
         elif isinstance(layer, PoolJoin):
             # accumulates while its input arrives, then requantizes one channel per cycle: only
             # that (channels + DEPTH) adds to the latency
@@ -289,7 +345,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             ab = layer.acc_type.bits
             st.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
             if layer.requant.kind == "mulshift":
-                _mult(dev, ab, MUL_BITS, 1, st, dsp_left, lut_div)
+                st.dsp += _mul_dsps(dev, ab, MUL_BITS)
+                if not st.dsp:
+                    st.add_luts("multipliers", ab * MUL_BITS * lut_div)
                 st.add_luts("requant", (ab + MUL_BITS) * lut_div)
             else:
                 n_thr = layer.requant.out.max - layer.requant.out.min

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from half.errors import ConfigError
-from half.hw.cost import Folding
+from half.hw.cost import Estimate, Folding
 from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 from half.rtl import LIB
 from half.rtl.mem import gap_params, stage_params, write_gap_mem, write_stage_mems
@@ -56,8 +56,13 @@ class Design:
     idx_width: int = 1
 
 
-def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
-    """The chain of library modules for `graph`, writing their ROM images into `mem_dir`."""
+def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | None = None
+                ) -> Design:
+    """The chain of library modules for `graph`, writing their ROM images into `mem_dir`.
+    `est` (the cost model's estimate for the target device) says which stages put their MAC
+    products in DSP blocks and their weights in block RAM; without it, products are left to
+    synthesis and weights to logic."""
+    costs = {s.name: s for s in est.stages} if est is not None else {}
     mem_dir.mkdir(parents=True, exist_ok=True)
     layers = list(graph.layers)
     design = Design(in_width=graph.input.out.bits)
@@ -74,6 +79,9 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path) -> Design:
             pe, simd = folding.pe_simd.get(layer.name, (1, 1))
             pool = nxt.pool if isinstance(nxt, MaxPool) else 1
             p = stage_params(layer, pe, simd, pool)
+            if layer.name in costs:
+                p.update(MAC_DSP=int(costs[layer.name].mac_dsp),
+                         W_BRAM=int(costs[layer.name].w_bram))
             w_file, r_file = write_stage_mems(layer, pe, simd, mem_dir, p)
             p["W_FILE"] = f'"mem/{w_file.name}"'
             p["R_FILE"] = f'"mem/{r_file.name}"'
@@ -161,9 +169,11 @@ def render_top(design: Design) -> str:
             + "\n\nendmodule\n\n`resetall\n")
 
 
-def write_project(graph: Graph, folding: Folding, out: Path) -> Design:
-    """Write the RTL project for `graph` folded as `folding` into `out` (a new folder)."""
-    design = plan_stages(graph, folding, out / "mem")
+def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | None = None
+                  ) -> Design:
+    """Write the RTL project for `graph` folded as `folding` into `out` (a new folder); `est`
+    as for `plan_stages`."""
+    design = plan_stages(graph, folding, out / "mem", est)
     rtl = out / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     modules = sorted({st.module for st in design.stages})

@@ -5,9 +5,10 @@ Weight ROM: one word per (output-channel group g, chunk c), address g * NCHUNK +
 (p, j) = (PE lane, SIMD lane) at bits [(p*SIMD + j) * W_W +: W_W] holds the weight of output
 channel g*PE + p for the flat input index f = c*SIMD + j, tap f // CIN, channel f % CIN
 (depthwise, DW = 1: tap f of channel g*PE + p's own kernel).
-Requant ROM: one word per group g; lane p holds, for thresholds, the NT thresholds of channel
-g*PE + p at [(p*NT + t) * ACC_W +: ACC_W]; for multiply-shift / affine, {shift, add, mul} at
-[p*RW +: RW] (mul lowest). All values two's complement in their field.
+Requant ROM, thresholds: one word per (group g, search-tree node h), address g * 2^OUT_W + h;
+lane p at [p * ACC_W +: ACC_W] holds node h of channel g*PE + p's tree (`threshold_tree`).
+Multiply-shift / affine: one word per group g; lane p holds {shift, add, mul} at [p*RW +: RW]
+(mul lowest). All values two's complement in their field.
 """
 
 from __future__ import annotations
@@ -93,15 +94,24 @@ def write_stage_mems(layer: Conv | Dense, pe: int, simd: int, folder: Path,
     return w_file, r_file
 
 
-def _requant_words(r, ngroup: int, pe: int, params: dict[str, int]) -> tuple[list[int], int]:
-    """Requant ROM words (one per group of `pe` channels) and their width."""
+def _requant_words(r, ngroup: int, pe: int, params: dict[str, int], tree: bool = True
+                   ) -> tuple[list[int], int]:
+    """Requant ROM words and their width: multiply-shift / affine one word per group of `pe`
+    channels; thresholds one word per (group, search-tree node), see `threshold_tree`, or
+    (`tree` False: gap_join's layout) one word per group of all its thresholds."""
     words = []
-    if r.kind == "thresholds":
+    if r.kind == "thresholds" and not tree:
         nt = r.thresholds.shape[1]
         for g in range(ngroup):
             words.append(pack([r.thresholds[g * pe + p, t] for p in range(pe)
                                 for t in range(nt)], params["ACC_W"]))
         return words, pe * nt * params["ACC_W"]
+    if r.kind == "thresholds":
+        tree = threshold_tree(r.thresholds)  # (channels, 2^B)
+        for g in range(ngroup):
+            for h in range(tree.shape[1]):
+                words.append(pack([tree[g * pe + p, h] for p in range(pe)], params["ACC_W"]))
+        return words, pe * params["ACC_W"]
     mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
     shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
     for g in range(ngroup):
@@ -114,6 +124,23 @@ def _requant_words(r, ngroup: int, pe: int, params: dict[str, int]) -> tuple[lis
             word |= lane << (p * (mw + aw + sw))
         words.append(word)
     return words, pe * (mw + aw + sw)
+
+
+def threshold_tree(thresholds: np.ndarray) -> np.ndarray:
+    """Each channel's 2^B - 1 thresholds sorted into a binary search tree in heap order: node h
+    (root 1; children 2h, 2h + 1) at level l = floor(log2 h) holds the threshold that decides
+    whether the output is at least (2 (h - 2^l) + 1) * 2^(B-1-l); node 0 is unused (zero). The
+    count of thresholds <= x does not depend on their order, so sorting keeps it."""
+    ch, nt = thresholds.shape
+    bits = (nt + 1).bit_length() - 1
+    if (1 << bits) - 1 != nt:
+        raise ValueError(f"{nt} thresholds per channel: a search tree needs 2^B - 1")
+    srt = np.sort(thresholds, axis=1)
+    tree = np.zeros((ch, 1 << bits), dtype=np.int64)
+    for h in range(1, 1 << bits):
+        level = h.bit_length() - 1
+        tree[:, h] = srt[:, ((2 * (h - (1 << level)) + 1) << (bits - 1 - level)) - 1]
+    return tree
 
 
 def _rq_params(r) -> dict[str, int]:
@@ -138,7 +165,7 @@ def gap_params(layer: PoolJoin) -> dict[str, int]:
 
 
 def write_gap_mem(layer: PoolJoin, folder: Path, params: dict[str, int]) -> Path:
-    words, width = _requant_words(layer.requant, layer.channels, 1, params)
+    words, width = _requant_words(layer.requant, layer.channels, 1, params, tree=False)
     path = folder / f"{layer.name}_r.mem"
     _write(path, words, width)
     return path

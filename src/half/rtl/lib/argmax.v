@@ -4,13 +4,16 @@
 `default_nettype none
 
 /*
- * argmax — index of the largest of N signed scores (the first one on ties), registered.
+ * argmax — index of the largest of N signed scores (the first one on ties), one comparison
+ * per cycle (a single W-bit comparator, so the clock is not limited by a chain of N - 1).
  *
  * Parameters
  *   N       scores per beat       W       score width (signed)     IDX_W   index width
  * Ports
  *   s_axis_*  one beat of N scores     m_axis_*  the class index (tlast set)
- * Timing: one cycle (a skid-free register; back-pressure holds the input).
+ * Timing: the index is valid N cycles after its scores were taken (N - 1 comparisons, then
+ * the output register); a new beat is taken once the previous one is searched and its index
+ * has left or is leaving. Beats arrive once per window (thousands of cycles apart).
  */
 module argmax #(
     parameter integer N = 5,  // scores per beat
@@ -39,33 +42,51 @@ module argmax #(
     wire unused_tlast = s_axis_tlast;
     // verilator lint_on UNUSEDSIGNAL
 
-    reg [IDX_W-1:0] best;
-    reg signed [W-1:0] best_score;
-    integer i;
-    always @* begin
-        best = {IDX_W{1'b0}};
-        best_score = $signed(s_axis_tdata[0 +: W]);
-        for (i = 1; i < N; i = i + 1) begin
-            if ($signed(s_axis_tdata[i*W +: W]) > best_score) begin
-                best = IDX_W'(i);
-                best_score = $signed(s_axis_tdata[i*W +: W]);
-            end
-        end
-    end
-
+    reg busy_reg;  // comparing score i_reg (the lowest of rest_reg) with the best so far
     reg valid_reg;
-    reg [IDX_W-1:0] idx_reg;
-    assign s_axis_tready = !valid_reg || m_axis_tready;
+    reg [IDX_W-1:0] i_reg, best_reg, idx_reg;
+    reg signed [W-1:0] best_score;
+    reg [N*W-1:0] rest_reg;  // the scores not yet compared, shifted down one per cycle
+    wire signed [W-1:0] cand = $signed(rest_reg[0 +: W]);
+    wire better = cand > best_score;
+    wire out_free = !valid_reg || m_axis_tready;
+    wire take = s_axis_tvalid && s_axis_tready;
+    wire done = busy_reg && i_reg == IDX_W'(N - 1);
+    assign s_axis_tready = !busy_reg && out_free;
     assign m_axis_tdata = idx_reg;
     assign m_axis_tvalid = valid_reg;
     assign m_axis_tlast = 1'b1;
 
     always @(posedge clk) begin
         if (rst) begin
+            busy_reg <= 1'b0;
             valid_reg <= 1'b0;
-        end else if (s_axis_tready) begin
-            valid_reg <= s_axis_tvalid;
-            if (s_axis_tvalid) idx_reg <= best;
+        end else begin
+            if (valid_reg && m_axis_tready) valid_reg <= 1'b0;
+            if (take) begin
+                best_reg <= {IDX_W{1'b0}};
+                best_score <= $signed(s_axis_tdata[0 +: W]);
+                i_reg <= IDX_W'(1);
+                rest_reg <= s_axis_tdata >> W;
+                if (N == 1) begin
+                    idx_reg <= {IDX_W{1'b0}};
+                    valid_reg <= 1'b1;
+                end else begin
+                    busy_reg <= 1'b1;
+                end
+            end else if (busy_reg) begin
+                if (better) begin
+                    best_reg <= i_reg;
+                    best_score <= cand;
+                end
+                i_reg <= i_reg + 1'b1;
+                rest_reg <= rest_reg >> W;
+                if (done) begin  // the output register is free: taken beats wait for it
+                    busy_reg <= 1'b0;
+                    idx_reg <= better ? i_reg : best_reg;
+                    valid_reg <= 1'b1;
+                end
+            end
         end
     end
 

@@ -21,8 +21,12 @@
  *   RQ               requantization: 0 thresholds, 1 multiply-shift, 2 affine (class scores)
  *   OUT_W, OUT_SIGNED  output element width / signedness (affine: the score width, signed)
  *   MUL_W, ADD_W, SH_W widths of the multiply-shift / affine parameters
+ *   MAC_DSP          1: products written as `*` (synthesis may use DSP blocks); 0: as
+ *                    shift-and-add of the weight bits, so they stay in logic
+ *   W_BRAM           1: weight ROM in block RAM (rom_style "block"); 0: in logic
  *   W_FILE, R_FILE   $readmemh files: weights (one word per group x chunk) and requant
- *                    parameters (one word per group); see half/rtl/mem.py for the layouts
+ *                    parameters (thresholds: one word per group x search-tree node;
+ *                    otherwise one word per group); see half/rtl/mem.py for the layouts
  * Ports
  *   s_axis_*  one time step of all CIN input channels per beat (tlast on the window's last)
  *   m_axis_*  one (pooled) time step of all COUT output channels per beat
@@ -30,15 +34,19 @@
  *   compute cycles per window N = L_OUT * (K*CIN/SIMD) * (COUT/PE), depthwise
  *   N = L_OUT * (K/SIMD) * (COUT/PE), one MAC step per cycle;
  *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
- *   DEPTH = 5 cycles after its last MAC step was issued. Back-pressure on m_axis stalls the
- *   whole pipeline; input beats keep filling the free buffer bank.
+ *   DEPTH cycles after its last MAC step was issued: DEPTH = 5 (multiply-shift, affine) or
+ *   4 + OUT_W (thresholds: a binary search, one tree level per cycle). Back-pressure on
+ *   m_axis stalls the whole pipeline; input beats keep filling the free buffer bank.
  * Structure (for synthesis)
  *   The input window lives in R = max(1, SIMD/CIN) identical buffers (depthwise: R = SIMD),
  *   each 2*L_IN words of CIN*IN_W bits with one write port and one registered read port
  *   (block RAM or LUT RAM); step t reads taps tap_c .. tap_c+R-1 of position l. Weights are
  *   read through a register (one word per step, sequential addresses), requant parameters one
- *   word per channel group through a register. All indices are counters (no dividers); the
- *   fused max-pool keeps the channel groups in a rotating queue.
+ *   word per channel group through a register. Thresholds are searched, not compared all at
+ *   once: the 2^OUT_W - 1 sorted thresholds of a channel form a binary tree (heap order), and
+ *   each of OUT_W pipelined levels compares the sum with one node and reads the next level's
+ *   node — OUT_W comparators per PE instead of 2^OUT_W - 1. All indices are counters (no
+ *   dividers); the fused max-pool keeps the channel groups in a rotating queue.
  */
 module mvu_stage #(
     parameter integer CIN = 1,  // input channels
@@ -61,6 +69,8 @@ module mvu_stage #(
     parameter integer MUL_W = 17,  // multiplier width (unsigned values, stored in MUL_W bits)
     parameter integer ADD_W = 32,  // addend width (signed)
     parameter integer SH_W = 6,  // shift width
+    parameter integer MAC_DSP = 1,  // products as `*` (DSP-mappable) or shift-and-add
+    parameter integer W_BRAM = 0,  // weight ROM in block RAM
     parameter W_FILE = "weights.mem",  // weights
     parameter R_FILE = "requant.mem"  // thresholds or multiply-shift parameters
 ) (
@@ -80,9 +90,8 @@ module mvu_stage #(
     localparam integer L_POOL = L_OUT / POOL;
     localparam integer NCHUNK = (DW != 0) ? K / SIMD : K * CIN / SIMD;  // steps per (l, g)
     localparam integer NGROUP = COUT / PE;
-    localparam integer NT = (1 << OUT_W) - 1;  // thresholds per channel
     localparam integer XW = IN_W + 1;  // inputs as signed values
-    localparam integer RW = (RQ == 0) ? NT * ACC_W : MUL_W + ADD_W + SH_W;  // per channel
+    localparam integer RW = MUL_W + ADD_W + SH_W;  // multiply-shift word, per channel
     localparam integer OUT_MIN = (OUT_SIGNED != 0) ? -(1 << (OUT_W - 1)) : 0;
     localparam integer OUT_MAX = (OUT_SIGNED != 0) ? (1 << (OUT_W - 1)) - 1 : (1 << OUT_W) - 1;
     // reads per step (time steps) and channel slices of a read word
@@ -248,14 +257,20 @@ module mvu_stage #(
         end
     endgenerate
 
-    reg [PE*SIMD*W_W-1:0] wrom [0:NGROUP*NCHUNK-1];
-    reg [RW*PE-1:0] rrom [0:NGROUP-1];
-    initial begin
-        $readmemh(W_FILE, wrom);
-        $readmemh(R_FILE, rrom);
-    end
-
+    // weight ROM, read through w_s1 (one word per step); block RAM or logic as configured
     reg [PE*SIMD*W_W-1:0] w_s1;
+    generate
+        if (W_BRAM != 0) begin : g_wrom_block
+            (* rom_style = "block" *) reg [PE*SIMD*W_W-1:0] wrom [0:NGROUP*NCHUNK-1];
+            initial $readmemh(W_FILE, wrom);
+            always @(posedge clk) if (adv) w_s1 <= wrom[w_addr_reg];
+        end else begin : g_wrom_logic
+            (* rom_style = "logic" *) reg [PE*SIMD*W_W-1:0] wrom [0:NGROUP*NCHUNK-1];
+            initial $readmemh(W_FILE, wrom);
+            always @(posedge clk) if (adv) w_s1 <= wrom[w_addr_reg];
+        end
+    endgenerate
+
     reg v_s1, first_s1, last_s1, pfirst_s1, emit_s1, olast_s1;
     reg [GW-1:0] g_s1;
     reg [SW-1:0] cs_s1;
@@ -264,7 +279,6 @@ module mvu_stage #(
             v_s1 <= 1'b0;
         end else if (adv) begin
             v_s1 <= issue;
-            w_s1 <= wrom[w_addr_reg];
             first_s1 <= c_reg == {WA{1'b0}};
             last_s1 <= c_end;
             g_s1 <= g_reg;
@@ -306,8 +320,27 @@ module mvu_stage #(
 
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
     reg v_s2, pfirst_s2, emit_s2, olast_s2;
-    reg [RW*PE-1:0] r_word;  // the requant parameters of acc_s2's group
+    reg [GW-1:0] g_s2;
     reg signed [ACC_W-1:0] dot [0:PE-1];
+    // x * w: a `*` (DSP-mappable), or the weight's bits selecting shifted copies of x (the top
+    // bit's subtracted); either is exact modulo 2^ACC_W, which holds every reachable sum
+    function automatic signed [ACC_W-1:0] product(input signed [XW-1:0] x,
+                                                  input signed [W_W-1:0] w);
+        integer b;
+        begin
+            if (MAC_DSP != 0) begin
+                product = ACC_W'(x * w);
+            end else begin
+                product = {ACC_W{1'b0}};
+                for (b = 0; b < W_W; b = b + 1) begin
+                    if (w[b]) begin
+                        if (b == W_W - 1) product = product - (ACC_W'(x) <<< b);
+                        else product = product + (ACC_W'(x) <<< b);
+                    end
+                end
+            end
+        end
+    endfunction
     integer p, q;
     // verilator lint_off UNUSEDSIGNAL
     integer xq;  // an operand index: its high bits stay zero
@@ -317,8 +350,8 @@ module mvu_stage #(
             dot[p] = {ACC_W{1'b0}};
             for (q = 0; q < SIMD; q = q + 1) begin
                 xq = (DW != 0) ? p * SIMD + q : q;  // the PE's own vector when depthwise
-                dot[p] = dot[p] + ACC_W'($signed(x_s2[xq*XW +: XW]) *
-                                         $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
+                dot[p] = dot[p] + product($signed(x_s2[xq*XW +: XW]),
+                                          $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
             end
         end
     end
@@ -332,7 +365,7 @@ module mvu_stage #(
             pfirst_s2 <= pfirst_s1;
             emit_s2 <= emit_s1;
             olast_s2 <= olast_s1;
-            r_word <= rrom[g_s1];
+            g_s2 <= g_s1;
             if (v_s1) begin
                 for (pa = 0; pa < PE; pa = pa + 1) begin
                     acc_s2[pa] <= first_s1 ? dot[pa] : acc_s2[pa] + dot[pa];
@@ -342,28 +375,112 @@ module mvu_stage #(
     end
 
     // ---- stage 3: requantization ---------------------------------------------------------------
-    localparam integer YW = ACC_W + MUL_W + ADD_W + 1;  // holds acc * mul + add exactly
-    localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
-    localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
-    reg [PE*OUT_W-1:0] q_s3, q_comb;
+    reg [PE*OUT_W-1:0] q_s3;
     reg v_s3, pfirst_s3, emit_s3, olast_s3;
-    // only the configured kind is elaborated (the other's fields may not exist in r_word)
+    // only the configured kind is elaborated (each has its own parameter ROM)
     generate
         if (RQ == 0) begin : g_thresholds
-            reg [OUT_W-1:0] count;
-            integer pr, t;
+            // Binary search over each channel's sorted thresholds, one tree level per cycle:
+            // level l holds the sums, the node h reached (heap index, root 1) and its threshold;
+            // sum >= threshold appends a 1 to h. After OUT_W levels h = 2^OUT_W + (thresholds
+            // <= sum). ROM word g * 2^OUT_W + h holds node h of group g's channels (lane p:
+            // channel g*PE + p); level 0's roots are read with stage 2, level l+1's nodes by
+            // level l.
+            localparam integer B = OUT_W;
+            localparam integer TA = ((NGROUP > 1) ? $clog2(NGROUP) : 0) + B;  // ROM address
+            (* rom_style = "logic" *) reg [PE*ACC_W-1:0] trom [0:NGROUP*(1<<B)-1];
+            initial $readmemh(R_FILE, trom);
+            reg [B*PE*ACC_W-1:0] t_lv;  // level l's node thresholds
+            // level l >= 1's state (slice 0 unused: level 0 is stage 2's registers)
+            // verilator lint_off UNUSEDSIGNAL
+            // verilator lint_off UNDRIVEN
+            reg [B*PE*ACC_W-1:0] a_lv;
+            reg [B*PE*B-1:0] h_lv;
+            reg [B*GW-1:0] g_lv;
+            reg [B*3-1:0] f_lv;  // pfirst, emit, olast
+            reg [B-1:0] v_lv;
+            // verilator lint_on UNDRIVEN
+            // verilator lint_on UNUSEDSIGNAL
+            // the next state of every level (combinational), then one register update
+            reg [B*PE*ACC_W-1:0] a_nx, t_nx;
+            reg [B*PE*B-1:0] h_nx;
+            reg [B*GW-1:0] g_nx;
+            reg [B*3-1:0] f_nx;
+            reg [B-1:0] v_nx;
+            reg [PE*OUT_W-1:0] q_nx;
+            reg v3_nx, pfirst_nx, emit_nx, olast_nx;
+            reg [PE*ACC_W-1:0] word;
+            reg signed [ACC_W-1:0] ca;
+            reg [B-1:0] ch;
+            // verilator lint_off UNUSEDSIGNAL
+            reg [B:0] hn;  // the node reached; its top bit (the root's 1) drops out
+            // verilator lint_on UNUSEDSIGNAL
+            reg [GW-1:0] cg;
+            reg [2:0] cf;
+            reg cv;
+            integer l, pt;
             always @* begin
-                for (pr = 0; pr < PE; pr = pr + 1) begin
-                    count = {OUT_W{1'b0}};
-                    for (t = 0; t < NT; t = t + 1) begin
-                        if (acc_s2[pr] >= $signed(r_word[(pr*NT + t)*ACC_W +: ACC_W])) begin
-                            count = count + 1'b1;
+                a_nx = a_lv;
+                h_nx = h_lv;
+                g_nx = g_lv;
+                f_nx = f_lv;
+                v_nx = {B{1'b0}};
+                q_nx = q_s3;
+                word = {PE*ACC_W{1'b0}};
+                t_nx[0 +: PE*ACC_W] = trom[TA'({g_s1, B'(1)})];  // roots of the group entering s2
+                {pfirst_nx, emit_nx, olast_nx} = {pfirst_s3, emit_s3, olast_s3};
+                v3_nx = 1'b0;
+                for (l = 0; l < B; l = l + 1) begin
+                    cg = (l == 0) ? g_s2 : g_lv[l*GW +: GW];
+                    cv = (l == 0) ? v_s2 : v_lv[l];
+                    cf = (l == 0) ? {pfirst_s2, emit_s2, olast_s2} : f_lv[l*3 +: 3];
+                    for (pt = 0; pt < PE; pt = pt + 1) begin
+                        ca = (l == 0) ? acc_s2[pt] : a_lv[(l*PE + pt)*ACC_W +: ACC_W];
+                        ch = (l == 0) ? B'(1) : h_lv[(l*PE + pt)*B +: B];
+                        hn = {ch, ca >= $signed(t_lv[(l*PE + pt)*ACC_W +: ACC_W])};
+                        if (l < B - 1) begin
+                            word = trom[TA'({cg, hn[B-1:0]})];
+                            t_nx[((l+1)*PE + pt)*ACC_W +: ACC_W] = word[pt*ACC_W +: ACC_W];
+                            a_nx[((l+1)*PE + pt)*ACC_W +: ACC_W] = ca;
+                            h_nx[((l+1)*PE + pt)*B +: B] = hn[B-1:0];
+                        end else begin
+                            q_nx[pt*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + hn[B-1:0];
                         end
                     end
-                    q_comb[pr*OUT_W +: OUT_W] = OUT_W'(OUT_MIN) + count;
+                    if (l < B - 1) begin
+                        g_nx[(l+1)*GW +: GW] = cg;
+                        v_nx[l+1] = cv;
+                        f_nx[(l+1)*3 +: 3] = cf;
+                    end else begin
+                        v3_nx = cv;
+                        {pfirst_nx, emit_nx, olast_nx} = cf;
+                    end
+                end
+            end
+            always @(posedge clk) begin
+                if (rst) begin
+                    v_lv <= {B{1'b0}};
+                    v_s3 <= 1'b0;
+                end else if (adv) begin
+                    t_lv <= t_nx;
+                    a_lv <= a_nx;
+                    h_lv <= h_nx;
+                    g_lv <= g_nx;
+                    f_lv <= f_nx;
+                    v_lv <= v_nx;
+                    q_s3 <= q_nx;
+                    v_s3 <= v3_nx;
+                    {pfirst_s3, emit_s3, olast_s3} <= {pfirst_nx, emit_nx, olast_nx};
                 end
             end
         end else begin : g_mulshift
+            localparam integer YW = ACC_W + MUL_W + ADD_W + 1;  // holds acc * mul + add exactly
+            localparam signed [YW-1:0] Y_MIN = YW'(OUT_MIN);
+            localparam signed [YW-1:0] Y_MAX = YW'(OUT_MAX);
+            reg [RW*PE-1:0] rrom [0:NGROUP-1];
+            initial $readmemh(R_FILE, rrom);
+            reg [RW*PE-1:0] r_word;  // the requant parameters of acc_s2's group
+            reg [PE*OUT_W-1:0] q_comb;
             reg signed [YW-1:0] y [0:PE-1];
             integer pr;
             always @* begin
@@ -378,20 +495,23 @@ module mvu_stage #(
                     q_comb[pr*OUT_W +: OUT_W] = y[pr][OUT_W-1:0];
                 end
             end
+            always @(posedge clk) begin
+                if (rst) begin
+                    v_s3 <= 1'b0;
+                end else if (adv) begin
+                    r_word <= rrom[g_s1];
+                    v_s3 <= v_s2;
+                    pfirst_s3 <= pfirst_s2;
+                    emit_s3 <= emit_s2;
+                    olast_s3 <= olast_s2;
+                    q_s3 <= q_comb;
+                end
+            end
+            // verilator lint_off UNUSEDSIGNAL
+            wire unused_g = ^g_s2;
+            // verilator lint_on UNUSEDSIGNAL
         end
     endgenerate
-
-    always @(posedge clk) begin
-        if (rst) begin
-            v_s3 <= 1'b0;
-        end else if (adv) begin
-            v_s3 <= v_s2;
-            pfirst_s3 <= pfirst_s2;
-            emit_s3 <= emit_s2;
-            olast_s3 <= olast_s2;
-            q_s3 <= q_comb;
-        end
-    end
 
     // ---- stage 4: fused max-pool over a rotating queue of the channel groups -----------------
     // queue: NGROUP entries of PE outputs, the current group's at the bottom; every group
