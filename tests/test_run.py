@@ -17,7 +17,7 @@ import pytest
 
 from conftest import run_half
 from half.data.task import TaskData
-from half.errors import HalfError
+from half.errors import ConfigError, HalfError
 from half.nn.space import Space
 from half.report import pareto_svg, render_report
 from half.report.svg import linear_ticks, log_ticks
@@ -219,12 +219,14 @@ def test_budget_is_required_and_a_foreign_folder_is_refused(tmp_path, tiny_run):
     assert len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    proc = run_half("run", "--budget", "2", "-o", str(tmp_path / "mine"))
-    assert proc.returncode == 2 and "holds no half run" in proc.stderr
+    with pytest.raises(ConfigError, match="holds no half run"):
+        run_all(FAST, tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
     # the tiny run searched another space: its folder is not resumed with the default one
-    proc = run_half("run", "--budget", "3", "-o", str(tiny_run["out"]))
-    assert proc.returncode == 2 and "other search settings" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    before = sorted(p.name for p in tiny_run["out"].iterdir())
+    with pytest.raises(ConfigError, match="other search settings .*space"):
+        run_all(FAST, tiny_run["out"])
+    assert sorted(p.name for p in tiny_run["out"].iterdir()) == before
 
 
 # -- the choice rule -----------------------------------------------------------------------
