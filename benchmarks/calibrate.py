@@ -13,7 +13,9 @@ the measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
 
 `fit`: least-squares (non-negative) coefficients of LUT and FF per family from the features,
 fitted on the designs with an even index and tested on the odd ones (never used for fitting);
-prints the coefficients and the errors of whole-design totals, calibrated and not.
+prints the coefficients and the errors of whole-design totals, calibrated and not; `--install`
+writes them into the cost model (`src/half/hw/calibration.json`), which applies them to every
+estimate of that family (the features are the model's raw parts, kept in predicted.json).
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ def _features(row: dict) -> tuple[list[float], list[float]]:
     one stage row."""
     m = row["model"] or {}
     parts = m.get("lut_parts", {})
-    return ([parts.get(k, 0.0) for k in PARTS], [m.get("ffs", 0.0), 1.0])
+    return ([parts.get(k, 0.0) for k in PARTS], [m.get("ffs_raw", m.get("ffs", 0.0)), 1.0])
 
 
 def _target(row: dict) -> tuple[float, float]:
@@ -250,11 +252,27 @@ def main() -> None:
     c.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
+    f.add_argument("--install", action="store_true",
+                   help="write the coefficients into the cost model (half/hw/calibration.json) "
+                        "and benchmarks/results/calibration_fit.json")
     args = ap.parse_args()
     if args.mode == "collect":
         collect(args.designs, args.jobs, args.out, args.seed)
-    else:
-        print(json.dumps(fit(args.data), indent=1))
+        return
+    result = fit(args.data)
+    print(json.dumps(result, indent=1))
+    if args.install:
+        from half.hw.cost import CALIBRATION
+
+        Path("benchmarks/results/calibration_fit.json").write_text(json.dumps(result, indent=1)
+                                                                   + "\n")
+        keys = {"ice40": "ice40up", "ecp5": "ecp5"}  # calibration family -> power_family
+        CALIBRATION.write_text(json.dumps({
+            "source": f"benchmarks/calibrate.py fit --install --data {args.data}",
+            "note": "fitted on the designs of even index; errors on the odd ones in "
+                    "docs/RESULTS.md",
+            "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"]} for f, r in result.items()
+                         if r.get("lut")}}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

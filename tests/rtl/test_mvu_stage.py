@@ -122,7 +122,8 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     params = stage_params(layer, pe, simd, pool)
     # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
     params.update(MAC_DSP=int(kind not in ("conv", "dense")),
-                  W_BRAM=int(kind in ("dense", "depthwise") and simd < 5))
+                  W_BRAM=int(kind in ("dense", "depthwise") and simd < 5),
+                  BUF_BRAM=int(kind in ("dense", "conv-signed")))
     w_file, r_file = write_stage_mems(layer, pe, simd, tmp_path, params)
     from half.hw.cost import cycles_of
 

@@ -425,8 +425,20 @@ def _place_route(run: _Run, dev: Device, family: _Family, pnr: _Tool, packer: _T
         args += [family.pins[1], f"constraints/{family.pins[0]}"]
     else:
         args.append(family.allow_unconstrained)
-    run.step("pnr", pnr, args, f"place and route: {pnr.name} "
-                               f"{' '.join(dev.toolchain.nextpnr_args or ())} at {target:g} MHz")
+    try:
+        run.step("pnr", pnr, args, f"place and route: {pnr.name} "
+                                   f"{' '.join(dev.toolchain.nextpnr_args or ())} at "
+                                   f"{target:g} MHz")
+    except ToolError:
+        over = _packed_over(run.project / REPORTS / "pnr.log")
+        if not over:
+            raise
+        # packing (LUTs and FFs into logic cells) needs more cells than the part has: a result
+        result["fits"] = False
+        result["kind"] = "post-pack"
+        result["bitstream_note"] = f"does not fit {dev.name} after packing: {over}"
+        result["notes"].append(result["bitstream_note"])
+        return
     report = json.loads((run.project / IMPL / "nextpnr_report.json").read_text())
     fmax = {clk: round(float(v["achieved"]), 3) for clk, v in report.get("fmax", {}).items()}
     result["kind"] = "post-route"
@@ -451,6 +463,15 @@ def _place_route(run: _Run, dev: Device, family: _Family, pnr: _Tool, packer: _T
     if not bit.is_file() or bit.stat().st_size == 0:
         raise ToolError(packer.name, f"wrote no bitstream {bit}")
     result["bitstream"] = str(bit)
+
+
+def _packed_over(log: Path) -> str:
+    """"CELL used > available" for the cell types nextpnr's packer counted above capacity."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    over = {m[1]: (int(m[2]), int(m[3]))
+            for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text, re.M)
+            if int(m[2]) > int(m[3])}
+    return ", ".join(f"{k} {u} > {a}" for k, (u, a) in over.items())
 
 
 def _critical_path(report: dict) -> dict | None:

@@ -31,18 +31,21 @@ device catalog plus an activity-based dynamic model (coefficients per resource i
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from half.hw.devices import Device
 from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 
 # Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
 # on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
-# "input": the final argmax, per class (one comparison a cycle, then the output register); the
-# input's own part is its samples up to the last kept.
-# mvu_stage (conv, dense): 5, or 4 + output bits with thresholds (`mvu_depth`).
-DEPTH = {"input": 1, "conv": 5, "gap": 3, "dense": 5}
+# "input": a final argmax not fused into a dense stage, per class (one comparison a cycle, then
+# the output register); the input's own part is its samples up to the last kept.
+# mvu_stage (conv, dense): 6, or 5 + output bits with thresholds (`mvu_depth`).
+DEPTH = {"input": 1, "conv": 6, "gap": 3, "dense": 6}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
@@ -56,9 +59,15 @@ MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 
 
 def mvu_depth(requant) -> int:
-    """mvu_stage's cycles from its last MAC step to its last output beat: 5, or with
-    thresholds 4 + the output bits (a binary search, one tree level per cycle)."""
-    return 4 + requant.out.bits if requant.kind == "thresholds" else DEPTH["conv"]
+    """mvu_stage's cycles from its last MAC step to its last output beat: 6, or with
+    thresholds 5 + the output bits (a binary search, one tree level per cycle)."""
+    return 5 + requant.out.bits if requant.kind == "thresholds" else DEPTH["conv"]
+
+
+def gap_depth(requant) -> int:
+    """gap_join's cycles beyond one per channel from its last input beat to its output: 3, or 4
+    with multiply-shift (the product is registered before the shift)."""
+    return DEPTH["gap"] + (requant.kind != "thresholds")
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,8 @@ class StageCost:
     buffer_bits: int = 0  # double-buffered input activations
     mac_dsp: bool = False  # the MAC products in DSP blocks (else in logic); the RTL follows
     w_bram: bool = False  # the weight ROM in block RAM (else in logic); the RTL follows
+    buf_bram: bool = False  # the input buffers in block RAM (else registers); the RTL follows
+    raw_ffs: float = 0.0  # FFs before calibration
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
     tail: int = 0  # cycles of work after its last output (pool-dropped positions, samples
     #                after the last kept one) or overlapping its input (pooling)
@@ -173,7 +184,8 @@ class Estimate:
             "energy_estimate_uj": self.energy_uj(),
             "stages": [{"name": s.name, "kind": s.kind, "pe": s.pe, "simd": s.simd,
                         "cycles": s.cycles, "depth": s.depth, "luts": round(s.luts),
-                        "ffs": round(s.ffs), "bram": s.bram, "dsp": s.dsp,
+                        "ffs": round(s.ffs), "ffs_raw": round(s.raw_ffs), "bram": s.bram,
+                        "dsp": s.dsp,
                         "buffer_bits": s.buffer_bits, "rom_bits": s.rom_bits,
                         "lut_parts": {k: round(v, 1) for k, v in s.parts.items()},
                         "dynamic_energy_share": round(s.energy_uj / self.energy_dyn_uj, 4)
@@ -279,6 +291,12 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         rq_bits = r.channels * 2 * (ab + MUL_BITS)
         st.add_luts("memory", rq_bits / ROM_BITS_PER_LUT * lut_div)
         st.ffs += pe * 2 * (ab + MUL_BITS)
+    out_bits = r.out.bits + (1 if r.kind == "affine" and not r.out.signed else 0)
+    if isinstance(layer, Dense) and isinstance(nxt, ArgMax):  # fused: a running comparison
+        st.add_luts("comparators", pe * out_bits * lut_div)
+        st.ffs += out_bits + 2 * max(1, (nxt.classes - 1).bit_length())
+    else:  # the pooling queue and the output register
+        st.ffs += 2 * r.channels * out_bits
     wbits = layer.weights.size * wb
     st.rom_bits += wbits
     blocks = _ram_blocks(dev, layer.weights.size // lanes, lanes * wb)
@@ -288,13 +306,21 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         left["bram"] -= blocks
     else:
         st.add_luts("memory", wbits / ROM_BITS_PER_LUT * lut_div)
-    # double-buffered input: R identical conv window buffers in block RAM; dense: registers
+    # double-buffered input: R identical conv window buffers in block RAM; dense: two words
+    # and their read register, in block RAM while blocks are left (they would take registers)
     if isinstance(layer, Conv):
         st.buffer_bits = 2 * layer.cin * layer.length_in * ib * _reads(layer, simd)
         st.bram += _buffer_brams(dev, layer, simd)
+        st.buf_bram = True
     else:
         st.buffer_bits = 2 * layer.fin * ib
-        st.ffs += st.buffer_bits
+        blocks = _ram_blocks(dev, 2, layer.fin * ib)
+        if blocks <= left["bram"]:
+            st.buf_bram = True
+            st.bram += blocks
+            left["bram"] -= blocks
+        else:
+            st.ffs += st.buffer_bits + layer.fin * ib
     st.add_luts("control", CTRL_LUT * lut_div)
     st.ffs += CTRL_FF
     return st
@@ -324,7 +350,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             length = graph.input.length
             factor = layer.factor if isinstance(layer, Decimate) else 1
             # the window's last kept sample ends the input's part of the latency
-            classes = sum(x.classes for x in layers if isinstance(x, ArgMax))
+            # an argmax after a dense layer is fused into its writer (no cycles of its own)
+            classes = sum(x.classes for k, x in enumerate(layers)
+                          if isinstance(x, ArgMax) and not (k and isinstance(layers[k - 1], Dense)))
             st = StageCost("input", "input", cycles=length, depth=DEPTH["input"] * classes,
                            ffs=CTRL_FF,
                            tail=length - (-(-length // factor) - 1) * factor)
@@ -339,9 +367,9 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
         elif isinstance(layer, PoolJoin):
             # accumulates while its input arrives, then requantizes one channel per cycle: only
             # that (channels + DEPTH) adds to the latency
-            busy = max(layer.length_in, layer.channels + DEPTH["gap"])
+            busy = max(layer.length_in, layer.channels + gap_depth(layer.requant))
             st = StageCost(layer.name, "gap", cycles=busy,
-                           depth=DEPTH["gap"] + layer.channels, tail=busy)
+                           depth=gap_depth(layer.requant) + layer.channels, tail=busy)
             ab = layer.acc_type.bits
             st.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
             if layer.requant.kind == "mulshift":
@@ -354,11 +382,37 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
                 st.add_luts("comparators", n_thr * ab * lut_div)
             st.ffs += layer.channels * ab + CTRL_FF
             st.add_luts("control", CTRL_LUT * lut_div)
-            st.buffer_bits = 2 * layer.features * layer.out_type.bits
+            st.buffer_bits = layer.features * layer.out_type.bits  # the output beat
             st.ffs += st.buffer_bits
             est.stages.append(st)
+    _calibrate(est, dev)
     _power(est, dev, power, activity)
     return est
+
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+
+
+@functools.cache
+def calibration() -> dict:
+    """Fitted coefficients per device family (`benchmarks/calibrate.py fit --install`): LUTs
+    per LUT part of the model, FFs as a * model FFs + b per stage. Empty when not fitted."""
+    if not CALIBRATION.is_file():
+        return {}
+    return json.loads(CALIBRATION.read_text())["families"]
+
+
+def _calibrate(est: Estimate, dev: Device) -> None:
+    """Replace each stage's LUT and FF counts by the calibrated ones of the device's family
+    (the raw model stays in `parts` and `raw_ffs`, the fit's features)."""
+    for st in est.stages:
+        st.raw_ffs = st.ffs
+    cal = calibration().get(dev.power_family)
+    if not cal:
+        return
+    for st in est.stages:
+        st.luts = sum(cal["lut"].get(k, 1.0) * v for k, v in st.parts.items())
+        st.ffs = cal["ff"]["model_ffs"] * st.raw_ffs + cal["ff"]["per_stage"]
 
 
 def _power(est: Estimate, dev: Device, power,

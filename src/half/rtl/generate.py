@@ -81,10 +81,18 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | N
             p = stage_params(layer, pe, simd, pool)
             if layer.name in costs:
                 p.update(MAC_DSP=int(costs[layer.name].mac_dsp),
-                         W_BRAM=int(costs[layer.name].w_bram))
+                         W_BRAM=int(costs[layer.name].w_bram),
+                         BUF_BRAM=int(costs[layer.name].buf_bram))
             w_file, r_file = write_stage_mems(layer, pe, simd, mem_dir, p)
             p["W_FILE"] = f'"mem/{w_file.name}"'
             p["R_FILE"] = f'"mem/{r_file.name}"'
+            if isinstance(layer, Dense) and isinstance(nxt, ArgMax):  # the classifier's argmax
+                idx = max(1, (nxt.classes - 1).bit_length())
+                p.update(ARGMAX=1, IDX_W=idx)
+                design.stages.append(Stage(layer.name, "mvu_stage", p, idx, layer=i + 1,
+                                           elem_w=idx))
+                design.idx_width = width = idx
+                continue
             out_w = p["COUT"] * p["OUT_W"]
             fused = isinstance(nxt, MaxPool)  # the stream carries the pooled output
             beats = 1 if isinstance(layer, Dense) else \
@@ -105,14 +113,14 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | N
             if p["F"]:
                 design.side_width = p["F"] * p["OUT_W"]
             width = out_w
-        elif isinstance(layer, ArgMax):
+        elif isinstance(layer, ArgMax) and not isinstance(layers[i - 1], Dense):
             idx = max(1, (layer.classes - 1).bit_length())
             score_w = width // layer.classes
             design.stages.append(Stage("argmax", "argmax", {"N": layer.classes, "W": score_w,
                                                             "IDX_W": idx}, idx, layer=i,
                                        elem_w=idx))
             design.idx_width = idx
-        elif not isinstance(layer, MaxPool):
+        elif not isinstance(layer, MaxPool | ArgMax):
             raise ConfigError("model", f"{type(layer).__name__} has no RTL module")
     return design
 

@@ -21,8 +21,11 @@
  *   m_axis_*     one beat of C + F features per window (tlast set)
  * Timing (no stalls): the window's sums are copied to a snapshot on its last input beat and
  * requantized one channel per cycle by one multiply-shift (or threshold) unit, so the output
- * beat follows the window's last input beat (and its side beat) by C + 3 cycles; the next
- * window accumulates meanwhile (only its last beat waits while the unit is still busy).
+ * beat follows the window's last input beat (and its side beat) by C + 3 cycles (threshold)
+ * or C + 4 (multiply-shift: the product is registered before the shift); the next
+ * window accumulates meanwhile (only its last beat waits while the unit is still busy). The
+ * output register is the requantized vector itself: the next window's requantization (and
+ * its side beat) waits until the output beat has left.
  */
 module gap_join #(
     parameter integer C = 8,  // channels
@@ -114,8 +117,10 @@ module gap_join #(
     reg [KW-1:0] n_reg;  // channels requantized so far
     reg [C*OUT_W-1:0] q_reg;  // requantized channels, shifted in from the top
     reg [OUT_W-1:0] q_comb;
+    wire q_v;  // q_comb holds the next channel's output
     generate
         if (RQ == 0) begin : g_thresholds
+            assign q_v = rd_v_reg;
             reg [OUT_W-1:0] count;
             integer t;
             always @* begin
@@ -126,11 +131,21 @@ module gap_join #(
                 q_comb = OUT_W'(OUT_MIN) + count;
             end
         end else begin : g_mulshift
-            reg signed [YW-1:0] y;
+            // multiply-add, registered; then shift and clip
+            reg signed [YW-1:0] y_reg, y;
+            reg [SH_W-1:0] sh_reg;
+            reg v_mul_reg;
+            assign q_v = v_mul_reg;
+            always @(posedge clk) begin
+                v_mul_reg <= !rst && rd_v_reg;
+                if (rd_v_reg) begin
+                    y_reg <= YW'(rd_sum) * $signed({1'b0, rd_word[0 +: MUL_W]})
+                             + YW'($signed(rd_word[MUL_W +: ADD_W]));
+                    sh_reg <= rd_word[MUL_W + ADD_W +: SH_W];
+                end
+            end
             always @* begin
-                y = YW'(rd_sum) * $signed({1'b0, rd_word[0 +: MUL_W]})
-                    + YW'($signed(rd_word[MUL_W +: ADD_W]));
-                y = y >>> rd_word[MUL_W + ADD_W +: SH_W];
+                y = y_reg >>> sh_reg;
                 if (y < Y_MIN) y = Y_MIN;
                 if (y > Y_MAX) y = Y_MAX;
                 q_comb = y[OUT_W-1:0];
@@ -138,12 +153,13 @@ module gap_join #(
         end
     endgenerate
 
+    // the output beat is {side_reg, q_reg} itself: the next window's requantization and side
+    // beat wait until it has left
     reg [SW-1:0] side_reg;
     reg side_ok_reg;
     reg m_valid_reg;
-    reg [(C+F)*OUT_W-1:0] m_data_reg;
-    assign side_axis_tready = (F > 0) && !side_ok_reg;
-    wire reading = busy_reg && k_reg != KW'(C);
+    assign side_axis_tready = (F > 0) && !side_ok_reg && !m_valid_reg;
+    wire reading = busy_reg && k_reg != KW'(C) && !m_valid_reg;
     wire done = busy_reg && n_reg == KW'(C);
     wire [(C+F)*OUT_W-1:0] out_vec;
     generate
@@ -156,12 +172,12 @@ module gap_join #(
             // verilator lint_on UNUSEDSIGNAL
         end
         if (C == 1) begin : g_one
-            always @(posedge clk) if (rd_v_reg) q_reg <= q_comb;
+            always @(posedge clk) if (q_v) q_reg <= q_comb;
         end else begin : g_many
-            always @(posedge clk) if (rd_v_reg) q_reg <= {q_comb, q_reg[C*OUT_W-1:OUT_W]};
+            always @(posedge clk) if (q_v) q_reg <= {q_comb, q_reg[C*OUT_W-1:OUT_W]};
         end
     endgenerate
-    wire leave = done && (F == 0 || side_ok_reg) && (!m_valid_reg || m_axis_tready);
+    wire leave = done && (F == 0 || side_ok_reg) && !m_valid_reg;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -188,7 +204,7 @@ module gap_join #(
                 rd_sum <= snap_reg[k_reg[KA-1:0]];
                 k_reg <= k_reg + 1'b1;
             end
-            if (rd_v_reg) n_reg <= n_reg + 1'b1;
+            if (q_v) n_reg <= n_reg + 1'b1;
             if (side_axis_tvalid && side_axis_tready) begin
                 side_reg <= side_axis_tdata;
                 side_ok_reg <= 1'b1;
@@ -198,7 +214,6 @@ module gap_join #(
             end
             // a requantized window with its side beat leaves when the output register is free
             if (leave) begin
-                m_data_reg <= out_vec;
                 m_valid_reg <= 1'b1;
                 busy_reg <= 1'b0;
                 side_ok_reg <= 1'b0;
@@ -206,7 +221,7 @@ module gap_join #(
         end
     end
 
-    assign m_axis_tdata = m_data_reg;
+    assign m_axis_tdata = out_vec;
     assign m_axis_tlast = 1'b1;
     assign m_axis_tvalid = m_valid_reg;
 

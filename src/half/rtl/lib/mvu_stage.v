@@ -24,18 +24,22 @@
  *   MAC_DSP          1: products written as `*` (synthesis may use DSP blocks); 0: as
  *                    shift-and-add of the weight bits, so they stay in logic
  *   W_BRAM           1: weight ROM in block RAM (rom_style "block"); 0: in logic
+ *   BUF_BRAM         1: window buffers in block RAM (ram_style "block"); 0: synthesis decides
+ *   ARGMAX, IDX_W    1: a fused argmax (L_IN = K = POOL = 1): the output beat is the IDX_W-bit
+ *                    index of the largest of the COUT outputs (the first one on ties), found
+ *                    by a running comparison as the channel groups come out
  *   W_FILE, R_FILE   $readmemh files: weights (one word per group x chunk) and requant
  *                    parameters (thresholds: one word per group x search-tree node;
  *                    otherwise one word per group); see half/rtl/mem.py for the layouts
  * Ports
  *   s_axis_*  one time step of all CIN input channels per beat (tlast on the window's last)
- *   m_axis_*  one (pooled) time step of all COUT output channels per beat
+ *   m_axis_*  one (pooled) time step of all COUT output channels per beat (ARGMAX: the index)
  * Timing (no stalls)
  *   compute cycles per window N = L_OUT * (K*CIN/SIMD) * (COUT/PE), depthwise
  *   N = L_OUT * (K/SIMD) * (COUT/PE), one MAC step per cycle;
  *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
- *   DEPTH cycles after its last MAC step was issued: DEPTH = 5 (multiply-shift, affine) or
- *   4 + OUT_W (thresholds: a binary search, one tree level per cycle). Back-pressure on
+ *   DEPTH cycles after its last MAC step was issued: DEPTH = 6 (multiply-shift, affine) or
+ *   5 + OUT_W (thresholds: a binary search, one tree level per cycle). Back-pressure on
  *   m_axis stalls the whole pipeline; input beats keep filling the free buffer bank.
  * Structure (for synthesis)
  *   The input window lives in R = max(1, SIMD/CIN) identical buffers (depthwise: R = SIMD),
@@ -71,6 +75,9 @@ module mvu_stage #(
     parameter integer SH_W = 6,  // shift width
     parameter integer MAC_DSP = 1,  // products as `*` (DSP-mappable) or shift-and-add
     parameter integer W_BRAM = 0,  // weight ROM in block RAM
+    parameter integer BUF_BRAM = 0,  // window buffers in block RAM (else synthesis decides)
+    parameter integer ARGMAX = 0,  // 1: emit the index of the largest output (classifier)
+    parameter integer IDX_W = 1,  // width of that index
     parameter W_FILE = "weights.mem",  // weights
     parameter R_FILE = "requant.mem"  // thresholds or multiply-shift parameters
 ) (
@@ -80,7 +87,7 @@ module mvu_stage #(
     input  wire                  s_axis_tlast,
     input  wire                  s_axis_tvalid,
     output wire                  s_axis_tready,
-    output wire [COUT*OUT_W-1:0] m_axis_tdata,
+    output wire [(ARGMAX != 0 ? IDX_W : COUT*OUT_W)-1:0] m_axis_tdata,
     output wire                  m_axis_tlast,
     output wire                  m_axis_tvalid,
     input  wire                  m_axis_tready
@@ -147,7 +154,8 @@ module mvu_stage #(
     reg [QW-1:0] pq_reg;  // l % POOL
     reg [LW-1:0] lq_reg;  // l / POOL
     reg m_valid_reg, m_last_reg;
-    reg [COUT*OUT_W-1:0] m_data_reg;
+    localparam integer MW = (ARGMAX != 0) ? IDX_W : COUT * OUT_W;  // output beat
+    reg [MW-1:0] m_data_reg;
     wire adv = !m_valid_reg || m_axis_tready;  // the pipeline moves unless the output waits
     wire issue = busy_reg && adv;
     wire c_end = c_reg == WA'(NCHUNK - 1);
@@ -242,16 +250,22 @@ module mvu_stage #(
     genvar gr;
     generate
         for (gr = 0; gr < R; gr = gr + 1) begin : g_buf
-            reg [CW-1:0] buffer [0:2*L_IN-1];
             wire signed [PW-1:0] pos = pbase_reg + PW'(tap_reg) + PW'(gr);
             wire outside = pos < 0 || pos >= PW'(L_IN);
             wire [AW-1:0] pos_a = outside ? {AW{1'b0}} : pos[AW-1:0];
             wire [AW-1:0] rd_addr = rd_bank_reg ? AW'(L_IN) + pos_a : pos_a;
-            always @(posedge clk) begin
-                if (wr_take) buffer[wr_full_addr] <= s_axis_tdata;
-                if (adv) begin
-                    rd_s1[gr*CW +: CW] <= buffer[rd_addr];
-                    pad_s1[gr] <= outside;
+            always @(posedge clk) if (adv) pad_s1[gr] <= outside;
+            if (BUF_BRAM != 0) begin : g_block
+                (* ram_style = "block", no_rw_check *) reg [CW-1:0] buffer [0:2*L_IN-1];
+                always @(posedge clk) begin
+                    if (wr_take) buffer[wr_full_addr] <= s_axis_tdata;
+                    if (adv) rd_s1[gr*CW +: CW] <= buffer[rd_addr];
+                end
+            end else begin : g_auto  // synthesis decides (block RAM, LUT RAM or registers)
+                (* no_rw_check *) reg [CW-1:0] buffer [0:2*L_IN-1];
+                always @(posedge clk) begin
+                    if (wr_take) buffer[wr_full_addr] <= s_axis_tdata;
+                    if (adv) rd_s1[gr*CW +: CW] <= buffer[rd_addr];
                 end
             end
         end
@@ -318,6 +332,27 @@ module mvu_stage #(
         end
     end
 
+    // operand register: the selected operands and the step's flags, one cycle later
+    reg [XP*SIMD*XW-1:0] x_op;
+    reg [PE*SIMD*W_W-1:0] w_op;
+    reg v_op, first_op, last_op, pfirst_op, emit_op, olast_op;
+    reg [GW-1:0] g_op;
+    always @(posedge clk) begin
+        if (rst) begin
+            v_op <= 1'b0;
+        end else if (adv) begin
+            v_op <= v_s1;
+            x_op <= x_s2;
+            w_op <= w_s1;
+            first_op <= first_s1;
+            last_op <= last_s1;
+            pfirst_op <= pfirst_s1;
+            emit_op <= emit_s1;
+            olast_op <= olast_s1;
+            g_op <= g_s1;
+        end
+    end
+
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
     reg v_s2, pfirst_s2, emit_s2, olast_s2;
     reg [GW-1:0] g_s2;
@@ -350,8 +385,8 @@ module mvu_stage #(
             dot[p] = {ACC_W{1'b0}};
             for (q = 0; q < SIMD; q = q + 1) begin
                 xq = (DW != 0) ? p * SIMD + q : q;  // the PE's own vector when depthwise
-                dot[p] = dot[p] + product($signed(x_s2[xq*XW +: XW]),
-                                          $signed(w_s1[(p*SIMD + q)*W_W +: W_W]));
+                dot[p] = dot[p] + product($signed(x_op[xq*XW +: XW]),
+                                          $signed(w_op[(p*SIMD + q)*W_W +: W_W]));
             end
         end
     end
@@ -361,14 +396,14 @@ module mvu_stage #(
         if (rst) begin
             v_s2 <= 1'b0;
         end else if (adv) begin
-            v_s2 <= v_s1 && last_s1;
-            pfirst_s2 <= pfirst_s1;
-            emit_s2 <= emit_s1;
-            olast_s2 <= olast_s1;
-            g_s2 <= g_s1;
-            if (v_s1) begin
+            v_s2 <= v_op && last_op;
+            pfirst_s2 <= pfirst_op;
+            emit_s2 <= emit_op;
+            olast_s2 <= olast_op;
+            g_s2 <= g_op;
+            if (v_op) begin
                 for (pa = 0; pa < PE; pa = pa + 1) begin
-                    acc_s2[pa] <= first_s1 ? dot[pa] : acc_s2[pa] + dot[pa];
+                    acc_s2[pa] <= first_op ? dot[pa] : acc_s2[pa] + dot[pa];
                 end
             end
         end
@@ -427,7 +462,7 @@ module mvu_stage #(
                 v_nx = {B{1'b0}};
                 q_nx = q_s3;
                 word = {PE*ACC_W{1'b0}};
-                t_nx[0 +: PE*ACC_W] = trom[TA'({g_s1, B'(1)})];  // roots of the group entering s2
+                t_nx[0 +: PE*ACC_W] = trom[TA'({g_op, B'(1)})];  // roots of the group entering s2
                 {pfirst_nx, emit_nx, olast_nx} = {pfirst_s3, emit_s3, olast_s3};
                 v3_nx = 1'b0;
                 for (l = 0; l < B; l = l + 1) begin
@@ -499,7 +534,7 @@ module mvu_stage #(
                 if (rst) begin
                     v_s3 <= 1'b0;
                 end else if (adv) begin
-                    r_word <= rrom[g_s1];
+                    r_word <= rrom[g_op];
                     v_s3 <= v_s2;
                     pfirst_s3 <= pfirst_s2;
                     emit_s3 <= emit_s2;
@@ -532,11 +567,51 @@ module mvu_stage #(
                                                                     : queue_reg[pp*OUT_W +: OUT_W];
         end
     end
+    reg [MW-1:0] out_next;  // the output beat when this group completes a (pooled) position
     generate
-        if (NGROUP == 1) begin : g_one_group
+        if (ARGMAX != 0) begin : g_argmax
+            // running best over the groups of the window: group gc's PE lanes in order
+            reg [GW-1:0] gc_reg;  // group of the result in q_s3
+            reg signed [OUT_W-1:0] bs_reg, bs;
+            reg [IDX_W-1:0] bi_reg, bi;
+            integer pm;
+            always @* begin
+                bs = bs_reg;
+                bi = bi_reg;
+                for (pm = 0; pm < PE; pm = pm + 1) begin
+                    if ((gc_reg == {GW{1'b0}} && pm == 0)
+                            || $signed(q_s3[pm*OUT_W +: OUT_W]) > bs) begin
+                        bs = $signed(q_s3[pm*OUT_W +: OUT_W]);
+                        bi = IDX_W'(gc_reg * PE + pm);
+                    end
+                end
+                out_next = bi;
+                queue_next = queue_reg;
+            end
+            always @(posedge clk) begin
+                if (rst) begin
+                    gc_reg <= {GW{1'b0}};
+                end else if (adv && v_s3) begin
+                    gc_reg <= (gc_reg == GW'(NGROUP - 1)) ? {GW{1'b0}} : gc_reg + 1'b1;
+                    bs_reg <= bs;
+                    bi_reg <= bi;
+                end
+            end
+            // verilator lint_off UNUSEDSIGNAL
+            wire unused_pool = ^{best, pfirst_s3};
+            // verilator lint_on UNUSEDSIGNAL
+        end else if (NGROUP == 1 && POOL == 1) begin : g_direct  // the result is the output beat
+            always @* queue_next = q_s3;
+            always @* out_next = queue_next;
+            // verilator lint_off UNUSEDSIGNAL
+            wire unused_queue = ^{best, queue_reg, pfirst_s3};
+            // verilator lint_on UNUSEDSIGNAL
+        end else if (NGROUP == 1) begin : g_one_group
             always @* queue_next = best;
+            always @* out_next = queue_next;
         end else begin : g_groups
             always @* queue_next = {best, queue_reg[COUT*OUT_W-1:GWD]};
+            always @* out_next = queue_next;
         end
     endgenerate
 
@@ -548,7 +623,7 @@ module mvu_stage #(
             if (v_s3) queue_reg <= queue_next;
             m_valid_reg <= emit;
             if (emit) begin
-                m_data_reg <= queue_next;
+                m_data_reg <= out_next;
                 m_last_reg <= olast_s3;
             end
         end
