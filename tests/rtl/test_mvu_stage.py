@@ -52,8 +52,11 @@ if cocotb is not None:
             if accepted and beats[sent][1] == p["L_IN"] - 1:
                 in_last[beats[sent][0]] = cycle
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                got.append(unpack(int(dut.m_axis_tdata.value), p["COUT"], p["OUT_W"],
-                                   bool(p["OUT_SIGNED"])))
+                if p.get("ARGMAX"):  # the fused argmax: the class index
+                    got.append([int(dut.m_axis_tdata.value)])
+                else:
+                    got.append(unpack(int(dut.m_axis_tdata.value), p["COUT"], p["OUT_W"],
+                                       bool(p["OUT_SIGNED"])))
                 if dut.m_axis_tlast.value:
                     out_last.append(cycle)
             await RisingEdge(dut.clk)
@@ -73,11 +76,13 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     from half.hw.ir import Conv, Dense, IntType, MaxPool
     from half.hw.lower import _acc_range, _acc_type, make_requant
 
+    argmax = kind == "dense-argmax"
+    kind = "dense" if argmax else kind
     in_t = IntType(8, True) if kind == "conv-signed" else IntType(4, False)
     cin, cout, k, stride, pad, length = {"conv-signed": (1, 6, 5, 2, 2, 23),
                                          "conv": (4, 8, 3, 1, 1, 10),
                                          "depthwise": (6, 6, 5, 1, 2, 12),
-                                         "dense": (12, 5, 1, 1, 0, 1)}[kind]
+                                         "dense": (12, 6 if argmax else 5, 1, 1, 0, 1)}[kind]
     groups = cin if kind == "depthwise" else 1
     w = rng.integers(-7, 8, size=(cout, cin // groups, k) if kind != "dense" else (cout, cin))
     acc = _acc_range(w, in_t)
@@ -98,7 +103,9 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     y = golden.step(layer, x, None) if kind != "dense" else golden.step(layer, x[:, :, 0], None)
     if kind != "dense" and pool > 1:
         y = golden.step(MaxPool("p", cout, y.shape[2], pool, r.out), y, None)
-    if kind == "dense":
+    if argmax:  # first largest score: ties are likely with few distinct weights
+        y = np.argmax(y, axis=1)[:, None, None]
+    elif kind == "dense":
         y = y[:, :, None]
     return layer, x.transpose(0, 2, 1).tolist(), y.transpose(0, 2, 1).tolist(), length
 
@@ -109,6 +116,7 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     ("conv", 4, 2, 2, 3, 0.3, 0.4),  # thresholds, fused max-pool, stalls both sides
     ("conv", 1, 12, 3, 6, 0.0, 0.0),  # multiply-shift, all taps at once
     ("dense", 5, 3, 1, 0, 0.2, 0.5),  # classifier: affine scores
+    ("dense-argmax", 2, 4, 1, 0, 0.2, 0.5),  # classifier with its argmax fused, 3 groups
     ("depthwise", 3, 5, 2, 4, 0.0, 0.0),  # vector unit: PE channels x all taps, max-pool
     ("depthwise", 2, 1, 1, 2, 0.3, 0.4),  # one tap a step, stalls both sides
 ])
@@ -120,10 +128,12 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     rng = np.random.default_rng(hash((kind, pe, simd, pool)) % 2**32)
     layer, x, y, length = _case(rng, kind, pe, simd, pool, out_bits)
     params = stage_params(layer, pe, simd, pool)
+    if kind == "dense-argmax":
+        params.update(ARGMAX=1, IDX_W=3)
     # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
     params.update(MAC_DSP=int(kind not in ("conv", "dense")),
                   W_BRAM=int(kind in ("dense", "depthwise") and simd < 5),
-                  BUF_BRAM=int(kind in ("dense", "conv-signed")))
+                  BUF_BRAM=int(kind in ("dense", "conv-signed", "dense-argmax")))
     w_file, r_file = write_stage_mems(layer, pe, simd, tmp_path, params)
     from half.hw.cost import cycles_of
 
@@ -141,9 +151,9 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
         # follow each other at the stage's initiation interval max(N, L_IN)
         from half.hw.cost import mvu_depth
 
-        steps = n_cycles // params.get("L_IN", 1) if kind == "dense" else n_cycles // \
+        steps = n_cycles // params.get("L_IN", 1) if "dense" in kind else n_cycles // \
             layer.length_out
-        dropped = 0 if kind == "dense" else layer.length_out % pool  # positions the pool drops
+        dropped = 0 if "dense" in kind else layer.length_out % pool  # positions the pool drops
         latency = timing["out_last"][0] - timing["in_last"]["0"]
         assert latency == n_cycles - dropped * steps + mvu_depth(layer.requant), timing
         gaps = np.diff(timing["out_last"])
