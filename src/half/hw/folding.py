@@ -24,7 +24,7 @@ import math
 import time
 
 from half.errors import ConfigError
-from half.hw.cost import Estimate, Folding, cycles_of, estimate, options
+from half.hw.cost import Estimate, Folding, cycles_of, estimate, fmax_estimate, options
 from half.hw.devices import Device
 from half.hw.ir import Conv, Dense, Graph, PoolJoin
 
@@ -32,6 +32,7 @@ GOALS = ("high-throughput", "low-power", "low-energy")
 # Clocks a design may ask for (MHz): what a PLL or divider commonly gives from 12/25/100 MHz.
 CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
 MAX_TARGETS = 48  # distinct II targets tried per clock (thinned evenly by rank)
+FMAX_MARGIN = 0.9  # clocks up to this share of the calibrated fmax (its spread across designs)
 
 
 def required_rate(task: str, params: dict) -> float:
@@ -91,11 +92,17 @@ def _fixed_cycles(graph: Graph) -> int:
 
 
 def _clocks(dev: Device) -> list[float]:
+    """The clock grid up to the device's ceiling: the catalog's practical maximum, and no more
+    than FMAX_MARGIN of the calibrated fmax of generated designs on its family."""
     top = dev.clock_max_mhz or dev.clock_typical_mhz
     if not top:
         raise ConfigError("device", f"{dev.name} has no clock figures in the catalog")
-    extra = {float(top), float(dev.clock_typical_mhz or top)}
-    return sorted({float(c) for c in CLOCK_GRID if c <= top} | extra)
+    fmax = fmax_estimate(dev)
+    if fmax:
+        top = min(top, math.floor(fmax * FMAX_MARGIN))
+    typical = dev.clock_typical_mhz if dev.clock_typical_mhz and dev.clock_typical_mhz <= top \
+        else top
+    return sorted({float(c) for c in CLOCK_GRID if c <= top} | {float(top), float(typical)})
 
 
 def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=None
