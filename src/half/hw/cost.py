@@ -223,6 +223,15 @@ def _ram_blocks(dev: Device, depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in dev.bram.configs)
 
 
+def _mulshift_luts(ab: int, r) -> float:
+    """Multiply-shift requantization beyond its multiplier: the add, the barrel shifter of the
+    product (log2 of the shifts' range levels) and the clip."""
+    yw = ab + MUL_BITS + 1
+    shifts = max(1, int(r.shift.max()).bit_length()) if getattr(r, "shift", None) is not None \
+        else 0
+    return yw + yw * shifts + 2 * yw
+
+
 def _mul_dsps(dev: Device, a: int, b: int) -> int:
     """DSP blocks of one a x b product written as `*` (the requant multipliers)."""
     if not dev.dsp.count:
@@ -231,9 +240,11 @@ def _mul_dsps(dev: Device, a: int, b: int) -> int:
 
 
 def _requant_dsps(dev: Device, layer: Conv | Dense, pe: int) -> int:
+    """The requant multipliers' DSPs (acc x unsigned multiplier: the acc's sign rides in the
+    block's signed mode, so a block holds one bit more of it)."""
     if layer.requant.kind == "thresholds":
         return 0
-    return pe * _mul_dsps(dev, layer.acc_type.bits, MUL_BITS)
+    return pe * _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
 
 
 def _reads(layer: Conv, simd: int) -> int:
@@ -274,6 +285,12 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         st.add_luts("multipliers", lanes * wb * xb * lut_div)
     width = wb + ib + max(0, math.ceil(math.log2(simd)))
     st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+    if isinstance(layer, Dense):
+        slices = layer.fin // simd
+    else:
+        slices = layer.cin // simd if layer.groups == 1 and simd < layer.cin else 1
+    # the operand slice of the read word: a slices-to-1 mux of simd inputs
+    st.add_luts("control", simd * ib * max(0, slices - 1) / 2 * lut_div)
     st.add_luts("accumulators", pe * ab * lut_div)
     st.ffs += pe * ab + lanes * wb + simd * (xb + 1)  # accumulators, weight and operand registers
     if r.kind == "thresholds":
@@ -288,7 +305,10 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         st.dsp += _requant_dsps(dev, layer, pe)
         if not st.dsp:
             st.add_luts("multipliers", pe * ab * MUL_BITS * lut_div)
-        st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)  # adder and clip
+        if r.kind == "mulshift":
+            st.add_luts("requant", pe * _mulshift_luts(ab, r) * lut_div)
+        else:  # affine: the adder
+            st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)
         rq_bits = r.channels * 2 * (ab + MUL_BITS)
         st.add_luts("memory", rq_bits / ROM_BITS_PER_LUT * lut_div)
         st.ffs += pe * 2 * (ab + MUL_BITS)
@@ -328,10 +348,12 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
 
 
 def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
-             activity: float | dict[str, float] | None = None) -> Estimate:
+             activity: float | dict[str, float] | None = None, calibrated: bool = True
+             ) -> Estimate:
     """Cycles, resources and power of `graph` on `dev` with `folding` (all estimates except the
     cycle counts, which the RTL matches exactly). `activity`: toggle rate of the logic (per
-    stage name, or one for all; default the power model's reference rate)."""
+    stage name, or one for all; default the power model's reference rate). `calibrated`
+    False: the raw model (the calibration's features)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
     est = Estimate(dev.name, folding.clock_mhz)
     # what synthesis places whatever the budget (requant multipliers, window buffers) is
@@ -343,7 +365,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             left["dsp"] -= _requant_dsps(dev, layer, pe)
             left["bram"] -= _buffer_brams(dev, layer, simd)
         elif isinstance(layer, PoolJoin) and layer.requant.kind == "mulshift":
-            left["dsp"] -= _mul_dsps(dev, layer.acc_type.bits, MUL_BITS)
+            left["dsp"] -= _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
     first = True
     layers = list(graph.layers)
     for i, layer in enumerate(layers):
@@ -373,20 +395,24 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
                            depth=gap_depth(layer.requant) + layer.channels, tail=busy)
             ab = layer.acc_type.bits
             st.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
+            st.add_luts("memory", layer.channels * ab / 2 * lut_div)  # snapshot, read a channel
             if layer.requant.kind == "mulshift":
-                st.dsp += _mul_dsps(dev, ab, MUL_BITS)
+                st.dsp += _mul_dsps(dev, ab - 1, MUL_BITS)
                 if not st.dsp:
                     st.add_luts("multipliers", ab * MUL_BITS * lut_div)
-                st.add_luts("requant", (ab + MUL_BITS) * lut_div)
+                st.add_luts("requant", _mulshift_luts(ab, layer.requant) * lut_div)
+                st.add_luts("memory", layer.channels * 2 * (ab + MUL_BITS) / ROM_BITS_PER_LUT
+                            * lut_div)
             else:
                 n_thr = layer.requant.out.max - layer.requant.out.min
                 st.add_luts("comparators", n_thr * ab * lut_div)
-            st.ffs += layer.channels * ab + CTRL_FF
+            # running sums and their snapshot, the read registers and the multiply-add register
+            st.ffs += 2 * layer.channels * ab + CTRL_FF + 3 * (ab + MUL_BITS)
             st.add_luts("control", CTRL_LUT * lut_div)
             st.buffer_bits = layer.features * layer.out_type.bits  # the output beat
             st.ffs += st.buffer_bits
             est.stages.append(st)
-    _calibrate(est, dev)
+    _calibrate(est, dev, calibrated)
     est.fmax_mhz = fmax_estimate(dev)
     _power(est, dev, power, activity)
     return est
@@ -410,12 +436,12 @@ def fmax_estimate(dev: Device) -> float | None:
     return calibration().get(dev.power_family, {}).get("fmax_mhz")
 
 
-def _calibrate(est: Estimate, dev: Device) -> None:
+def _calibrate(est: Estimate, dev: Device, calibrated: bool = True) -> None:
     """Replace each stage's LUT and FF counts by the calibrated ones of the device's family
     (the raw model stays in `parts` and `raw_ffs`, the fit's features)."""
     for st in est.stages:
         st.raw_ffs = st.ffs
-    cal = calibration().get(dev.power_family)
+    cal = calibration().get(dev.power_family) if calibrated else None
     if not cal:
         return
     for st in est.stages:

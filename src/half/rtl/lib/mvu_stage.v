@@ -149,6 +149,12 @@ module mvu_stage #(
     reg [WA-1:0] c_reg;  // chunk within (l, g)
     reg [WA-1:0] w_addr_reg;  // g * NCHUNK + c
     reg [SW-1:0] cs_reg;  // channel slice of the read words
+    // first channel of that slice (cs * SIMD) and of the group (g * PE), kept as counters so no
+    // index is a product (synthesis would map even a constant product to a DSP on some parts)
+    localparam integer CBW = $clog2(CIN + SIMD + 1);
+    localparam integer GBW = $clog2(COUT + PE + 1);
+    reg [CBW-1:0] csb_reg;
+    reg [GBW-1:0] gpb_reg;
     reg [TW-1:0] tap_reg;  // first tap read by this step
     reg signed [PW-1:0] pbase_reg;  // l * STRIDE - PAD
     reg [QW-1:0] pq_reg;  // l % POOL
@@ -175,6 +181,8 @@ module mvu_stage #(
             c_reg <= {WA{1'b0}};
             w_addr_reg <= {WA{1'b0}};
             cs_reg <= {SW{1'b0}};
+            csb_reg <= {CBW{1'b0}};
+            gpb_reg <= {GBW{1'b0}};
             tap_reg <= {TW{1'b0}};
             pbase_reg <= -PW'(PAD);
             pq_reg <= {QW{1'b0}};
@@ -196,19 +204,24 @@ module mvu_stage #(
                     w_addr_reg <= w_addr_reg + 1'b1;
                     if (cs_reg == SW'(CS - 1)) begin
                         cs_reg <= {SW{1'b0}};
+                        csb_reg <= {CBW{1'b0}};
                         tap_reg <= tap_reg + TW'(R);
                     end else begin
                         cs_reg <= cs_reg + 1'b1;
+                        csb_reg <= csb_reg + CBW'(SIMD);
                     end
                 end else begin
                     c_reg <= {WA{1'b0}};
                     cs_reg <= {SW{1'b0}};
+                    csb_reg <= {CBW{1'b0}};
                     tap_reg <= {TW{1'b0}};
                     if (!g_end) begin
                         g_reg <= g_reg + 1'b1;
+                        gpb_reg <= gpb_reg + GBW'(PE);
                         w_addr_reg <= w_addr_reg + 1'b1;
                     end else begin
                         g_reg <= {GW{1'b0}};
+                        gpb_reg <= {GBW{1'b0}};
                         w_addr_reg <= {WA{1'b0}};
                         if (l_end) begin
                             l_reg <= {LW{1'b0}};
@@ -287,7 +300,8 @@ module mvu_stage #(
 
     reg v_s1, first_s1, last_s1, pfirst_s1, emit_s1, olast_s1;
     reg [GW-1:0] g_s1;
-    reg [SW-1:0] cs_s1;
+    reg [CBW-1:0] csb_s1;
+    reg [GBW-1:0] gpb_s1;
     always @(posedge clk) begin
         if (rst) begin
             v_s1 <= 1'b0;
@@ -296,7 +310,8 @@ module mvu_stage #(
             first_s1 <= c_reg == {WA{1'b0}};
             last_s1 <= c_end;
             g_s1 <= g_reg;
-            cs_s1 <= cs_reg;
+            csb_s1 <= csb_reg;
+            gpb_s1 <= gpb_reg;
             pfirst_s1 <= pq_reg == {QW{1'b0}};
             // the last group of a pooled position that the pool keeps: one output beat
             emit_s1 <= g_end && pq_reg == QW'(POOL - 1) && lq_reg < LW'(L_POOL);
@@ -318,9 +333,9 @@ module mvu_stage #(
         for (xv = 0; xv < XP; xv = xv + 1) begin
             for (j = 0; j < SIMD; j = j + 1) begin
                 if (DW != 0) begin
-                    src = j * CIN + g_s1 * PE + xv;  // element of the R reads, channels fastest
+                    src = j * CIN + 32'(gpb_s1) + xv;  // element of the R reads, channels fastest
                 end else begin
-                    src = cs_s1 * SIMD + j;
+                    src = 32'(csb_s1) + j;
                 end
                 if (IN_SIGNED != 0) begin
                     x_s2[(xv*SIMD + j)*XW +: XW] = {rd_pad[src*IN_W + IN_W - 1],
@@ -572,6 +587,7 @@ module mvu_stage #(
         if (ARGMAX != 0) begin : g_argmax
             // running best over the groups of the window: group gc's PE lanes in order
             reg [GW-1:0] gc_reg;  // group of the result in q_s3
+            reg [IDX_W-1:0] gcb_reg;  // its first channel, gc * PE (a counter)
             reg signed [OUT_W-1:0] bs_reg, bs;
             reg [IDX_W-1:0] bi_reg, bi;
             integer pm;
@@ -582,7 +598,7 @@ module mvu_stage #(
                     if ((gc_reg == {GW{1'b0}} && pm == 0)
                             || $signed(q_s3[pm*OUT_W +: OUT_W]) > bs) begin
                         bs = $signed(q_s3[pm*OUT_W +: OUT_W]);
-                        bi = IDX_W'(gc_reg * PE + pm);
+                        bi = gcb_reg + IDX_W'(pm);
                     end
                 end
                 out_next = bi;
@@ -591,8 +607,10 @@ module mvu_stage #(
             always @(posedge clk) begin
                 if (rst) begin
                     gc_reg <= {GW{1'b0}};
+                    gcb_reg <= {IDX_W{1'b0}};
                 end else if (adv && v_s3) begin
                     gc_reg <= (gc_reg == GW'(NGROUP - 1)) ? {GW{1'b0}} : gc_reg + 1'b1;
+                    gcb_reg <= (gc_reg == GW'(NGROUP - 1)) ? {IDX_W{1'b0}} : gcb_reg + IDX_W'(PE);
                     bs_reg <= bs;
                     bi_reg <= bi;
                 end
