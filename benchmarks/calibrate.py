@@ -150,8 +150,10 @@ def _collect(design: dict) -> list[dict]:
     return rows
 
 
-def collect(n: int, jobs: int, out: Path, seed: int) -> None:
+def collect(n: int, jobs: int, out: Path, seed: int, small: int = 0) -> None:
     designs = _designs(n, seed)
+    for d in _timing_designs(small, seed + 1) if small else []:  # small UP5K-sized designs
+        designs.append({**d, "index": len(designs), "device": "up5k"})
     done = set()
     if out.is_file():
         done = {json.loads(x)["index"] for x in out.read_text().splitlines()}
@@ -198,7 +200,7 @@ def _timing_designs(n: int, seed: int) -> list[dict]:
             pairs = [(p, s) for p in pes for s in simds if p * s <= 8]
             pe_simd[layer.name] = pairs[int(rng.integers(len(pairs)))]
         f = Folding(pe_simd, 24.0)
-        if estimate(graph, dev, f).fits(dev):
+        if estimate(graph, dev, f, calibrated=False).fits(dev):
             out.append({"model": "preset:tiny", "task": t, "goal": "low-energy",
                         "device": "up5k", "folding": f.to_dict()})
     for i, d in enumerate(out[:n]):
@@ -279,7 +281,8 @@ def fit_fmax(data: Path) -> dict:
     return out
 
 
-PARTS = ("multipliers", "adders", "accumulators", "comparators", "requant", "memory", "control")
+PARTS = ("multipliers", "adders", "accumulators", "comparators", "requant", "memory", "mux",
+         "control", "input")
 
 
 def _features(row: dict) -> tuple[list[float], list[float]]:
@@ -356,7 +359,10 @@ def fit(data: Path) -> dict:
         xf = np.array([_features(r)[1] for r in train])
         yl = np.array([_target(r)[0] for r in train])
         yf = np.array([_target(r)[1] for r in train])
-        cl, _ = nnls(xl, yl)
+        # relative least squares: every stage counts by its error in per cent, so the many
+        # small stages are not drowned by the few large ones
+        wl = 1.0 / np.maximum(yl, 20.0)
+        cl, _ = nnls(xl * wl[:, None], yl * wl)
         cf, _ = nnls(xf, yf)
         # the linear FF fit only where it beats the raw model on the fitting designs' totals
         # (the held-out designs never choose)
@@ -409,6 +415,8 @@ def main() -> None:
     c.add_argument("--designs", type=int, default=20)
     c.add_argument("--jobs", type=int, default=2)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--small", type=int, default=0,
+                   help="also this many small designs (UP5K-sized foldings of the tiny preset)")
     c.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
     t = sub.add_parser("timing")
     t.add_argument("--designs", type=int, default=10)
@@ -424,7 +432,7 @@ def main() -> None:
                         "and benchmarks/results/calibration_fit.json")
     args = ap.parse_args()
     if args.mode == "collect":
-        collect(args.designs, args.jobs, args.out, args.seed)
+        collect(args.designs, args.jobs, args.out, args.seed, args.small)
         return
     if args.mode == "timing":
         timing(args.designs, args.jobs, args.out, args.seed)

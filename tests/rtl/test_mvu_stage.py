@@ -158,3 +158,20 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
         assert latency == n_cycles - dropped * steps + mvu_depth(layer.requant), timing
         gaps = np.diff(timing["out_last"])
         assert (gaps == max(n_cycles, params["L_IN"])).all(), timing
+
+
+def test_threshold_tree_search_counts():
+    """The heap-ordered tree the RTL searches one level per cycle gives, for every sum, the
+    count of thresholds <= sum (the golden model's rule), whatever order they come in."""
+    from half.rtl.mem import threshold_tree
+
+    rng = np.random.default_rng(5)
+    for bits in (1, 2, 4):
+        thr = rng.integers(-40, 40, size=(6, (1 << bits) - 1))  # unsorted, with repeats
+        heap = threshold_tree(thr)
+        for c in range(thr.shape[0]):
+            for x in range(-45, 46):
+                h = 1
+                for _ in range(bits):  # one comparison per level, as mvu_stage's g_thresholds
+                    h = 2 * h + int(x >= heap[c, h])
+                assert h - (1 << bits) == int((thr[c] <= x).sum()), (bits, c, x)

@@ -60,8 +60,8 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | N
                 ) -> Design:
     """The chain of library modules for `graph`, writing their ROM images into `mem_dir`.
     `est` (the cost model's estimate for the target device) says which stages put their MAC
-    products in DSP blocks and their weights in block RAM; without it, products are left to
-    synthesis and weights to logic."""
+    products in DSP blocks and their weights and input buffers in block RAM; without it,
+    products and buffers are left to synthesis and weights to logic."""
     costs = {s.name: s for s in est.stages} if est is not None else {}
     mem_dir.mkdir(parents=True, exist_ok=True)
     layers = list(graph.layers)

@@ -107,10 +107,10 @@ def _requant_words(r, ngroup: int, pe: int, params: dict[str, int], tree: bool =
                                 for t in range(nt)], params["ACC_W"]))
         return words, pe * nt * params["ACC_W"]
     if r.kind == "thresholds":
-        tree = threshold_tree(r.thresholds)  # (channels, 2^B)
+        heap = threshold_tree(r.thresholds)  # (channels, 2^B)
         for g in range(ngroup):
-            for h in range(tree.shape[1]):
-                words.append(pack([tree[g * pe + p, h] for p in range(pe)], params["ACC_W"]))
+            for h in range(heap.shape[1]):
+                words.append(pack([heap[g * pe + p, h] for p in range(pe)], params["ACC_W"]))
         return words, pe * params["ACC_W"]
     mw, aw, sw = params["MUL_W"], params["ADD_W"], params["SH_W"]
     shift = r.shift if r.shift is not None else np.zeros_like(r.mul)
