@@ -359,10 +359,12 @@ def fit(data: Path) -> dict:
         xf = np.array([_features(r)[1] for r in train])
         yl = np.array([_target(r)[0] for r in train])
         yf = np.array([_target(r)[1] for r in train])
-        # relative least squares: every stage counts by its error in per cent, so the many
-        # small stages are not drowned by the few large ones
+        # absolute or relative least squares (every stage by its error in per cent, so the
+        # many small stages are not drowned by the few large ones): the one whose design
+        # totals are closer on the fitting designs
         wl = 1.0 / np.maximum(yl, 20.0)
-        cl, _ = nnls(xl * wl[:, None], yl * wl)
+        cl = min((nnls(xl, yl)[0], nnls(xl * wl[:, None], yl * wl)[0]),
+                 key=lambda c: _design_error(train, xl, yl, c))
         cf, _ = nnls(xf, yf)
         # the linear FF fit only where it beats the raw model on the fitting designs' totals
         # (the held-out designs never choose)

@@ -58,9 +58,11 @@ DSP_MIN_RESULT_BITS = {"ice40up": 11}
 MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 # iCE40 packing, measured with nextpnr-ice40 on three tiny-preset designs (docs/RESULTS.md):
 # logic cells = LUT4s + 0.81-0.83 x FFs (most FFs are fed by block RAM, DSPs, other FFs or a LUT
-# that also feeds something else); placement succeeded at 91 % of the cells
+# that also feeds something else). Placement succeeded at 89-91 % of the cells and failed above
+# 100 %; the calibrated model over-predicts such small designs by about 8 %, so a design may
+# take up to 97 % of the cells by the model (`half implement` is the check)
 ICE40_UNPACKED_FF = 0.83
-LC_MARGIN = 0.92
+LC_MARGIN = 0.97
 
 
 def mvu_depth(requant) -> int:
