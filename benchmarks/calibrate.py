@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -259,25 +260,40 @@ def _guarded_timing(design: dict):
         return f"{type(exc).__name__}: {exc}"
 
 
+def _tree_levels(folding: dict) -> int:
+    """Adder-tree levels of the widest MAC stage: the fmax model's feature."""
+    return max(math.ceil(math.log2(v["simd"])) for v in folding["layers"].values())
+
+
 def fit_fmax(data: Path) -> dict:
-    """The fmax model: per family, the median achieved fmax of the placed designs (fitted on
-    even indices, errors on the odd ones)."""
+    """The fmax model per family: clock period = a + b x adder-tree levels of the widest stage
+    (least squares on the placed designs of even index, errors on the odd ones)."""
     rows = [json.loads(x) for x in data.read_text().splitlines()] if data.is_file() else []
     out = {}
     for fam in TIMING_DEVICES:
         fr = [r for r in rows if r["family"] == fam and r["fmax_mhz"]]
-        train = [r["fmax_mhz"] for r in fr if r["index"] % 2 == 0]
-        test = [r["fmax_mhz"] for r in fr if r["index"] % 2 == 1]
-        if not train:
+        train = [r for r in fr if r["index"] % 2 == 0]
+        if len({_tree_levels(r["folding"]) for r in train}) < 2:
             continue
-        model = float(np.median(train))
-        err = [abs(model - f) / f for f in test]
-        out[fam] = {"fmax_mhz": round(model, 2), "designs_fit": len(train),
-                    "measured_range_mhz": [min(f["fmax_mhz"] for f in fr),
-                                           max(f["fmax_mhz"] for f in fr)],
-                    "held_out": {"designs": len(test),
-                                 "error_median": round(float(np.median(err)), 3) if err else None,
-                                 "error_worst": round(float(np.max(err)), 3) if err else None}}
+        x = np.array([_tree_levels(r["folding"]) for r in train], float)
+        y = np.array([1000.0 / r["fmax_mhz"] for r in train])
+        b, a = np.polyfit(x, y, 1)
+        b = max(b, 0.0)
+
+        def model(r, a=a, b=b):
+            return 1000.0 / (a + b * _tree_levels(r["folding"]))
+
+        errors = {}
+        for split, sel in (("fit", 0), ("held_out", 1)):
+            err = [abs(model(r) - r["fmax_mhz"]) / r["fmax_mhz"] for r in fr
+                   if r["index"] % 2 == sel]
+            errors[split] = {"designs": len(err),
+                             "error_median": round(float(np.median(err)), 3) if err else None,
+                             "error_worst": round(float(np.max(err)), 3) if err else None}
+        out[fam] = {"period_ns": round(float(a), 3), "ns_per_tree_level": round(float(b), 3),
+                    "measured_range_mhz": [min(r["fmax_mhz"] for r in fr),
+                                           max(r["fmax_mhz"] for r in fr)],
+                    "errors": errors}
     return out
 
 
@@ -454,7 +470,9 @@ def main() -> None:
             "note": "fitted on the designs of even index; errors on the odd ones in "
                     "docs/RESULTS.md",
             "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"],
-                                   "fmax_mhz": r.get("fmax", {}).get("fmax_mhz")}
+                                   "fmax": {k: r["fmax"][k] for k in ("period_ns",
+                                                                      "ns_per_tree_level")}
+                                   if r.get("fmax") else None}
                          for f, r in result.items() if r.get("lut")}}, indent=1) + "\n")
 
 

@@ -433,7 +433,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st.ffs += st.buffer_bits
             est.stages.append(st)
     _calibrate(est, dev, calibrated)
-    est.fmax_mhz = fmax_estimate(dev)
+    est.fmax_mhz = fmax_estimate(dev, folding)
     est.logic_cells_ = est.logic_cells(dev)
     _power(est, dev, power, activity)
     return est
@@ -451,10 +451,15 @@ def calibration() -> dict:
     return json.loads(CALIBRATION.read_text())["families"]
 
 
-def fmax_estimate(dev: Device) -> float | None:
-    """The calibrated fmax of generated designs on the device's family (MHz; an estimate: the
-    median of placed-and-routed designs, `benchmarks/calibrate.py timing`), None if unknown."""
-    return calibration().get(dev.power_family, {}).get("fmax_mhz")
+def fmax_estimate(dev: Device, folding: Folding) -> float | None:
+    """Estimated fmax (MHz) of the design on the device's family: the calibrated clock period
+    a + b x adder-tree levels of the widest MAC stage (`benchmarks/calibrate.py timing`; the
+    MAC path is the critical one), None if the family has no fmax calibration."""
+    fm = calibration().get(dev.power_family, {}).get("fmax")
+    if not fm:
+        return None
+    levels = max((math.ceil(math.log2(s)) for _, s in folding.pe_simd.values()), default=0)
+    return 1000.0 / (fm["period_ns"] + fm["ns_per_tree_level"] * levels)
 
 
 def _calibrate(est: Estimate, dev: Device, calibrated: bool = True) -> None:

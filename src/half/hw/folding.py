@@ -24,7 +24,7 @@ import math
 import time
 
 from half.errors import ConfigError
-from half.hw.cost import Estimate, Folding, cycles_of, estimate, fmax_estimate, options
+from half.hw.cost import Estimate, Folding, cycles_of, estimate, options
 from half.hw.devices import Device
 from half.hw.ir import Conv, Dense, Graph, PoolJoin
 
@@ -92,14 +92,11 @@ def _fixed_cycles(graph: Graph) -> int:
 
 
 def _clocks(dev: Device) -> list[float]:
-    """The clock grid up to the device's ceiling: the catalog's practical maximum, and no more
-    than FMAX_MARGIN of the calibrated fmax of generated designs on its family."""
+    """The clock grid up to the device's ceiling (the catalog's practical maximum); a design
+    also needs its clock within FMAX_MARGIN of its estimated fmax (`fold`)."""
     top = dev.clock_max_mhz or dev.clock_typical_mhz
     if not top:
         raise ConfigError("device", f"{dev.name} has no clock figures in the catalog")
-    fmax = fmax_estimate(dev)
-    if fmax:
-        top = min(top, math.floor(fmax * FMAX_MARGIN))
     typical = dev.clock_typical_mhz if dev.clock_typical_mhz and dev.clock_typical_mhz <= top \
         else top
     return sorted({float(c) for c in CLOCK_GRID if c <= top} | {float(top), float(typical)})
@@ -133,6 +130,8 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
         for f, est in candidates:
             tried += 1
             if goal != "high-throughput" and est.throughput < rate:
+                continue
+            if est.fmax_mhz and clock > FMAX_MARGIN * est.fmax_mhz:  # would not close timing
                 continue
             if best is None or score(est) < best[0]:
                 best = (score(est), f, est)

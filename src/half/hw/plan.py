@@ -12,7 +12,7 @@ from pathlib import Path
 
 from half.errors import ConfigError
 from half.hw.check import graph_of_run
-from half.hw.cost import Estimate, Folding
+from half.hw.cost import Estimate, Folding, calibration
 from half.hw.devices import Device, get_device
 from half.hw.folding import fold
 from half.hw.ir import Graph
@@ -82,16 +82,23 @@ def plan(graph: Graph, device: str, goal: str, rate: float | None) -> dict:
     return report(graph, dev, folding, est, info, rate, notes)
 
 
+def _calibration_note(dev: Device) -> str:
+    cal = calibration().get(dev.power_family)
+    how = ("LUT and FF counts calibrated against Yosys on this family, BRAM and DSP counts "
+           "as the RTL maps them, fmax from placed designs (docs/RESULTS.md: median errors "
+           "under 10 %, worst cases larger)" if cal else
+           "not calibrated on this family (BRAM and DSP counts follow the RTL's choices)")
+    return (f"resources, fmax, power and energy are estimates of the cost model: {how}; "
+            "cycles and II are the RTL's (checked by `half verify`)")
+
+
 def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dict,
            rate: float | None, notes: list[str] = ()) -> dict:
     d = est.to_dict(rate)
     return {"device": dev.name, "part": dev.part, "goal": info["goal"],
             "required_rate_per_s": rate, "folding": folding.to_dict(), "macs": graph.macs(),
             "search": info, **d,
-            "notes": ["resources, power and energy are estimates of the analytical cost model "
-                      "(not yet calibrated against synthesis, which so far measures more LUTs "
-                      "and FFs than estimated); cycles and II are the RTL's (checked by "
-                      "`half verify`)",
+            "notes": [_calibration_note(dev),
                       *([] if not rate or est.throughput >= rate else
                         [f"this design's throughput {est.throughput:.3g}/s is below the "
                          f"required rate {rate:.3g}/s"]),
