@@ -155,25 +155,32 @@ def collect(n: int, jobs: int, out: Path, seed: int, small: int = 0) -> None:
     designs = _designs(n, seed)
     for d in _timing_designs(small, seed + 1) if small else []:  # small UP5K-sized designs
         designs.append({**d, "index": len(designs), "device": "up5k"})
+    _resumable(designs, out, jobs, "_collect", "synthesize",
+               lambda d, rows: f"({d['model']} {d['task']} {d['goal']}): {len(rows)} stage rows")
+
+
+def _resumable(designs: list[dict], out: Path, jobs: int, work: str, verb: str, describe
+               ) -> None:
+    """Run `work` (a function of this module, by name) on the designs not yet in `out`, `jobs`
+    at a time, appending each design's rows as it finishes (a killed run resumes)."""
     done = set()
     if out.is_file():
         done = {json.loads(x)["index"] for x in out.read_text().splitlines()}
     todo = [d for d in designs if d["index"] not in done]
-    print(f"{len(designs)} designs, {len(todo)} to synthesize", flush=True)
+    print(f"{len(designs)} designs, {len(todo)} to {verb}", flush=True)
     with ProcessPoolExecutor(jobs) as pool:
-        for d, rows in zip(todo, pool.map(_guarded, todo), strict=True):
+        for d, rows in zip(todo, pool.map(_guarded, todo, [work] * len(todo)), strict=True):
             if isinstance(rows, str):
                 print(f"design {d['index']}: {rows}", flush=True)
                 continue
             with out.open("a") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
-            print(f"design {d['index']} ({d['model']} {d['task']} {d['goal']}): "
-                  f"{len(rows)} stage rows", flush=True)
+            print(f"design {d['index']} {describe(d, rows)}", flush=True)
 
 
-def _guarded(design: dict):
+def _guarded(design: dict, work: str):
     try:
-        return _collect(design)
+        return globals()[work](design)
     except Exception as exc:  # noqa: BLE001 - reported and skipped
         return f"{type(exc).__name__}: {exc}"
 
@@ -236,28 +243,9 @@ def _timing(design: dict) -> list[dict]:
 
 
 def timing(n: int, jobs: int, out: Path, seed: int) -> None:
-    designs = _timing_designs(n, seed)
-    done = set()
-    if out.is_file():
-        done = {json.loads(x)["index"] for x in out.read_text().splitlines()}
-    todo = [d for d in designs if d["index"] not in done]
-    print(f"{len(designs)} designs, {len(todo)} to place and route", flush=True)
-    with ProcessPoolExecutor(jobs) as pool:
-        for d, rows in zip(todo, pool.map(_guarded_timing, todo), strict=True):
-            if isinstance(rows, str):
-                print(f"design {d['index']}: {rows}", flush=True)
-                continue
-            with out.open("a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in rows)
-            print(f"design {d['index']}: " + ", ".join(
-                f"{r['family']} fmax {r['fmax_mhz']} MHz" for r in rows), flush=True)
-
-
-def _guarded_timing(design: dict):
-    try:
-        return _timing(design)
-    except Exception as exc:  # noqa: BLE001 - reported and skipped
-        return f"{type(exc).__name__}: {exc}"
+    _resumable(_timing_designs(n, seed), out, jobs, "_timing", "place and route",
+               lambda d, rows: ", ".join(f"{r['family']} fmax {r['fmax_mhz']} MHz"
+                                         for r in rows))
 
 
 def _tree_levels(folding: dict) -> int:
