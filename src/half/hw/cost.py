@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Analytical cost models of the dataflow accelerator: cycles, resources, power, energy.
 
-Micro-architecture the formulas describe (the RTL generator of issue 5 is to implement exactly
-this one; until then the cycle counts are the model's, not measured):
+Micro-architecture the formulas describe (rtl/lib implements exactly this one; `half verify`
+checks the cycle counts on every build):
 one **stage** per IR layer that does work, each with a double-buffered input, so stages run
 concurrently on consecutive windows and each stage's timing is independent of its neighbours:
 
@@ -14,17 +14,21 @@ concurrently on consecutive windows and each stage's timing is independent of it
   cycles = L_out * (C / PE) * (K / SIMD). A following max-pool is fused into its output writer.
 * `gap`    — global average pool + join: one channel vector per cycle; on the last, the sums go
   to a snapshot requantized one channel per cycle (one multiplier), side features appended:
-  cycles = max(L_in, C + 3), output C + 3 cycles after the last input.
+  cycles = max(L_in, C + d), output C + d cycles after the last input (d = `gap_depth`: 3, or
+  4 with multiply-shift).
 * `dense`  — cycles = (fin / SIMD) * (fout / PE); the last one's argmax is fused into its writer.
 
 A stage starts a window as soon as its input bank is full and overlaps consecutive windows, so
-the initiation interval is II = max cycles_i; its last output beat leaves DEPTH cycles after its
-last MAC step (earlier by the steps of positions a fused max-pool drops): latency = sum over
+the initiation interval is II = max cycles_i; its last output beat leaves `mvu_depth` cycles
+after its last MAC step (earlier by the steps of positions a fused max-pool drops): latency = sum over
 stages of (cycles_i - tail_i + depth_i). Measured on rtl/lib/mvu_stage.v by
 tests/rtl/test_mvu_stage.py.
 
-Resources are estimates (labelled so wherever shown) from per-primitive coefficients below,
-to be calibrated against Yosys/nextpnr (issue 6). Power is an estimate: static power from the
+Resources are estimates (labelled so wherever shown): per-component LUT and FF counts below,
+scaled by the coefficients fitted per family against Yosys (`calibration.json`, written by
+`benchmarks/calibrate.py fit --install`); BRAM and DSP counts follow the choices the generator
+passes to the RTL (so synthesis agrees); fmax from a per-family model fitted on placed designs.
+Power is an estimate: static power from the
 device catalog plus an activity-based dynamic model (coefficients per resource in
 `half/hw/power.yaml`, with their sources).
 """
@@ -322,8 +326,9 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         st.ffs += pe * (bits * ab + (bits - 1) * (ab + bits)) + 4 * bits
         st.rom_bits += tree_bits
     else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
-        st.dsp += _requant_dsps(dev, layer, pe)
-        if not st.dsp:
+        rq_dsps = _requant_dsps(dev, layer, pe)
+        st.dsp += rq_dsps
+        if not rq_dsps:  # a device without DSP blocks
             st.add_luts("multipliers", pe * ab * MUL_BITS * lut_div)
         if r.kind == "mulshift":
             st.add_luts("requant", pe * _mulshift_luts(ab, r) * lut_div)
