@@ -20,8 +20,8 @@ concurrently on consecutive windows and each stage's timing is independent of it
 
 A stage starts a window as soon as its input bank is full and overlaps consecutive windows, so
 the initiation interval is II = max cycles_i; its last output beat leaves `mvu_depth` cycles
-after its last MAC step (earlier by the steps of positions a fused max-pool drops): latency = sum over
-stages of (cycles_i - tail_i + depth_i). Measured on rtl/lib/mvu_stage.v by
+after its last MAC step (earlier by the steps of positions a fused max-pool drops): latency =
+sum over stages of (cycles_i - tail_i + depth_i). Measured on rtl/lib/mvu_stage.v by
 tests/rtl/test_mvu_stage.py.
 
 Resources are estimates (labelled so wherever shown): per-component LUT and FF counts below,
