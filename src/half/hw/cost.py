@@ -48,8 +48,9 @@ from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 # on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
 # "input": a final argmax not fused into a dense stage, per class (one comparison a cycle, then
 # the output register); the input's own part is its samples up to the last kept.
-# mvu_stage (conv, dense): 6, or 5 + output bits with thresholds (`mvu_depth`).
-DEPTH = {"input": 1, "conv": 6, "gap": 3, "dense": 6}
+# "mvu": mvu_stage (conv, dense) with multiply-shift or affine requantization; thresholds take
+# one cycle per output bit in place of its one (`mvu_depth`). "gap": see `gap_depth`.
+DEPTH = {"input": 1, "mvu": 6, "gap": 3}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
@@ -72,7 +73,9 @@ LC_MARGIN = 0.97
 def mvu_depth(requant) -> int:
     """mvu_stage's cycles from its last MAC step to its last output beat: 6, or with
     thresholds 5 + the output bits (a binary search, one tree level per cycle)."""
-    return 5 + requant.out.bits if requant.kind == "thresholds" else DEPTH["conv"]
+    if requant.kind == "thresholds":
+        return DEPTH["mvu"] - 1 + requant.out.bits
+    return DEPTH["mvu"]
 
 
 def gap_depth(requant) -> int:
