@@ -53,12 +53,27 @@ def make_mitdb(tmp_path, shared_data):
     """
 
     def make(records=(101, 100), copy=()) -> Path:
-        root = tmp_path / "data"
-        for r in records:
-            for ext in ("hea", "dat", "atr"):
-                name = f"{r}.{ext}"
-                _link_or_copy(shared_data / "mitdb" / name, root / "mitdb" / name, name in copy)
-        return root
+        return _mitdb_folder(tmp_path / "data", shared_data, records, copy)
+
+    return make
+
+
+def _mitdb_folder(root: Path, shared: Path, records, copy=()) -> Path:
+    """`root` with a mitdb/ of those real records (symlinks; `copy`: real copies)."""
+    for r in records:
+        for ext in ("hea", "dat", "atr"):
+            name = f"{r}.{ext}"
+            _link_or_copy(shared / "mitdb" / name, root / "mitdb" / name, name in copy)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mitdb_subset(tmp_path_factory, shared_data):
+    """mitdb_subset(records, name) -> a new data folder whose mitdb/ links those real records
+    (for module-scoped fixtures, which cannot use `make_mitdb`)."""
+
+    def make(records, name: str = "data") -> Path:
+        return _mitdb_folder(tmp_path_factory.mktemp(name), shared_data, records)
 
     return make
 

@@ -7,7 +7,6 @@ run."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from html.parser import HTMLParser
@@ -56,13 +55,8 @@ FAST = RunSettings(
 
 
 @pytest.fixture(scope="module")
-def small_data(tmp_path_factory, shared_data) -> Path:
-    root = tmp_path_factory.mktemp("run-data")
-    (root / "mitdb").mkdir()
-    for r in RECORDS:
-        for ext in ("hea", "dat", "atr"):
-            os.symlink(shared_data / "mitdb" / f"{r}.{ext}", root / "mitdb" / f"{r}.{ext}")
-    return root
+def small_data(mitdb_subset) -> Path:
+    return mitdb_subset(RECORDS, "run-data")
 
 
 @pytest.fixture(scope="module")

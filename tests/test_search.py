@@ -47,13 +47,8 @@ CLI_FAST = ["--fidelity", "0.05", "--epochs", "1", "--precheck", "bits", "--popu
 
 
 @pytest.fixture(scope="module")
-def small_data(tmp_path_factory, shared_data) -> Path:
-    root = tmp_path_factory.mktemp("search-data")
-    (root / "mitdb").mkdir()
-    for r in RECORDS:
-        for ext in ("hea", "dat", "atr"):
-            os.symlink(shared_data / "mitdb" / f"{r}.{ext}", root / "mitdb" / f"{r}.{ext}")
-    return root
+def small_data(mitdb_subset) -> Path:
+    return mitdb_subset(RECORDS, "search-data")
 
 
 @pytest.fixture(scope="module")
