@@ -5,6 +5,7 @@ the UP5K, its result file, and the one-line errors of bad input and of a failing
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,28 @@ def test_vivado_script_names_the_part_every_source_rom_and_the_clock(tiny_up5k):
                 "write_bitstream"):
         assert cmd in tcl
     assert vivado_part("XCZU3EG-1SBVA484E") == "xczu3eg-sbva484-1-e"
+
+
+@pytest.mark.impl
+def test_flattened_ecp5_synthesis_maps_exactly_the_models_dsps(tmp_path):
+    """preset:small folded for throughput on ECP5 has stages with SIMD = CIN (one channel slice)
+    and multiply-shift requantization: Yosys, synthesizing the whole design flattened as `half
+    implement` does, once mapped 193 MULT18X18D where the model counted 124 (operand indices
+    computed as products). Its coarse synthesis (where DSPs are mapped) must match the model."""
+    from half.flow.implement import find_tool
+
+    project = _build(tmp_path / "p", device="ecp5-85k", goal="high-throughput",
+                     model="preset:small")
+    predicted = json.loads((project / "predicted.json").read_text())["resources_estimate"]
+    files = (project / "files.f").read_text().split()
+    (project / "dsp.ys").write_text(f"read_verilog -defer -sv {' '.join(files)}\n"
+                                    "synth_ecp5 -top half_top -run begin:map_ram\n"
+                                    "tee -q -o dsp.json stat -json\n")
+    yosys = find_tool("yosys")
+    proc = subprocess.run([*yosys.argv, "-q", "-s", "dsp.ys"], cwd=project, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stat = json.loads((project / "dsp.json").read_text())
+    cells = (stat.get("design") or next(iter(stat["modules"].values())))["num_cells_by_type"]
+    assert predicted["dsp"] > 100
+    assert cells.get("MULT18X18D", 0) == predicted["dsp"]

@@ -149,12 +149,6 @@ module mvu_stage #(
     reg [WA-1:0] c_reg;  // chunk within (l, g)
     reg [WA-1:0] w_addr_reg;  // g * NCHUNK + c
     reg [SW-1:0] cs_reg;  // channel slice of the read words
-    // first channel of that slice (cs * SIMD) and of the group (g * PE), kept as counters so no
-    // index is a product (synthesis would map even a constant product to a DSP on some parts)
-    localparam integer CBW = $clog2(CIN + SIMD + 1);
-    localparam integer GBW = $clog2(COUT + PE + 1);
-    reg [CBW-1:0] csb_reg;
-    reg [GBW-1:0] gpb_reg;
     reg [TW-1:0] tap_reg;  // first tap read by this step
     reg signed [PW-1:0] pbase_reg;  // l * STRIDE - PAD
     reg [QW-1:0] pq_reg;  // l % POOL
@@ -181,8 +175,6 @@ module mvu_stage #(
             c_reg <= {WA{1'b0}};
             w_addr_reg <= {WA{1'b0}};
             cs_reg <= {SW{1'b0}};
-            csb_reg <= {CBW{1'b0}};
-            gpb_reg <= {GBW{1'b0}};
             tap_reg <= {TW{1'b0}};
             pbase_reg <= -PW'(PAD);
             pq_reg <= {QW{1'b0}};
@@ -204,24 +196,19 @@ module mvu_stage #(
                     w_addr_reg <= w_addr_reg + 1'b1;
                     if (cs_reg == SW'(CS - 1)) begin
                         cs_reg <= {SW{1'b0}};
-                        csb_reg <= {CBW{1'b0}};
                         tap_reg <= tap_reg + TW'(R);
                     end else begin
                         cs_reg <= cs_reg + 1'b1;
-                        csb_reg <= csb_reg + CBW'(SIMD);
                     end
                 end else begin
                     c_reg <= {WA{1'b0}};
                     cs_reg <= {SW{1'b0}};
-                    csb_reg <= {CBW{1'b0}};
                     tap_reg <= {TW{1'b0}};
                     if (!g_end) begin
                         g_reg <= g_reg + 1'b1;
-                        gpb_reg <= gpb_reg + GBW'(PE);
                         w_addr_reg <= w_addr_reg + 1'b1;
                     end else begin
                         g_reg <= {GW{1'b0}};
-                        gpb_reg <= {GBW{1'b0}};
                         w_addr_reg <= {WA{1'b0}};
                         if (l_end) begin
                             l_reg <= {LW{1'b0}};
@@ -300,8 +287,7 @@ module mvu_stage #(
 
     reg v_s1, first_s1, last_s1, pfirst_s1, emit_s1, olast_s1;
     reg [GW-1:0] g_s1;
-    reg [CBW-1:0] csb_s1;
-    reg [GBW-1:0] gpb_s1;
+    reg [SW-1:0] cs_s1;
     always @(posedge clk) begin
         if (rst) begin
             v_s1 <= 1'b0;
@@ -310,8 +296,7 @@ module mvu_stage #(
             first_s1 <= c_reg == {WA{1'b0}};
             last_s1 <= c_end;
             g_s1 <= g_reg;
-            csb_s1 <= csb_reg;
-            gpb_s1 <= gpb_reg;
+            cs_s1 <= cs_reg;
             pfirst_s1 <= pq_reg == {QW{1'b0}};
             // the last group of a pooled position that the pool keeps: one output beat
             emit_s1 <= g_end && pq_reg == QW'(POOL - 1) && lq_reg < LW'(L_POOL);
@@ -320,11 +305,15 @@ module mvu_stage #(
     end
 
     // ---- stage 2: operands, PE dot products, accumulated over the chunks ----------------------
-    // operand (x, j): lane j of input vector x (standard: one vector shared by the PEs, the
-    // channel slice cs of the R words read; depthwise: PE x's channel g*PE + x of read j)
+    // operand (x, j): lane j of input vector x (standard: one vector shared by the PEs, element
+    // cs*SIMD + j of the R words read, cs the channel slice; depthwise: PE x's channel g*PE + x
+    // of read j). Every index below is a constant of the unrolled loops, and the slice (group)
+    // is chosen by a multiplexer: a variable index would be a product that synthesis may map to
+    // DSP blocks (Yosys did, for the flattened ECP5 designs).
     reg [XP*SIMD*XW-1:0] x_s2;
     reg [R*CW-1:0] rd_pad;
-    integer xv, j, rr, src;
+    reg [IN_W-1:0] elem;
+    integer xv, j, rr, sel;
     always @* begin
         for (rr = 0; rr < R; rr = rr + 1) begin
             rd_pad[rr*CW +: CW] = pad_s1[rr] ? {CW{1'b0}} : rd_s1[rr*CW +: CW];
@@ -332,17 +321,21 @@ module mvu_stage #(
         x_s2 = {XP*SIMD*XW{1'b0}};
         for (xv = 0; xv < XP; xv = xv + 1) begin
             for (j = 0; j < SIMD; j = j + 1) begin
+                elem = {IN_W{1'b0}};
                 if (DW != 0) begin
-                    src = j * CIN + 32'(gpb_s1) + xv;  // element of the R reads, channels fastest
+                    for (sel = 0; sel < NGROUP; sel = sel + 1) begin
+                        if (NGROUP == 1 || g_s1 == GW'(sel)) begin
+                            elem = rd_pad[(j*CIN + sel*PE + xv)*IN_W +: IN_W];
+                        end
+                    end
                 end else begin
-                    src = 32'(csb_s1) + j;
+                    for (sel = 0; sel < CS; sel = sel + 1) begin
+                        if (CS == 1 || cs_s1 == SW'(sel)) begin
+                            elem = rd_pad[(sel*SIMD + j)*IN_W +: IN_W];
+                        end
+                    end
                 end
-                if (IN_SIGNED != 0) begin
-                    x_s2[(xv*SIMD + j)*XW +: XW] = {rd_pad[src*IN_W + IN_W - 1],
-                                                     rd_pad[src*IN_W +: IN_W]};
-                end else begin
-                    x_s2[(xv*SIMD + j)*XW +: XW] = {1'b0, rd_pad[src*IN_W +: IN_W]};
-                end
+                x_s2[(xv*SIMD + j)*XW +: XW] = {IN_SIGNED != 0 && elem[IN_W-1], elem};
             end
         end
     end
