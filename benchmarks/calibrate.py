@@ -285,8 +285,43 @@ def fit_fmax(data: Path) -> dict:
     return out
 
 
+def fit_packing(data: Path, coef: dict) -> dict:
+    """iCE40 packing: the placed designs' logic cells against the model's LUTs + 0.83 x FFs
+    (with the per-stage coefficients `coef` just fitted, whose stages are synthesized on their
+    own): one factor, least squares through the origin on the designs of even index, errors
+    on the odd ones."""
+    from half.hw.cost import ICE40_UNPACKED_FF, Folding, estimate
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    rows = [json.loads(x) for x in data.read_text().splitlines()] if data.is_file() else []
+    rows = [r for r in rows if r["family"] == "ice40"
+            and r["utilization"].get("ICESTORM_LC", {}).get("used")]
+    if "ice40" not in coef or not rows:
+        return {}
+    lut, ff = coef["ice40"]["lut"], coef["ice40"]["ff"]
+    pts = []
+    for r in rows:
+        est = estimate(graph_for(r["model"], r["task"])[0], get_device(r["impl_device"]),
+                       Folding.from_dict(r["folding"]), calibrated=False)
+        luts = sum(lut.get(k, 1.0) * v for st in est.stages for k, v in st.parts.items())
+        ffs = sum(ff["model_ffs"] * st.raw_ffs + ff["per_stage"] for st in est.stages)
+        pts.append((r["index"], luts + ICE40_UNPACKED_FF * ffs,
+                    float(r["utilization"]["ICESTORM_LC"]["used"])))
+    train = [(x, y) for i, x, y in pts if i % 2 == 0]
+    k = sum(x * y for x, y in train) / sum(x * x for x, _ in train)
+    errors = {}
+    for split, sel in (("fit", 0), ("held_out", 1)):
+        err = [(k * x - y) / y for i, x, y in pts if i % 2 == sel]
+        errors[split] = {"designs": len(err),
+                         "error_median": round(float(np.median(np.abs(err))), 3) if err else None,
+                         "error_worst": round(float(np.max(np.abs(err))), 3) if err else None,
+                         "signed": [round(e, 3) for e in err]}
+    return {"ice40": {"packing": round(k, 4), "errors": errors}}
+
+
 PARTS = ("multipliers", "adders", "accumulators", "comparators", "requant", "memory", "mux",
-         "control", "input")
+         "address", "control", "input")
 
 
 def _features(row: dict) -> tuple[list[float], list[float]]:
@@ -446,6 +481,8 @@ def main() -> None:
     result = fit(args.data)
     for fam, fm in fit_fmax(args.timing).items():
         result.setdefault(fam, {})["fmax"] = fm
+    for fam, pk in fit_packing(args.timing, result).items():
+        result[fam]["packing"] = pk
     print(json.dumps(result, indent=1))
     if args.install:
         from half.hw.cost import CALIBRATION
@@ -461,6 +498,8 @@ def main() -> None:
                                    "fmax": {k: r["fmax"][k] for k in ("period_ns",
                                                                       "ns_per_tree_level")}
                                    if r.get("fmax") else None}
+                                  | ({"packing": r["packing"]["packing"]} if r.get("packing")
+                                     else {})
                          for f, r in result.items() if r.get("lut")}}, indent=1) + "\n")
 
 

@@ -147,3 +147,47 @@ def test_unknown_power_coefficients_are_borrowed_and_said():
     assert ecp5.lut == ice40.lut > 0  # ECP5 LUT power borrowed from the iCE40 measurements
     assert any("ecp5 lut power coefficient unknown: borrowed from ice40up" in n for n in notes)
     assert ice40.bram is not None and ice40.bram > 0
+
+
+def test_weight_bits_synthesis_keeps_follow_the_rom_layout(graph):
+    from dataclasses import replace as _replace
+
+    import numpy as np
+
+    from half.hw.cost import _weight_bits
+
+    dense = graph.mac_layers()[-2]
+    assert dense.w_type.bits == 4 and dense.w_type.signed
+    w = np.zeros((4, 2), dtype=np.int64)  # fout 4, fin 2, weights 4-bit signed
+    w[0, 0], w[1, 0], w[2, 1], w[3, 1] = 3, 3, -1, 1  # 0011, 0011, 1111, 0001
+    layer = _replace(dense, fin=2, fout=4, weights=w)
+    # fully parallel (PE 4, SIMD 2): one word, every weight a constant: its set bits, no register
+    assert _weight_bits(layer, 4, 2) == (2 + 2 + 4 + 1, 0)
+    # PE 2: words g = 0 (channels 0, 1) and 1 (channels 2, 3); lane (p, j) sees channel
+    # g*2 + p, input j: lane (0,0) 0011|0000, (1,0) 0011|0000, (0,1) 0000|1111, (1,1) 0000|0001
+    assert _weight_bits(layer, 2, 2) == (2 + 2 + 4 + 1, 2 + 2 + 4 + 1)
+    # PE 1, SIMD 1: one lane sees 3, 0, 3, 0, 0, -1, 0, 1 in turn: bits 0-3 set, all vary
+    assert _weight_bits(layer, 1, 1) == (4, 4)
+    w2 = np.full((4, 2), 5, dtype=np.int64)  # the same weight everywhere: constant ones
+    assert _weight_bits(_replace(dense, fin=2, fout=4, weights=w2), 1, 1) == (2, 0)
+
+
+def test_a_fully_parallel_stage_has_constant_weights(graph):
+    """One ROM word: no weight ROM, block RAM, weight register or DSP; the products are the
+    set bits' shifted adds (what Yosys keeps of constant weights)."""
+    from half.hw.cost import _weight_bits
+
+    dev = get_device("ecp5-85k")
+    dense = graph.mac_layers()[-2]  # 24 -> 16, 4-bit weights
+    pe_simd = {x.name: (1, 1) for x in graph.mac_layers()}
+    serial = estimate(graph, dev, Folding(pe_simd, 12.0), calibrated=False)
+    full = estimate(graph, dev, Folding(pe_simd | {dense.name: (16, 24)}, 12.0),
+                    calibrated=False)
+    s = next(x for x in serial.stages if x.name == dense.name)
+    f = next(x for x in full.stages if x.name == dense.name)
+    live, varying = _weight_bits(dense, 16, 24)
+    assert varying == 0 and 0 < live < 16 * 24 * 4
+    xb = dense.in_type.bits + (0 if dense.in_type.signed else 1)
+    assert f.parts["multipliers"] == live * xb and "adders" not in f.parts
+    assert not f.w_bram and not f.mac_dsp and f.dsp == s.dsp  # only the requant multipliers
+    assert s.w_bram and s.parts["adders"] == 0  # serial: weights in block RAM, one lane

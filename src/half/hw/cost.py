@@ -41,6 +41,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from half.hw.devices import Device
 from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
 
@@ -63,9 +65,11 @@ DSP_MIN_RESULT_BITS = {"ice40up": 11}
 MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 # iCE40 packing, measured with nextpnr-ice40 on three tiny-preset designs (docs/RESULTS.md):
 # logic cells = LUT4s + 0.81-0.83 x FFs (most FFs are fed by block RAM, DSPs, other FFs or a LUT
-# that also feeds something else). Placement succeeded at 89-91 % of the cells and failed above
-# 100 %; the calibrated model over-predicts such small designs by about 8 %, so a design may
-# take up to 97 % of the cells by the model (`half implement` is the check)
+# that also feeds something else). The per-stage LUT and FF fits count each stage synthesized on
+# its own; the whole design, flattened, comes out smaller: a packing factor fitted on placed
+# designs (calibration "packing") scales the sum. Placement succeeded at 89-91 % of the cells
+# and failed above 100 %; a design may take up to 97 % of the cells by the model (`half
+# implement` is the check)
 ICE40_UNPACKED_FF = 0.83
 LC_MARGIN = 0.97
 
@@ -148,6 +152,7 @@ class Estimate:
     energy_dyn_uj: float = 0.0  # dynamic energy of one inference (busy cycles only)
     fmax_mhz: float | None = None  # calibrated fmax of the family (estimate), None if unknown
     logic_cells_: float | None = None  # iCE40 logic cells (`logic_cells`), None elsewhere
+    packing: float = 1.0  # iCE40: logic cells of the placed design per (LUTs + unpacked FFs)
 
     @property
     def ii(self) -> int:
@@ -183,10 +188,11 @@ class Estimate:
 
     def logic_cells(self, dev: Device) -> float | None:
         """iCE40 logic cells (one LUT4 and one FF each): the LUTs plus the FFs that cannot share
-        a cell with the LUT driving them; None on other families."""
+        a cell with the LUT driving them, scaled by the calibrated packing factor; None on
+        other families."""
         if dev.power_family != "ice40up":
             return None
-        return self.total("luts") + ICE40_UNPACKED_FF * self.total("ffs")
+        return self.packing * (self.total("luts") + ICE40_UNPACKED_FF * self.total("ffs"))
 
     def fits(self, dev: Device, margin: float = 0.85) -> bool:
         """Within `margin` of the LUTs and FFs (room for routing; iCE40: LC_MARGIN of the logic
@@ -274,6 +280,26 @@ def _requant_dsps(dev: Device, layer: Conv | Dense, pe: int) -> int:
     return pe * _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
 
 
+def _weight_bits(layer: Conv | Dense, pe: int, simd: int) -> tuple[int, int]:
+    """Of a weight ROM in logic, the bits (two's complement, W_W bits per lane) that synthesis
+    keeps: (live, varying) = set in some word of their lane (a shifted add each), not the same
+    in every word (a register bit each: constant ones and zeros are not registered). The layout
+    is rtl/mem.py's: word (group g, chunk c), lane (p, j) holds the weight of output channel
+    g*PE + p for flat input f = c*SIMD + j (tap f // cin, channel f % cin)."""
+    w = layer.weights if isinstance(layer, Conv) else layer.weights[:, :, None]
+    cout, cin, k = w.shape
+    bits = layer.w_type.bits + (0 if layer.w_type.signed else 1)
+    flat = np.asarray(w, dtype=np.int64).transpose(0, 2, 1).reshape(cout, k * cin)
+    lanes = (flat & ((1 << bits) - 1)).reshape(cout // pe, pe, k * cin // simd, simd)
+    ored = np.bitwise_or.reduce(np.bitwise_or.reduce(lanes, axis=2), axis=0)  # (pe, simd)
+    anded = np.bitwise_and.reduce(np.bitwise_and.reduce(lanes, axis=2), axis=0)
+
+    def ones(x: np.ndarray) -> int:
+        return int(np.unpackbits(x.astype(np.uint64).view(np.uint8)).sum())
+
+    return ones(ored), ones(ored & ~anded)
+
+
 def _reads(layer: Conv, simd: int) -> int:
     """mvu_stage's identical window buffers: one per time step read in a cycle."""
     if layer.groups > 1:
@@ -300,33 +326,63 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         st.tail = layer.length_out % nxt.pool * (st.cycles // layer.length_out)
     wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
     lanes = pe * simd
-    # MAC products: DSPs when wide enough for synthesis to map them and enough are left
+    # the weight ROM: in block RAM from W_BRAM_MIN_BITS while blocks are left, else in logic,
+    # where synthesis sees the weights: a weight bit that is 0 in every word of its lane drops
+    # out with its shifted add and register bit (a fully parallel stage, one word, keeps only
+    # the set bits of its constant weights)
+    words = layer.weights.size // lanes
+    wbits = layer.weights.size * wb
+    st.rom_bits += wbits
+    blocks = _ram_blocks(dev, words, lanes * wb)
+    if words > 1 and wbits >= W_BRAM_MIN_BITS and blocks <= left["bram"]:
+        st.w_bram = True
+        st.bram += blocks
+        left["bram"] -= blocks
+        live = varying = lanes * wb
+    else:
+        live, varying = _weight_bits(layer, pe, simd)
+        st.add_luts("memory", live * words / ROM_BITS_PER_LUT * lut_div)
+    # MAC products: DSPs when wide enough for synthesis to map them and enough are left (not
+    # for constant weights: their few shifted adds are cheaper)
     xb = ib + (0 if layer.in_type.signed else 1)  # the input as a signed operand
     min_result = DSP_MIN_RESULT_BITS.get(dev.power_family, 4)
-    if (min(wb, ib) >= DSP_MIN_PRODUCT_BITS and xb + wb >= min_result
+    if (words > 1 and min(wb, ib) >= DSP_MIN_PRODUCT_BITS and xb + wb >= min_result
             and lanes * _mul_dsps(dev, xb, wb) <= left["dsp"]):
         st.mac_dsp = True
         st.dsp += lanes * _mul_dsps(dev, xb, wb)
         left["dsp"] -= st.dsp
-    else:  # shift-and-add of the weight bits
-        st.add_luts("multipliers", lanes * wb * xb * lut_div)
-    width = wb + ib + max(0, math.ceil(math.log2(simd)))
-    st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+    else:  # shift-and-add of the (live) weight bits; constant weights: one sum per PE of
+        # the inputs shifted by their set bits, which takes the adder tree's place
+        st.add_luts("multipliers", live * xb * lut_div)
+    if st.mac_dsp or words > 1:
+        width = wb + ib + max(0, math.ceil(math.log2(simd)))
+        st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
     if isinstance(layer, Dense):
-        slices = layer.fin // simd
+        slices, vectors = layer.fin // simd, 1
+    elif layer.groups > 1:  # depthwise: each PE's channel of its group, for each tap read
+        slices, vectors = layer.cout // pe, pe
     else:
-        slices = layer.cin // simd if layer.groups == 1 and simd < layer.cin else 1
-    # the operand slice of the read word: a slices-to-1 mux of simd inputs
-    st.add_luts("mux", simd * ib * max(0, slices - 1) / 2 * lut_div)
+        slices, vectors = (layer.cin // simd if simd < layer.cin else 1), 1
+    # the operands of the read words: a slices-to-1 mux of each of the simd inputs (per vector)
+    st.add_luts("mux", vectors * simd * ib * max(0, slices - 1) / 2 * lut_div)
+    if isinstance(layer, Conv):  # per window buffer read: position, padding test, address
+        reads = _reads(layer, simd)
+        pw = math.ceil(math.log2(layer.length_in + 2 * layer.pad + layer.kernel
+                                 + layer.stride * layer.length_out + 2)) + 1
+        aw = math.ceil(math.log2(2 * layer.length_in))
+        st.add_luts("address", reads * (3 * pw + 2 * aw) * lut_div)
     st.add_luts("accumulators", pe * ab * lut_div)
-    st.ffs += pe * ab + lanes * wb + simd * (xb + 1)  # accumulators, weight and operand registers
+    # accumulators, weight (varying bits) and operand registers
+    st.ffs += pe * ab + varying + vectors * simd * (xb + 1)
     if r.kind == "thresholds":
         # binary search: one comparator per level and PE; the tree ROM in logic
         bits = r.out.bits
         st.add_luts("comparators", pe * bits * ab * lut_div)
         tree_bits = r.channels * ((1 << bits) - 1) * ab
         st.add_luts("memory", tree_bits / ROM_BITS_PER_LUT * lut_div)
-        st.ffs += pe * (bits * ab + (bits - 1) * (ab + bits)) + 4 * bits
+        # per level its node's threshold, and beyond the first the sum and the node reached
+        # (with one channel group the roots are constants, not registered)
+        st.ffs += pe * ((bits - (r.channels == pe)) * ab + (bits - 1) * (ab + bits)) + 4 * bits
         st.rom_bits += tree_bits
     else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
         rq_dsps = _requant_dsps(dev, layer, pe)
@@ -346,15 +402,6 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
         st.ffs += out_bits + 2 * max(1, (nxt.classes - 1).bit_length())
     else:  # the pooling queue and the output register
         st.ffs += 2 * r.channels * out_bits
-    wbits = layer.weights.size * wb
-    st.rom_bits += wbits
-    blocks = _ram_blocks(dev, layer.weights.size // lanes, lanes * wb)
-    if wbits >= W_BRAM_MIN_BITS and blocks <= left["bram"]:
-        st.w_bram = True
-        st.bram += blocks
-        left["bram"] -= blocks
-    else:
-        st.add_luts("memory", wbits / ROM_BITS_PER_LUT * lut_div)
     # double-buffered input: R identical conv window buffers in block RAM; dense: two words
     # and their read register, in block RAM while blocks are left (they would take registers)
     if isinstance(layer, Conv):
@@ -453,7 +500,8 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 @functools.cache
 def calibration() -> dict:
     """Fitted coefficients per device family (`benchmarks/calibrate.py fit --install`): LUTs
-    per LUT part of the model, FFs as a * model FFs + b per stage. Empty when not fitted."""
+    per LUT part of the model, FFs as a * model FFs + b per stage, the fmax model, iCE40's
+    packing factor. Empty when not fitted."""
     if not CALIBRATION.is_file():
         return {}
     return json.loads(CALIBRATION.read_text())["families"]
@@ -481,6 +529,7 @@ def _calibrate(est: Estimate, dev: Device, calibrated: bool = True) -> None:
     for st in est.stages:
         st.luts = sum(cal["lut"].get(k, 1.0) * v for k, v in st.parts.items())
         st.ffs = cal["ff"]["model_ffs"] * st.raw_ffs + cal["ff"]["per_stage"]
+    est.packing = cal.get("packing") or 1.0
 
 
 def _power(est: Estimate, dev: Device, power,
