@@ -216,6 +216,32 @@ def _timing_designs(n: int, seed: int) -> list[dict]:
     return out[:n]
 
 
+def _large_designs(n: int, seed: int, first: int) -> list[dict]:
+    """Small-preset designs that fill 30-85 % of the ECP5-85 (random legal foldings, seeded),
+    for the fmax model's utilization term; indices from `first`."""
+    from half.hw.cost import Folding, estimate, options
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    dev = get_device("ecp5-85k")
+    rng = np.random.default_rng(seed)
+    out: list[dict] = []
+    while len(out) < n:
+        t = ("mitdb-aami", "cinc2017-af")[len(out) % 2]
+        graph, _ = graph_for("preset:small", t)
+        pe_simd = {}
+        for layer in graph.mac_layers():
+            pes, simds = options(layer)
+            pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
+        f = Folding(pe_simd, 24.0)
+        est = estimate(graph, dev, f)
+        if est.fits(dev) and est.total("luts") >= 0.3 * dev.luts:
+            out.append({"model": "preset:small", "task": t, "goal": "high-throughput",
+                        "device": "ecp5-85k", "folding": f.to_dict(), "families": ["ecp5"],
+                        "index": first + len(out)})
+    return out
+
+
 def _timing(design: dict) -> list[dict]:
     """Place and route one design on each family's device: fmax, critical path, cells."""
     from half.flow.implement import implement
@@ -229,6 +255,8 @@ def _timing(design: dict) -> list[dict]:
         b = build(design["model"], design["task"], design["device"], design["goal"], proj,
                   folding=folding)
         for fam, device in TIMING_DEVICES.items():
+            if fam not in design.get("families", TIMING_DEVICES):
+                continue
             r = implement(proj, device)
             cp = r.get("critical_path") or {}
             rows.append({**{k: v for k, v in design.items() if k != "folding"},
@@ -242,8 +270,10 @@ def _timing(design: dict) -> list[dict]:
     return rows
 
 
-def timing(n: int, jobs: int, out: Path, seed: int) -> None:
-    _resumable(_timing_designs(n, seed), out, jobs, "_timing", "place and route",
+def timing(n: int, jobs: int, out: Path, seed: int, large: int = 0) -> None:
+    designs = _timing_designs(n, seed)
+    designs += _large_designs(large, seed + 2, first=n) if large else []
+    _resumable(designs, out, jobs, "_timing", "place and route",
                lambda d, rows: ", ".join(f"{r['family']} fmax {r['fmax_mhz']} MHz"
                                          for r in rows))
 
@@ -253,23 +283,52 @@ def _tree_levels(folding: dict) -> int:
     return max(math.ceil(math.log2(v["simd"])) for v in folding["layers"].values())
 
 
-def fit_fmax(data: Path) -> dict:
+MIN_SHARE_SPREAD = 0.2  # fmax model: the LUT-share term needs designs this far apart
+
+
+def _model_totals(row: dict, coef: dict) -> tuple[float, float]:
+    """The model's LUTs and FFs of a placed design (a timing row) with the per-stage
+    coefficients `coef` of its family (just fitted: not the installed ones)."""
+    from half.hw.cost import Folding, estimate
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    est = estimate(graph_for(row["model"], row["task"])[0], get_device(row["impl_device"]),
+                   Folding.from_dict(row["folding"]), calibrated=False)
+    lut, ff = coef[row["family"]]["lut"], coef[row["family"]]["ff"]
+    luts = sum(lut.get(k, 1.0) * v for st in est.stages for k, v in st.parts.items())
+    ffs = sum(ff["model_ffs"] * st.raw_ffs + ff["per_stage"] for st in est.stages)
+    return luts, ffs
+
+
+def fit_fmax(data: Path, coef: dict) -> dict:
     """The fmax model per family: clock period = a + b x adder-tree levels of the widest stage
-    (least squares on the placed designs of even index, errors on the odd ones)."""
+    + c x the model's share of the part's LUTs (routing congestion), non-negative least
+    squares on the placed designs of even index, errors on the odd ones."""
+    from scipy.optimize import nnls
+
+    from half.hw.devices import get_device
+
     rows = [json.loads(x) for x in data.read_text().splitlines()] if data.is_file() else []
     out = {}
     for fam in TIMING_DEVICES:
         fr = [r for r in rows if r["family"] == fam and r["fmax_mhz"]]
+        if fam not in coef or not fr:
+            continue
+        share = {id(r): _model_totals(r, coef)[0] / get_device(r["impl_device"]).luts
+                 for r in fr}
         train = [r for r in fr if r["index"] % 2 == 0]
         if len({_tree_levels(r["folding"]) for r in train}) < 2:
             continue
-        x = np.array([_tree_levels(r["folding"]) for r in train], float)
+        x = np.array([[1.0, _tree_levels(r["folding"]), share[id(r)]] for r in train])
         y = np.array([1000.0 / r["fmax_mhz"] for r in train])
-        b, a = np.polyfit(x, y, 1)
-        b = max(b, 0.0)
+        # the share term only where the fitting designs span a real range of it (else it
+        # extrapolates whatever noise it fits)
+        spread = np.ptp(x[:, 2]) >= MIN_SHARE_SPREAD
+        (a, b, c), _ = nnls(x, y) if spread else (np.append(nnls(x[:, :2], y)[0], 0.0), None)
 
-        def model(r, a=a, b=b):
-            return 1000.0 / (a + b * _tree_levels(r["folding"]))
+        def model(r, a=a, b=b, c=c, share=share):
+            return 1000.0 / (a + b * _tree_levels(r["folding"]) + c * share[id(r)])
 
         errors = {}
         for split, sel in (("fit", 0), ("held_out", 1)):
@@ -279,8 +338,11 @@ def fit_fmax(data: Path) -> dict:
                              "error_median": round(float(np.median(err)), 3) if err else None,
                              "error_worst": round(float(np.max(err)), 3) if err else None}
         out[fam] = {"period_ns": round(float(a), 3), "ns_per_tree_level": round(float(b), 3),
+                    "ns_per_lut_share": round(float(c), 3),
                     "measured_range_mhz": [min(r["fmax_mhz"] for r in fr),
                                            max(r["fmax_mhz"] for r in fr)],
+                    "lut_share_range": [round(min(share.values()), 3),
+                                        round(max(share.values()), 3)],
                     "errors": errors}
     return out
 
@@ -290,22 +352,16 @@ def fit_packing(data: Path, coef: dict) -> dict:
     (with the per-stage coefficients `coef` just fitted, whose stages are synthesized on their
     own): one factor, least squares through the origin on the designs of even index, errors
     on the odd ones."""
-    from half.hw.cost import ICE40_UNPACKED_FF, Folding, estimate
-    from half.hw.devices import get_device
-    from half.hw.plan import graph_for
+    from half.hw.cost import ICE40_UNPACKED_FF
 
     rows = [json.loads(x) for x in data.read_text().splitlines()] if data.is_file() else []
     rows = [r for r in rows if r["family"] == "ice40"
             and r["utilization"].get("ICESTORM_LC", {}).get("used")]
     if "ice40" not in coef or not rows:
         return {}
-    lut, ff = coef["ice40"]["lut"], coef["ice40"]["ff"]
     pts = []
     for r in rows:
-        est = estimate(graph_for(r["model"], r["task"])[0], get_device(r["impl_device"]),
-                       Folding.from_dict(r["folding"]), calibrated=False)
-        luts = sum(lut.get(k, 1.0) * v for st in est.stages for k, v in st.parts.items())
-        ffs = sum(ff["model_ffs"] * st.raw_ffs + ff["per_stage"] for st in est.stages)
+        luts, ffs = _model_totals(r, coef)
         pts.append((r["index"], luts + ICE40_UNPACKED_FF * ffs,
                     float(r["utilization"]["ICESTORM_LC"]["used"])))
     train = [(x, y) for i, x, y in pts if i % 2 == 0]
@@ -463,6 +519,9 @@ def main() -> None:
     t.add_argument("--designs", type=int, default=10)
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--large", type=int, default=0,
+                   help="also this many small-preset designs filling 30-85 %% of the ECP5-85 "
+                        "(ecp5 only: the fmax model's utilization term)")
     t.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration_timing.jsonl"))
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
@@ -476,10 +535,10 @@ def main() -> None:
         collect(args.designs, args.jobs, args.out, args.seed, args.small)
         return
     if args.mode == "timing":
-        timing(args.designs, args.jobs, args.out, args.seed)
+        timing(args.designs, args.jobs, args.out, args.seed, args.large)
         return
     result = fit(args.data)
-    for fam, fm in fit_fmax(args.timing).items():
+    for fam, fm in fit_fmax(args.timing, result).items():
         result.setdefault(fam, {})["fmax"] = fm
     for fam, pk in fit_packing(args.timing, result).items():
         result[fam]["packing"] = pk
@@ -495,8 +554,8 @@ def main() -> None:
             "note": "fitted on the designs of even index; errors on the odd ones in "
                     "docs/RESULTS.md",
             "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"],
-                                   "fmax": {k: r["fmax"][k] for k in ("period_ns",
-                                                                      "ns_per_tree_level")}
+                                   "fmax": {k: r["fmax"][k] for k in (
+                                       "period_ns", "ns_per_tree_level", "ns_per_lut_share")}
                                    if r.get("fmax") else None}
                                   | ({"packing": r["packing"]["packing"]} if r.get("packing")
                                      else {})

@@ -489,7 +489,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st.ffs += st.buffer_bits
             est.stages.append(st)
     _calibrate(est, dev, calibrated)
-    est.fmax_mhz = fmax_estimate(dev, folding)
+    est.fmax_mhz = fmax_estimate(dev, folding, est.total("luts"))
     est.logic_cells_ = est.logic_cells(dev)
     _power(est, dev, power, activity)
     return est
@@ -508,15 +508,17 @@ def calibration() -> dict:
     return json.loads(CALIBRATION.read_text())["families"]
 
 
-def fmax_estimate(dev: Device, folding: Folding) -> float | None:
+def fmax_estimate(dev: Device, folding: Folding, luts: float = 0.0) -> float | None:
     """Estimated fmax (MHz) of the design on the device's family: the calibrated clock period
-    a + b x adder-tree levels of the widest MAC stage (`benchmarks/calibrate.py timing`; the
-    MAC path is the critical one), None if the family has no fmax calibration."""
+    a + b x adder-tree levels of the widest MAC stage + c x the design's share of the part's
+    LUTs (`luts`; routing congestion) (`benchmarks/calibrate.py timing`; the MAC path is the
+    critical one), None if the family has no fmax calibration."""
     fm = calibration().get(dev.power_family, {}).get("fmax")
     if not fm:
         return None
     levels = max((math.ceil(math.log2(s)) for _, s in folding.pe_simd.values()), default=0)
-    return 1000.0 / (fm["period_ns"] + fm["ns_per_tree_level"] * levels)
+    return 1000.0 / (fm["period_ns"] + fm["ns_per_tree_level"] * levels
+                     + fm.get("ns_per_lut_share", 0.0) * luts / dev.luts)
 
 
 def _calibrate(est: Estimate, dev: Device, calibrated: bool = True) -> None:
