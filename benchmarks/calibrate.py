@@ -223,8 +223,8 @@ def _timing_designs(n: int, seed: int) -> list[dict]:
 
 
 def _large_designs(n: int, seed: int, first: int) -> list[dict]:
-    """Small-preset designs that fill 30-85 % of the ECP5-85 (random legal foldings, seeded),
-    for the fmax model's utilization term; indices from `first`."""
+    """Small-preset designs that fill 30-70 % of the ECP5-85's LUTs (random legal foldings,
+    seeded), for the fmax model's utilization term; indices from `first`."""
     from half.hw.cost import Folding, estimate, options
     from half.hw.devices import get_device
     from half.hw.plan import graph_for
@@ -241,7 +241,7 @@ def _large_designs(n: int, seed: int, first: int) -> list[dict]:
             pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
         f = Folding(pe_simd, 24.0)
         est = estimate(graph, dev, f)
-        if est.fits(dev) and est.total("luts") >= 0.3 * dev.luts:
+        if est.fits(dev) and 0.3 * dev.luts <= est.total("luts") <= 0.7 * dev.luts:
             out.append({"model": "preset:small", "task": t, "goal": "high-throughput",
                         "device": "ecp5-85k", "folding": f.to_dict(), "families": ["ecp5"],
                         "index": first + len(out)})
@@ -555,7 +555,7 @@ def main() -> None:
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--large", type=int, default=0,
-                   help="also this many small-preset designs filling 30-85 %% of the ECP5-85 "
+                   help="also this many small-preset designs filling 30-70 %% of the ECP5-85 "
                         "(ecp5 only: the fmax model's utilization term)")
     t.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration_timing.jsonl"))
     f = sub.add_parser("fit")
