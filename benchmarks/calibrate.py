@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/calibrate.py collect [--designs 20] [--jobs 2] \
         [--out benchmarks/results/calibration.jsonl]
-    .venv/bin/python benchmarks/calibrate.py timing [--designs 10] [--jobs 2]
+    .venv/bin/python benchmarks/calibrate.py timing [--designs 10] [--large 4] [--jobs 2]
     .venv/bin/python benchmarks/calibrate.py fit [--data ...] [--timing ...] [--install]
 
 `collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
@@ -14,7 +14,9 @@ stage's cells are counted on their own; one JSON line per (design, family, stage
 measured LUT/FF/BRAM/DSP and the cost model's features of that stage.
 
 `timing`: tiny-preset designs that fit an UP5K (the goals' foldings and random ones of at most
-8 lanes a layer) placed and routed on up5k and ecp5-85k (`half implement`): achieved fmax.
+8 lanes a layer) placed and routed on up5k and ecp5-85k (`half implement`): achieved fmax,
+post-route utilization; with `--large`, small-preset designs filling 30-70 % of the ECP5-85 on
+ecp5-85k only (routing congestion, the fmax model's LUT-share term).
 
 `fit`: least-squares (non-negative) coefficients of LUT and FF per family from the features,
 fitted on the designs with an even index and tested on the odd ones (never used for fitting);
@@ -22,6 +24,9 @@ prints the coefficients and the errors of whole-design totals, calibrated and no
 model against synth_xilinx on every design, not fitted); `--install`
 writes them into the cost model (`src/half/hw/calibration.json`), which applies them to every
 estimate of that family (the features are the model's raw parts, kept in predicted.json).
+From the timing data it also fits the fmax model (clock period = a + b x adder-tree levels
++ c x the design's share of the LUTs; c only where the fitting designs span 0.2 of share) and
+the iCE40 packing factor (logic cells per modelled LUT + 0.83 x FF).
 """
 
 from __future__ import annotations
