@@ -60,7 +60,9 @@ if cocotb is not None:
 
 @pytest.mark.rtl
 @pytest.mark.parametrize("w, length, factor, idle, stall", [(8, 10, 3, 0.3, 0.7),
-                                                            (5, 3, 5, 0.6, 0.5)])
+                                                            (5, 3, 5, 0.6, 0.5),
+                                                            (4, 9, 1, 0.2, 0.2),
+                                                            (6, 13, 4, 0.3, 0.3)])
 def test_axis_decimate(tmp_path, w, length, factor, idle, stall):
     from half.flow.sim import run_cocotb
     from half.rtl import LIB

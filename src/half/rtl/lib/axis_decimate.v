@@ -42,18 +42,40 @@ module axis_decimate #(
     wire unused_tlast = s_axis_tlast;
     // verilator lint_on UNUSEDSIGNAL
 
-    reg [31:0] pos_reg;  // sample index in the window
-    wire keep = pos_reg % FACTOR == 0;
+    // the sample's position, its phase (position % FACTOR) and kept samples before it
+    // (position / FACTOR), all counters: a division or remainder by a FACTOR that is not a
+    // power of two is a divider in logic (with 32-bit positions, a 200 ns path on iCE40)
+    localparam integer PW = $clog2(L + 1);
+    localparam integer FW = (FACTOR > 1) ? $clog2(FACTOR) : 1;
+    localparam integer KW = $clog2(L_OUT + 1);
+    reg [PW-1:0] pos_reg;
+    reg [FW-1:0] phase_reg;
+    reg [KW-1:0] kept_reg;
+    wire keep = phase_reg == {FW{1'b0}};
     assign m_axis_tdata = s_axis_tdata;
     assign m_axis_tvalid = s_axis_tvalid && keep;
-    assign m_axis_tlast = pos_reg / FACTOR == L_OUT - 1;
+    assign m_axis_tlast = kept_reg == KW'(L_OUT - 1);
     assign s_axis_tready = keep ? m_axis_tready : 1'b1;
 
     always @(posedge clk) begin
         if (rst) begin
-            pos_reg <= 0;
+            pos_reg <= {PW{1'b0}};
+            phase_reg <= {FW{1'b0}};
+            kept_reg <= {KW{1'b0}};
         end else if (s_axis_tvalid && s_axis_tready) begin
-            pos_reg <= (pos_reg == L - 1) ? 0 : pos_reg + 1;
+            if (pos_reg == PW'(L - 1)) begin
+                pos_reg <= {PW{1'b0}};
+                phase_reg <= {FW{1'b0}};
+                kept_reg <= {KW{1'b0}};
+            end else begin
+                pos_reg <= pos_reg + 1'b1;
+                if (phase_reg == FW'(FACTOR - 1)) begin
+                    phase_reg <= {FW{1'b0}};
+                    kept_reg <= kept_reg + 1'b1;
+                end else begin
+                    phase_reg <= phase_reg + 1'b1;
+                end
+            end
         end
     end
 
