@@ -207,6 +207,12 @@ def goal_record(run: dict, goal: str, device: str) -> dict:
                 "hypervolume": next(iter(((search.get("hypervolume") or {}).get(
                     "hypervolume") or {}).values()), None)},
         reevaluated=len((run.get("reevaluation") or {}).get("candidates") or []),
+        front=[{"arch_hash": c.get("arch_hash"), "metric_mean": c.get("metric_mean"),
+                "metric_std": c.get("metric_std"), "runs": c.get("runs"),
+                "cost": c.get("cost"), "hardware_ok": c.get("hardware_ok"),
+                "meets_floor": c.get("meets_floor"), "chosen": c.get("chosen")}
+               for c in choice.get("candidates") or []],
+        cost_name=choice.get("cost_name"),
         design={"arch_hash": chosen.get("arch_hash"), "arch": arch_summary(chosen.get("arch")),
                 "params": chosen.get("params"), "macs": chosen.get("macs"),
                 "folding": b.get("folding") or (pred or {}).get("folding"),
@@ -348,9 +354,29 @@ def goals_mode(args) -> list[dict]:
     return recs
 
 
+def front_table(recs: list[dict]) -> str:
+    """Each goal's Pareto front as re-evaluated: validation metric (mean ± std over the
+    re-evaluation seeds) against the goal's hardware cost (estimate), the floor and the
+    choice."""
+    lines = ["| goal | device | arch hash | validation (mean ± std, runs) | cost* | "
+             "fits, meets rate | meets floor | chosen |", "|---|---|---|---|---|---|---|---|"]
+    for r in recs:
+        for c in sorted(r.get("front") or [], key=lambda c: c["cost"] or 0):
+            lines.append(
+                f"| {r['goal']} | {r['device']} | `{c['arch_hash']}` | "
+                f"{_g(c['metric_mean'], '.4f')} ± {_g(c['metric_std'], '.4f')} ({c['runs']}) | "
+                f"{_g(c['cost'])} {r.get('cost_name') or ''} | "
+                f"{'yes' if c['hardware_ok'] else 'no'} | {'yes' if c['meets_floor'] else 'no'}"
+                f" | {'**yes**' if c['chosen'] else ''} |")
+    return "\n".join(lines) + ("\n\n* estimates of the cost model; validation: the "
+                                "re-evaluation's full-fidelity trainings")
+
+
 def goals_report(recs: list[dict]) -> str:
     devices = list(dict.fromkeys(r["device"] for r in recs))
     parts = [goals_table(recs)]
+    if any(r.get("front") for r in recs):
+        parts.append(front_table(recs))
     for d in devices:
         if sum(r["device"] == d for r in recs) > 1:
             parts.append(cross_table(recs, d))
