@@ -129,6 +129,22 @@ def test_too_big_or_bad_goal_is_rejected(graph):
     assert Folding({"conv1": (2, 4)}, 12.0).to_dict()["layers"]["conv1"] == {"pe": 2, "simd": 4}
 
 
+def test_high_throughput_beats_every_balanced_design_at_every_clock_its_fmax_allows():
+    """A large design at a slow clock can beat a small one at a fast clock (routing congestion
+    lowers a large design's fmax): the folder must look at every clock, not only the fastest."""
+    from half.hw.folding import FMAX_MARGIN, _balanced, _clocks, _targets
+    from half.hw.plan import graph_for
+
+    g = graph_for("preset:small", "mitdb-aami")[0]
+    dev = get_device("ecp5-85k")
+    f, est, _ = fold(g, dev, "high-throughput")
+    assert est.fits(dev) and est.fmax_mhz and f.clock_mhz <= FMAX_MARGIN * est.fmax_mhz
+    targets = _targets(g)
+    best = max(e.throughput for c in _clocks(dev) for _, e in _balanced(g, dev, c, targets, None)
+               if c <= FMAX_MARGIN * e.fmax_mhz)
+    assert est.throughput == pytest.approx(best)
+
+
 def test_estimate_command_line(graph, tmp_path):
     export_qonnx(QuantCNN(ARCH), tmp_path / "m.onnx")
     res = run_json("estimate", "--model", str(tmp_path / "m.onnx"), "--task", "mitdb-aami",

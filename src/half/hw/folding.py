@@ -5,9 +5,10 @@ All three goals share one building block, `fold_for_ii(graph, target)`: every MA
 least parallelism (fewest PE x SIMD lanes, then fewest PE) whose cycles meet the target
 initiation interval — so no stage holds resources it does not need (a balanced pipeline).
 
-* high-throughput: the highest throughput over the device's fastest clocks (from a quarter of
-  its maximum up) and the target IIs whose design fits and whose estimated fmax allows the
-  clock.
+* high-throughput: for every target II, the balanced design that fits, run at the fastest
+  clock of the grid its estimated fmax allows (an fmax does not depend on the clock asked
+  for); the design of highest throughput. A large design at a slower clock can beat a smaller
+  one at a faster clock: routing congestion lowers a large design's fmax.
 * low-power: for each clock of the device's grid, every balanced design that meets the required
   rate at that clock; the (clock, folding) of least average power at that rate (always on).
 * low-energy: energy of one inference on a duty-cycled device (static and clock power over the
@@ -118,10 +119,14 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
              "low-energy": lambda e: e.energy_uj()}[goal]
     targets = _targets(graph)
     clocks = _clocks(dev)
-    if goal == "high-throughput":  # the fastest clocks: the design's fmax may rule out the top
-        clocks = [c for c in clocks if c >= clocks[-1] / 4]
     best: tuple[float, Folding, Estimate] | None = None
     tried = 0
+    if goal == "high-throughput":
+        for f, est in _fastest(graph, dev, clocks, targets, power):
+            tried += 1
+            if best is None or score(est) < best[0]:
+                best = (score(est), f, est)
+        clocks = []  # done
     for clock in clocks:
         if goal != "high-throughput":  # only targets that leave the required rate possible
             budget = math.floor(clock * 1e6 / rate)
@@ -156,6 +161,20 @@ def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power
             est = estimate(graph, dev, f, power)
             if est.fits(dev):
                 yield f, est
+
+
+def _fastest(graph: Graph, dev: Device, clocks: list[float], targets: list[int], power):
+    """(folding, estimate) of the balanced design of every target II that fits the device, at
+    the fastest clock of `clocks` within FMAX_MARGIN of its estimated fmax (the resources and
+    the fmax estimate do not depend on the clock)."""
+    for f, est in _balanced(graph, dev, clocks[-1], targets, power):
+        ok = [c for c in clocks if not est.fmax_mhz or c <= FMAX_MARGIN * est.fmax_mhz]
+        if not ok:
+            continue
+        if ok[-1] != clocks[-1]:
+            f = Folding(f.pe_simd, ok[-1])
+            est = estimate(graph, dev, f, power)
+        yield f, est
 
 
 def _descend_energy(graph: Graph, dev: Device, clock: float, power
