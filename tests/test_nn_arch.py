@@ -156,3 +156,34 @@ def test_float_twin_shares_the_trainable_parameter_names():
     assert all("quant" in k for k in missing)  # only the quantizers' own parameters
     x, side = torch.randn(4, 360), torch.randn(4, 8)
     assert flt(x, side).shape == quant(x, side).shape == (4, 5)
+
+
+def test_qcdq_export_runs_in_onnxruntime_at_any_batch_size_with_constant_weights(tmp_path):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from half.nn.export import export_qcdq
+    from half.nn.model import QuantCNN
+
+    arch = Arch(window=360, n_classes=5, decimation=2, side_inputs=8,
+                blocks=(ConvBlock(8, kernel=7, pool=2, weight_bits=4, act_bits=4),),
+                dense=(DenseLayer(16, weight_bits=4, act_bits=4),), out_bits=6)
+    torch.manual_seed(0)
+    model = QuantCNN(arch).eval()
+    path = export_qcdq(model, tmp_path / "m.qcdq.onnx")
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["x", "side"]  # weights are not inputs
+    assert [o.name for o in proto.graph.output] == ["scores"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 360)).astype(np.float32)
+    side = rng.normal(size=(5, 8)).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    scores = ort.InferenceSession(str(path), opts).run(None, {"x": x, "side": side})[0]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x), torch.from_numpy(side)).numpy()
+    assert scores.shape == (5, 5)
+    np.testing.assert_allclose(scores, ref, atol=1e-5)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary files left

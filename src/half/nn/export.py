@@ -46,15 +46,23 @@ def export_qonnx(model: QuantCNN, path: Path) -> Path:
 
 
 def export_qcdq(model: QuantCNN, path: Path) -> Path:
-    """The QCDQ export (QuantizeLinear/Clip/DequantizeLinear; runs in onnxruntime)."""
+    """The QCDQ export (QuantizeLinear/Clip/DequantizeLinear; runs in onnxruntime): inputs
+    `x` (batch x window) and `side` (batch x side features, if the model has them), output
+    `scores`, any batch size; weights are constants, not graph inputs (so a runtime may fold
+    them)."""
     from brevitas.export import export_onnx_qcdq
 
-    return _export_to(export_onnx_qcdq, model, path)
+    names = ["x", "side"][:len(_example(model))]
+    return _export_to(export_onnx_qcdq, model, path, constants=True, input_names=names,
+                      output_names=["scores"],
+                      dynamic_axes={n: {0: "batch"} for n in [*names, "scores"]})
 
 
-def _export_to(exporter, model: QuantCNN, path: Path) -> Path:
+def _export_to(exporter, model: QuantCNN, path: Path, constants: bool = False,
+               **kwargs) -> Path:
     """Export into a temporary folder beside `path`, then save one file with every tensor inline
-    (the torch exporter may write weights to a side file named after the temporary path)."""
+    (the torch exporter may write weights to a side file named after the temporary path);
+    `constants`: initializers are dropped from the graph inputs."""
     import shutil
     import tempfile
 
@@ -64,8 +72,14 @@ def _export_to(exporter, model: QuantCNN, path: Path) -> Path:
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         with _quiet():
-            exporter(model, args=_example(model), export_path=str(tmp_dir / "model.onnx"))
+            exporter(model, args=_example(model), export_path=str(tmp_dir / "model.onnx"),
+                     **kwargs)
         proto = onnx.load(str(tmp_dir / "model.onnx"))  # pulls in any external data
+        if constants:
+            inits = {t.name for t in proto.graph.initializer}
+            keep = [i for i in proto.graph.input if i.name not in inits]
+            del proto.graph.input[:]
+            proto.graph.input.extend(keep)
         onnx.save_model(proto, str(tmp_dir / "inline.onnx"), save_as_external_data=False)
         os.replace(tmp_dir / "inline.onnx", path)
     finally:
