@@ -757,6 +757,9 @@ def main() -> None:
     render = {"goals": goals_report, "hv": hv_table, "throughput": throughput_table,
               "resume": resume_table}
     if args.mode == "table":
+        # hv: the hypervolumes against one reference point common to every row (files of
+        # several runs may be concatenated)
+        render["hv"] = lambda rows: hv_table(hv_annotate(rows))
         path = args.file or RESULTS / files[args.which]
         data = (json.loads(path.read_text()) if args.which == "resume"
                 else _read_lines(path))

@@ -5,6 +5,7 @@
         [--out benchmarks/results/calibration.jsonl]
     .venv/bin/python benchmarks/calibrate.py timing [--designs 10] [--large 4] [--jobs 2]
     .venv/bin/python benchmarks/calibrate.py fit [--data ...] [--timing ...] [--install]
+    .venv/bin/python benchmarks/calibrate.py check --data FILE
 
 `collect`: the shipped presets folded for each goal and with random legal foldings (seeded;
 skipping designs the cost model puts above 20k LUT4), built with `half build`, synthesized
@@ -27,6 +28,10 @@ estimate of that family (the features are the model's raw parts, kept in predict
 From the timing data it also fits the fmax model (clock period = a + b x adder-tree levels
 + c x the design's share of the LUTs; c only where the fitting designs span 0.2 of share) and
 the iCE40 packing factor (logic cells per modelled LUT + 0.83 x FF).
+
+`check`: the installed coefficients on every design of a `collect` file (e.g. designs
+synthesized after an RTL change, none of them fitted): whole-design LUT and FF errors,
+calibrated and raw, and the stages whose BRAM and DSP counts are the model's.
 """
 
 from __future__ import annotations
@@ -512,35 +517,68 @@ def fit(data: Path) -> dict:
                     "designs_fit": sorted({r["index"] for r in train}),
                     "errors": {}}
         for split, sel in (("fit", 0), ("held_out", 1)):
-            per = {}
-            for r in fr:
-                if r["index"] % 2 != sel:
-                    continue
-                fl, ff = _features(r)
-                tl, tf = _target(r)
-                d = per.setdefault(r["index"], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-                d[0] += tl
-                d[1] += float(np.dot(fl, cl))
-                d[2] += sum(fl)
-                d[3] += tf
-                d[4] += float(np.dot(ff, cf))
-                d[5] += ff[0]
-            err = {k: [] for k in ("lut", "lut_uncal", "ff", "ff_uncal")}
-            for d in per.values():
-                err["lut"].append(abs(d[1] - d[0]) / max(d[0], 1))
-                err["lut_uncal"].append(abs(d[2] - d[0]) / max(d[0], 1))
-                err["ff"].append(abs(d[4] - d[3]) / max(d[3], 1))
-                err["ff_uncal"].append(abs(d[5] - d[3]) / max(d[3], 1))
-            out[fam]["errors"][split] = {
-                "designs": len(per),
-                **{f"{k}_median": round(float(np.median(v)), 3) for k, v in err.items() if v},
-                **{f"{k}_worst": round(float(np.max(v)), 3) for k, v in err.items() if v}}
-        bram = [(r["measured"]["bram"], (r["model"] or {}).get("bram", 0)) for r in fr]
-        dsp = [(r["measured"]["dsp"], (r["model"] or {}).get("dsp", 0)) for r in fr]
-        out[fam]["bram_exact_stages"] = f"{sum(a == b for a, b in bram)} of {len(bram)}"
-        out[fam]["dsp_exact_stages"] = f"{sum(a == b for a, b in dsp)} of {len(dsp)}"
-        out[fam]["bram_measured_vs_model"] = [sum(a for a, _ in bram), sum(b for _, b in bram)]
-        out[fam]["dsp_measured_vs_model"] = [sum(a for a, _ in dsp), sum(b for _, b in dsp)]
+            out[fam]["errors"][split] = _design_errors(
+                [r for r in fr if r["index"] % 2 == sel], cl, cf)
+        out[fam] |= _exact_counts(fr)
+    return out
+
+
+def _design_errors(rows: list[dict], cl, cf) -> dict:
+    """Median and worst relative errors of whole-design LUT and FF totals, with the LUT
+    coefficients `cl` (per part) and FF coefficients `cf` (model FFs, per stage) and raw."""
+    per: dict = {}
+    for r in rows:
+        fl, ff = _features(r)
+        tl, tf = _target(r)
+        d = per.setdefault(r["index"], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        d[0] += tl
+        d[1] += float(np.dot(fl, cl))
+        d[2] += sum(fl)
+        d[3] += tf
+        d[4] += float(np.dot(ff, cf))
+        d[5] += ff[0]
+    err: dict = {k: [] for k in ("lut", "lut_uncal", "ff", "ff_uncal")}
+    for d in per.values():
+        err["lut"].append(abs(d[1] - d[0]) / max(d[0], 1))
+        err["lut_uncal"].append(abs(d[2] - d[0]) / max(d[0], 1))
+        err["ff"].append(abs(d[4] - d[3]) / max(d[3], 1))
+        err["ff_uncal"].append(abs(d[5] - d[3]) / max(d[3], 1))
+    return {"designs": len(per),
+            **{f"{k}_median": round(float(np.median(v)), 3) for k, v in err.items() if v},
+            **{f"{k}_worst": round(float(np.max(v)), 3) for k, v in err.items() if v}}
+
+
+def _exact_counts(rows: list[dict]) -> dict:
+    """How many stage rows have the model's BRAM and DSP counts, and the totals."""
+    bram = [(r["measured"]["bram"], (r["model"] or {}).get("bram", 0)) for r in rows]
+    dsp = [(r["measured"]["dsp"], (r["model"] or {}).get("dsp", 0)) for r in rows]
+    return {"bram_exact_stages": f"{sum(a == b for a, b in bram)} of {len(bram)}",
+            "dsp_exact_stages": f"{sum(a == b for a, b in dsp)} of {len(dsp)}",
+            "bram_measured_vs_model": [sum(a for a, _ in bram), sum(b for _, b in bram)],
+            "dsp_measured_vs_model": [sum(a for a, _ in dsp), sum(b for _, b in dsp)]}
+
+
+def check(data: Path) -> dict:
+    """The installed coefficients (src/half/hw/calibration.json) on every design of `data`
+    (e.g. designs synthesized after an RTL change: none of them was used for fitting)."""
+    from half.hw.cost import CALIBRATION
+
+    installed = json.loads(CALIBRATION.read_text())["families"]
+    keys = {"ice40": "ice40up", "ecp5": "ecp5"}
+    rows = _refresh([json.loads(x) for x in data.read_text().splitlines()])
+    rows = [r for r in rows if r["model"] is not None]
+    out: dict = {"coefficients": str(CALIBRATION), "data": str(data)}
+    for fam in FAMILIES:
+        fr = [r for r in rows if r["family"] == fam]
+        if not fr:
+            continue
+        if fam not in keys:
+            out[fam] = compare_raw(fr)
+            continue
+        co = installed[keys[fam]]
+        cl = np.array([co["lut"].get(k, 1.0) for k in PARTS])
+        cf = np.array([co["ff"]["model_ffs"], co["ff"]["per_stage"]])
+        out[fam] = {"errors": _design_errors(fr, cl, cf), **_exact_counts(fr)}
     return out
 
 
@@ -563,6 +601,8 @@ def main() -> None:
                    help="also this many small-preset designs filling 30-70 %% of the ECP5-85 "
                         "(ecp5 only: the fmax model's utilization term)")
     t.add_argument("--out", type=Path, default=Path("benchmarks/results/calibration_timing.jsonl"))
+    k = sub.add_parser("check", help="the installed coefficients on every design of a file")
+    k.add_argument("--data", type=Path, required=True)
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, default=Path("benchmarks/results/calibration.jsonl"))
     f.add_argument("--timing", type=Path,
@@ -576,6 +616,9 @@ def main() -> None:
         return
     if args.mode == "timing":
         timing(args.designs, args.jobs, args.out, args.seed, args.large)
+        return
+    if args.mode == "check":
+        print(json.dumps(check(args.data), indent=1))
         return
     result = fit(args.data)
     for fam, fm in fit_fmax(args.timing, result).items():

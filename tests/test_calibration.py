@@ -55,3 +55,14 @@ def test_recorded_fit_and_errors_are_current(refit):
         assert recorded[fam]["errors"] == refit[fam]["errors"], fam
         assert recorded[fam]["bram_exact_stages"] == refit[fam]["bram_exact_stages"]
         assert recorded[fam]["dsp_exact_stages"] == refit[fam]["dsp_exact_stages"]
+
+
+def test_check_applies_the_installed_coefficients(calibrate, refit, tmp_path):
+    """`calibrate.py check` on the held-out designs of the committed data gives the fit's
+    held-out errors (the installed coefficients are that fit)."""
+    rows = (RESULTS / "calibration.jsonl").read_text().splitlines()
+    odd = [x for x in rows if json.loads(x)["index"] % 2 == 1]
+    (tmp_path / "odd.jsonl").write_text("\n".join(odd) + "\n")
+    checked = calibrate.check(tmp_path / "odd.jsonl")
+    for fam in ("ice40", "ecp5"):
+        assert checked[fam]["errors"] == refit[fam]["errors"]["held_out"], fam
