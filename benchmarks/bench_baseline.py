@@ -220,7 +220,7 @@ def session(path: Path, threads: int, optimization: str = "all"):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
                                           OPTIMIZATIONS[optimization])
-    so.log_severity_level = 3  # the export lists its initializers as inputs: a warning each
+    so.log_severity_level = 3  # older exports list their initializers as inputs: a warning each
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime's own exception types
@@ -459,7 +459,8 @@ def fpga_figures(project: Path | None) -> dict | None:
         label = COST
         how = f"half.hw.cost cycle model: latency {cycles} cycles, II {ii} (not simulated)"
     if ii is None:
-        raise DataError(vp, "no ii_measured (verified with fewer than 2 timing windows)")
+        raise DataError(vp if ver else pp, "no ii_measured (verified with fewer than 2 timing "
+                        "windows)" if ver else "no ii_cycles")
     out["latency_us"] = _fig(cycles / clock, "µs", label, f"{how} / {clock:g} MHz; {clock_how}")
     out["per_s"] = _fig(clock * 1e6 / ii, "inferences/s", label, f"{clock:g} MHz / II; {how}")
     if im:
@@ -475,14 +476,14 @@ def fpga_figures(project: Path | None) -> dict | None:
             out["latency_us_at_fmax"] = _fig(cycles / fmax, "µs",
                                              AT_FMAX if ver else AT_FMAX_COST,
                                              f"{cycles} cycles / {fmax:.2f} MHz")
-    pw = _field(pred, pp, "power_estimate_mw")
+    rate = _field(pred, pp, "power_estimate_mw", "rate_per_s")
     out["energy_uj"] = _fig(_field(pred, pp, "energy_estimate_uj"), "µJ", COST,
                             "per inference, duty-cycled (wake, classify, sleep): "
                             "predicted.json")
     out["power_mw"] = _fig(_field(pred, pp, "power_estimate_mw", "average_at_rate"), "mW", COST,
-                           f"average at the task's rate {pw['rate_per_s']:.4g}/s, always on: "
+                           f"average at the task's rate {rate:.4g}/s, always on: "
                            "predicted.json")
-    out["rate_per_s"] = pw["rate_per_s"]
+    out["rate_per_s"] = rate
     if im and im.get("utilization"):
         out["resources"] = _fig({k: v["used"] for k, v in im["utilization"].items()}, "",
                                 NEXTPNR, "post-route utilization (nextpnr --report), of "
@@ -590,8 +591,7 @@ def comparison_table(rows: list[dict]) -> str:
         clk, lat, thr = f["clock_mhz"], f["latency_us"], f["per_s"]
         ver = (f.get("verification") or {}).get("value")
         same = (f"{1 - ver['mismatches'] / ver['windows']:.4f} (golden, {ver['windows']} windows)"
-                if ver and
-                ver.get("windows") else "—")
+                if ver and ver.get("windows") and ver.get("mismatches") is not None else "—")
         out.append(f"| {r['design']} | FPGA {f['device']} ({f['goal']}) at {clk['value']:g} MHz "
                    f"| 1 (streaming) | {_v(lat, ',.1f')} | {_v(thr, ',.0f')} | "
                    f"{thr['value'] / base:.3g}× | {same} | {_v(f['energy_uj'])}* | "

@@ -242,7 +242,9 @@ def _large_designs(n: int, seed: int, first: int) -> list[dict]:
     dev = get_device("ecp5-85k")
     rng = np.random.default_rng(seed)
     out: list[dict] = []
-    while len(out) < n:
+    for _attempt in range(100000):
+        if len(out) >= n:
+            break
         t = ("mitdb-aami", "cinc2017-af")[len(out) % 2]
         graph, _ = graph_for("preset:small", t)
         pe_simd = {}
@@ -255,6 +257,8 @@ def _large_designs(n: int, seed: int, first: int) -> list[dict]:
             out.append({"model": "preset:small", "task": t, "goal": "high-throughput",
                         "device": "ecp5-85k", "folding": f.to_dict(), "families": ["ecp5"],
                         "index": first + len(out)})
+    if len(out) < n:
+        raise SystemExit(f"only {len(out)} of {n} random foldings fill 30-70 % of the ECP5-85")
     return out
 
 
@@ -486,7 +490,7 @@ def compare_raw(rows: list[dict]) -> dict:
 def fit(data: Path) -> dict:
     from scipy.optimize import nnls
 
-    rows = _refresh([json.loads(x) for x in data.read_text().splitlines()])
+    rows = _refresh(_rows(data))
     rows = [r for r in rows if r["model"] is not None]
     out: dict = {}
     for fam in (f for f in FAMILIES if f not in FIT_FAMILIES):
@@ -521,6 +525,14 @@ def fit(data: Path) -> dict:
                 [r for r in fr if r["index"] % 2 == sel], cl, cf)
         out[fam] |= _exact_counts(fr)
     return out
+
+
+def _rows(path: Path) -> list[dict]:
+    """The JSON lines of a `collect` file; a one-line error naming it when missing or bad."""
+    try:
+        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path}: cannot read calibration data ({e})") from None
 
 
 def _design_errors(rows: list[dict], cl, cf) -> dict:
@@ -565,7 +577,7 @@ def check(data: Path) -> dict:
 
     installed = json.loads(CALIBRATION.read_text())["families"]
     keys = {"ice40": "ice40up", "ecp5": "ecp5"}
-    rows = _refresh([json.loads(x) for x in data.read_text().splitlines()])
+    rows = _refresh(_rows(data))
     rows = [r for r in rows if r["model"] is not None]
     out: dict = {"coefficients": str(CALIBRATION), "data": str(data)}
     for fam in FAMILIES:
@@ -575,7 +587,9 @@ def check(data: Path) -> dict:
         if fam not in keys:
             out[fam] = compare_raw(fr)
             continue
-        co = installed[keys[fam]]
+        co = installed.get(keys[fam])
+        if not co:
+            raise SystemExit(f"{CALIBRATION}: no calibration of family {keys[fam]!r}")
         cl = np.array([co["lut"].get(k, 1.0) for k in PARTS])
         cf = np.array([co["ff"]["model_ffs"], co["ff"]["per_stage"]])
         out[fam] = {"errors": _design_errors(fr, cl, cf), **_exact_counts(fr)}

@@ -489,7 +489,8 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
             st.ffs += st.buffer_bits
             est.stages.append(st)
     _calibrate(est, dev, calibrated)
-    est.fmax_mhz = fmax_estimate(dev, folding, est.total("luts"))
+    # the fmax model is a calibration too (fitted on calibrated LUT totals)
+    est.fmax_mhz = fmax_estimate(dev, folding, est.total("luts")) if calibrated else None
     est.logic_cells_ = est.logic_cells(dev)
     _power(est, dev, power, activity)
     return est

@@ -44,7 +44,7 @@ module axis_decimate #(
 
     // the sample's position, its phase (position % FACTOR) and kept samples before it
     // (position / FACTOR), all counters: a division or remainder by a FACTOR that is not a
-    // power of two is a divider in logic (with 32-bit positions, a 200 ns path on iCE40)
+    // power of two is a divider in logic (with 32-bit positions, a 217 ns path on the UP5K)
     localparam integer PW = $clog2(L + 1);
     localparam integer FW = (FACTOR > 1) ? $clog2(FACTOR) : 1;
     localparam integer KW = $clog2(L_OUT + 1);
