@@ -474,17 +474,12 @@ def compare_raw(rows: list[dict]) -> dict:
         d[3] += ff[0]
     lut = [(b - a) / max(a, 1) for a, b, _, _ in per.values()]
     ffs = [(b - a) / max(a, 1) for _, _, a, b in per.values()]
-    bram = [(r["measured"]["bram"], (r["model"] or {}).get("bram", 0)) for r in rows]
-    dsp = [(r["measured"]["dsp"], (r["model"] or {}).get("dsp", 0)) for r in rows]
     return {"raw_model_only": True, "designs": len(per),
             "lut_median": round(float(np.median(np.abs(lut))), 3),
             "lut_worst": round(float(np.max(np.abs(lut))), 3),
             "lut_mean_signed": round(float(np.mean(lut)), 3),
             "ff_median": round(float(np.median(np.abs(ffs))), 3),
-            "ff_worst": round(float(np.max(np.abs(ffs))), 3),
-            "bram_measured_vs_model": [sum(a for a, _ in bram), sum(b for _, b in bram)],
-            "dsp_measured_vs_model": [sum(a for a, _ in dsp), sum(b for _, b in dsp)],
-            "dsp_exact_stages": f"{sum(a == b for a, b in dsp)} of {len(dsp)}"}
+            "ff_worst": round(float(np.max(np.abs(ffs))), 3), **_exact_counts(rows)}
 
 
 def fit(data: Path) -> dict:

@@ -312,7 +312,7 @@ def implement(project: Path, device: str | None = None,
 
     user_pins = (project / "constraints" / family.pins[0]) if family else None
     pins = user_pins if user_pins is not None and user_pins.is_file() else None
-    top, shell_note = TOP, None
+    top = TOP
     ports = _port_bits(design)
     package = _package(dev)
     board = _BOARD_PINS.get(dev.part.upper()) if family and family.allow_unconstrained is None \
@@ -320,7 +320,6 @@ def implement(project: Path, device: str | None = None,
     if family and pins is None and board:
         # every pin must be constrained: the shell's four on a known board's pins
         top = SHELL
-        (project / IMPL / "half_shell.v").write_text(_render_shell(design))
         pins = project / IMPL / family.pins[0]
         pins.write_text(_board_pdc(board[1]))
         notes.append(f"no constraints/{family.pins[0]}: implemented inside {SHELL} (impl/"
@@ -329,12 +328,12 @@ def implement(project: Path, device: str | None = None,
                          f"{k} {v}" for k, v in board[1].items()) + ")")
     elif family and pins is None and ports > _PACKAGE_IO.get(package, 1 << 30):
         top = SHELL
+        notes.append(f"{TOP} has {ports} port bits, the {package.upper()} package "
+                     f"{_PACKAGE_IO[package]} user pins: implemented inside {SHELL} "
+                     f"(impl/half_shell.v: inputs from a shift register on one pin, outputs "
+                     f"XOR-ed onto another; its {_shell_ffs(design)} registers are counted)")
+    if top == SHELL:
         (project / IMPL / "half_shell.v").write_text(_render_shell(design))
-        shell_note = (f"{TOP} has {ports} port bits, the {package.upper()} package "
-                      f"{_PACKAGE_IO[package]} user pins: implemented inside {SHELL} "
-                      f"(impl/half_shell.v: inputs from a shift register on one pin, outputs "
-                      f"XOR-ed onto another; its {_shell_ffs(design)} registers are counted)")
-        notes.append(shell_note)
     sources = [*files, *(["impl/half_shell.v"] if top == SHELL else [])]
 
     # synthesis (again without DSP blocks when they alone do not fit)
