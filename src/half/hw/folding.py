@@ -119,31 +119,26 @@ def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=
              "low-energy": lambda e: e.energy_uj()}[goal]
     targets = _targets(graph)
     clocks = _clocks(dev)
+    def candidates():
+        if goal == "high-throughput":  # each design at the fastest clock its fmax allows
+            yield from _fastest(graph, dev, clocks, targets, power)
+            return
+        for clock in clocks:  # only targets that leave the required rate possible
+            usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
+            yield from _balanced(graph, dev, clock, usable, power)
+            if goal == "low-energy":
+                yield from _descend_energy(graph, dev, clock, power)
+
     best: tuple[float, Folding, Estimate] | None = None
     tried = 0
-    if goal == "high-throughput":
-        for f, est in _fastest(graph, dev, clocks, targets, power):
-            tried += 1
-            if best is None or score(est) < best[0]:
-                best = (score(est), f, est)
-        clocks = []  # done
-    for clock in clocks:
-        if goal != "high-throughput":  # only targets that leave the required rate possible
-            budget = math.floor(clock * 1e6 / rate)
-            usable = [t for t in targets if t <= budget]
-        else:
-            usable = targets
-        candidates = list(_balanced(graph, dev, clock, usable, power))
-        if goal == "low-energy":
-            candidates += _descend_energy(graph, dev, clock, power)
-        for f, est in candidates:
-            tried += 1
-            if goal != "high-throughput" and est.throughput < rate:
-                continue
-            if est.fmax_mhz and clock > FMAX_MARGIN * est.fmax_mhz:  # would not close timing
-                continue
-            if best is None or score(est) < best[0]:
-                best = (score(est), f, est)
+    for f, est in candidates():
+        tried += 1
+        if goal != "high-throughput" and est.throughput < rate:
+            continue
+        if est.fmax_mhz and f.clock_mhz > FMAX_MARGIN * est.fmax_mhz:  # would not close timing
+            continue
+        if best is None or score(est) < best[0]:
+            best = (score(est), f, est)
     if best is None:
         raise ConfigError("device", f"no folding of this network fits {dev.name}"
                           + (f" at {rate:.3g} inferences/s" if rate and goal != "high-throughput"
