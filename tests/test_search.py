@@ -447,3 +447,33 @@ def test_budget_missing_and_changed_settings_are_errors(tiny_search, small_data)
                    trials=5, population=2, data_dir=small_data)
     with pytest.raises(ConfigError, match="data_dir"):
         run_search(SPEC, tiny_search["out"], trials=5, data_dir=small_data / "nope")
+
+
+@pytest.mark.parametrize("device, preset, widest", [("up5k", "preset:tiny", 2),
+                                                    ("ecp5-85k", "preset:small", None)])
+def test_fits_constraint_is_violated_exactly_when_the_design_does_not_fit(device, preset,
+                                                                         widest):
+    """The `fits` constraint (utilization - 1) and Estimate.fits agree: on the UP5K both count
+    logic cells (a design of 4,331 LUTs and 3,503 FFs is under 85 % of the LUTs but needs
+    6,800 cells: it was once told feasible with an infinite cost)."""
+    from half.hw.cost import Folding, estimate, options
+    from half.hw.devices import get_device
+    from half.hw.plan import graph_for
+
+    dev = get_device(device)
+    rng = np.random.default_rng(0)
+    seen = set()
+    graph = graph_for(preset, "mitdb-aami")[0]
+    for _ in range(60):
+        pe_simd = {}
+        for layer in graph.mac_layers():
+            pes, simds = options(layer)
+            pe_simd[layer.name] = (int(rng.choice(pes[:widest])), int(rng.choice(simds[:widest])))
+        est = estimate(graph, dev, Folding(pe_simd, 20.0))
+        totals = {k: est.total(k) for k in ("luts", "ffs", "dsp", "bram")}
+        if est.logic_cells_ is not None:
+            totals["logic_cells"] = est.logic_cells_
+        fits = est.fits(dev, ev_mod.FIT_MARGIN)
+        assert (ev_mod._utilization(totals, dev) <= 1) == fits, pe_simd
+        seen.add(fits)
+    assert seen == {True, False}  # both sides of the boundary were tried

@@ -235,8 +235,15 @@ def bits_check(arch, device: str) -> float:
 
 
 def _utilization(totals: dict, dev) -> float:
-    """Largest share of a resource a design uses (LUT and FF against the fit margin)."""
-    return max(totals["luts"] / (FIT_MARGIN * dev.luts), totals["ffs"] / (FIT_MARGIN * dev.ffs),
+    """Largest share of a resource a design uses, against what `Estimate.fits` allows (> 1
+    exactly when it does not fit): iCE40 logic cells against LC_MARGIN of the part (`totals`
+    then has `logic_cells`), else LUTs against the fit margin; FFs, DSPs, BRAMs."""
+    from half.hw.cost import LC_MARGIN
+
+    cells = totals.get("logic_cells")
+    logic = (cells / (LC_MARGIN * dev.luts) if cells is not None
+             else totals["luts"] / (FIT_MARGIN * dev.luts))
+    return max(logic, totals["ffs"] / (FIT_MARGIN * dev.ffs),
                totals["dsp"] / max(1, dev.dsp.count), totals["bram"] / max(1, dev.bram.count))
 
 
@@ -255,6 +262,8 @@ def hardware_of(graph, spec: SearchSpec) -> dict:
     least = estimate(graph, dev, Folding({x.name: (1, 1) for x in graph.mac_layers()}, clock),
                      power)
     totals = {k: least.total(k) for k in ("luts", "ffs", "dsp", "bram")}
+    if least.logic_cells_ is not None:
+        totals["logic_cells"] = least.logic_cells_
     out: dict[str, Any] = {"least_parallel_utilization": _utilization(totals, dev)}
     if not least.fits(dev, FIT_MARGIN):
         out.update(fits=out["least_parallel_utilization"] - 1, rate=0.0, cost=None,
