@@ -194,14 +194,16 @@ class Estimate:
             return None
         return self.packing * (self.total("luts") + ICE40_UNPACKED_FF * self.total("ffs"))
 
+    def resources(self, dev: Device) -> dict[str, float]:
+        """LUTs, FFs, BRAMs, DSPs, and on iCE40 the logic cells (`utilization`'s totals)."""
+        out = {k: self.total(k) for k in ("luts", "ffs", "bram", "dsp")}
+        cells = self.logic_cells(dev)
+        return out if cells is None else out | {"logic_cells": cells}
+
     def fits(self, dev: Device, margin: float = 0.85) -> bool:
         """Within `margin` of the LUTs and FFs (room for routing; iCE40: LC_MARGIN of the logic
-        cells), and the DSPs and BRAMs."""
-        cells = self.logic_cells(dev)
-        logic = (cells <= LC_MARGIN * dev.luts if cells is not None
-                 else self.total("luts") <= margin * dev.luts)
-        return (logic and self.total("ffs") <= margin * dev.ffs
-                and self.total("dsp") <= dev.dsp.count and self.total("bram") <= dev.bram.count)
+        cells), and the DSPs and BRAMs (`utilization` at most 1)."""
+        return utilization(self.resources(dev), dev, margin) <= 1
 
     def to_dict(self, rate: float | None = None) -> dict:
         return {
@@ -494,6 +496,21 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
     est.logic_cells_ = est.logic_cells(dev)
     _power(est, dev, power, activity)
     return est
+
+
+def utilization(totals: dict, dev: Device, margin: float = 0.85) -> float:
+    """The largest share of a resource a design uses against what it may use, > 1 exactly when
+    it does not fit: LUTs and FFs against `margin` of the part (room for routing; iCE40: the
+    logic cells, `totals["logic_cells"]`, against LC_MARGIN), every DSP and BRAM. `totals` as
+    `Estimate.resources` or predicted.json's `resources_estimate`."""
+    def share(used: float, have: float) -> float:
+        return used / have if have else (math.inf if used > 0 else 0.0)
+
+    cells = totals.get("logic_cells")
+    logic = (share(cells, LC_MARGIN * dev.luts) if cells is not None
+             else share(totals["luts"], margin * dev.luts))
+    return max(logic, share(totals["ffs"], margin * dev.ffs), share(totals["dsp"], dev.dsp.count),
+               share(totals["bram"], dev.bram.count))
 
 
 CALIBRATION = Path(__file__).with_name("calibration.json")

@@ -234,23 +234,10 @@ def bits_check(arch, device: str) -> float:
     return weight_bits(arch) / memory_capacity_bits(device) - 1
 
 
-def _utilization(totals: dict, dev) -> float:
-    """Largest share of a resource a design uses, against what `Estimate.fits` allows (> 1
-    exactly when it does not fit): iCE40 logic cells against LC_MARGIN of the part (`totals`
-    then has `logic_cells`), else LUTs against the fit margin; FFs, DSPs, BRAMs."""
-    from half.hw.cost import LC_MARGIN
-
-    cells = totals.get("logic_cells")
-    logic = (cells / (LC_MARGIN * dev.luts) if cells is not None
-             else totals["luts"] / (FIT_MARGIN * dev.luts))
-    return max(logic, totals["ffs"] / (FIT_MARGIN * dev.ffs),
-               totals["dsp"] / max(1, dev.dsp.count), totals["bram"] / max(1, dev.bram.count))
-
-
 def hardware_of(graph, spec: SearchSpec) -> dict:
     """Fold `graph` for the spec's goal on its device: the cost objective and the `fits` and
     `rate` constraint values, with the plan's figures (estimates)."""
-    from half.hw.cost import Folding, estimate
+    from half.hw.cost import Folding, estimate, utilization
     from half.hw.devices import get_device
     from half.hw.plan import plan, power_model
 
@@ -261,11 +248,9 @@ def hardware_of(graph, spec: SearchSpec) -> dict:
     clock = dev.clock_max_mhz or dev.clock_typical_mhz
     least = estimate(graph, dev, Folding({x.name: (1, 1) for x in graph.mac_layers()}, clock),
                      power)
-    totals = {k: least.total(k) for k in ("luts", "ffs", "dsp", "bram")}
-    if least.logic_cells_ is not None:
-        totals["logic_cells"] = least.logic_cells_
-    out: dict[str, Any] = {"least_parallel_utilization": _utilization(totals, dev)}
-    if not least.fits(dev, FIT_MARGIN):
+    totals = least.resources(dev)
+    out: dict[str, Any] = {"least_parallel_utilization": utilization(totals, dev, FIT_MARGIN)}
+    if out["least_parallel_utilization"] > 1:  # = not least.fits(dev, FIT_MARGIN)
         out.update(fits=out["least_parallel_utilization"] - 1, rate=0.0, cost=None,
                    reason=f"the least parallel design needs {_describe(totals)}, more than "
                           f"{dev.name} has")
@@ -275,14 +260,14 @@ def hardware_of(graph, spec: SearchSpec) -> dict:
             cost = {"low-energy": p["energy_estimate_uj"],
                     "low-power": p["power_estimate_mw"]["average_at_rate"],
                     "high-throughput": 1.0 / p["throughput_per_s"]}[spec.goal]
-            out.update(fits=_utilization(p["resources_estimate"], dev) - 1,
+            out.update(fits=utilization(p["resources_estimate"], dev, FIT_MARGIN) - 1,
                        rate=rate / p["throughput_per_s"] - 1, cost=cost, plan=_brief_plan(p))
             if out["rate"] > 0:
                 out["reason"] = (f"throughput {p['throughput_per_s']:.3g}/s is below the "
                                  f"required {rate:.3g}/s")
         except ConfigError:  # something fits, but no design meets the rate
             p = plan(graph, spec.device, "high-throughput", rate)
-            out.update(fits=_utilization(p["resources_estimate"], dev) - 1,
+            out.update(fits=utilization(p["resources_estimate"], dev, FIT_MARGIN) - 1,
                        rate=rate / p["throughput_per_s"] - 1, cost=None,
                        plan=_brief_plan(p),
                        reason=f"the fastest design that fits reaches {p['throughput_per_s']:.3g}"
