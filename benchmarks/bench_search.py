@@ -756,7 +756,7 @@ def main() -> None:
              "throughput": "search_throughput.jsonl", "resume": "search_resume.json"}
     render = {"goals": goals_report, "hv": hv_table, "throughput": throughput_table,
               "resume": resume_table}
-    if args.mode == "table":  # (hv_table annotates against one common reference point)
+    if args.mode == "table":
         path = args.file or RESULTS / files[args.which]
         data = (json.loads(path.read_text()) if args.which == "resume"
                 else _read_lines(path))

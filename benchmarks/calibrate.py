@@ -50,6 +50,7 @@ FAMILIES = {"ice40": ("up5k", "synth_ice40 -dsp -noflatten"),
             "ecp5": ("ecp5-85k", "synth_ecp5 -noflatten"),
             "xc7": ("xc7z020", "synth_xilinx -family xc7")}  # hierarchy kept by default
 FIT_FAMILIES = ("ice40", "ecp5")  # fitted; the others compared with the raw model only
+CAL_KEYS = {"ice40": "ice40up", "ecp5": "ecp5"}  # -> calibration.json's key (power_family)
 GOALS = ("low-energy", "low-power", "high-throughput")
 MAX_LUTS = 20000
 
@@ -571,7 +572,6 @@ def check(data: Path) -> dict:
     from half.hw.cost import CALIBRATION
 
     installed = json.loads(CALIBRATION.read_text())["families"]
-    keys = {"ice40": "ice40up", "ecp5": "ecp5"}
     rows = _refresh(_rows(data))
     rows = [r for r in rows if r["model"] is not None]
     out: dict = {"coefficients": str(CALIBRATION), "data": str(data)}
@@ -579,12 +579,12 @@ def check(data: Path) -> dict:
         fr = [r for r in rows if r["family"] == fam]
         if not fr:
             continue
-        if fam not in keys:
+        if fam not in CAL_KEYS:
             out[fam] = compare_raw(fr)
             continue
-        co = installed.get(keys[fam])
+        co = installed.get(CAL_KEYS[fam])
         if not co:
-            raise SystemExit(f"{CALIBRATION}: no calibration of family {keys[fam]!r}")
+            raise SystemExit(f"{CALIBRATION}: no calibration of family {CAL_KEYS[fam]!r}")
         cl = np.array([co["lut"].get(k, 1.0) for k in PARTS])
         cf = np.array([co["ff"]["model_ffs"], co["ff"]["per_stage"]])
         out[fam] = {"errors": _design_errors(fr, cl, cf), **_exact_counts(fr)}
@@ -640,12 +640,11 @@ def main() -> None:
 
         Path("benchmarks/results/calibration_fit.json").write_text(json.dumps(result, indent=1)
                                                                    + "\n")
-        keys = {"ice40": "ice40up", "ecp5": "ecp5", "xc7": "xc7"}  # -> power_family
         CALIBRATION.write_text(json.dumps({
             "source": f"benchmarks/calibrate.py fit --install --data {args.data}",
             "note": "fitted on the designs of even index; errors on the odd ones in "
                     "docs/RESULTS.md",
-            "families": {keys[f]: {"lut": r["lut"], "ff": r["ff"],
+            "families": {CAL_KEYS[f]: {"lut": r["lut"], "ff": r["ff"],
                                    "fmax": {k: r["fmax"][k] for k in (
                                        "period_ns", "ns_per_tree_level", "ns_per_lut_share")}
                                    if r.get("fmax") else None}
