@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """`python -m half` is the `half` command."""
 
-from half.cli import main
+from half._entry import main
 
 main()

@@ -32,6 +32,7 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        _check_interrupt()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -48,20 +49,169 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; on success it replaces `path` as a whole."""
+# -- interrupts ---------------------------------------------------------------------------------
+# Set by the CLI's SIGINT handler (half._entry). A library may catch the KeyboardInterrupt it
+# raises (some lazy imports do); the flag survives that, so no artefact is committed after Ctrl-C
+# and the command still exits 130.
+_INTERRUPTED = False
+
+
+def note_interrupt() -> None:
+    global _INTERRUPTED
+    _INTERRUPTED = True
+
+
+def interrupted() -> bool:
+    return _INTERRUPTED
+
+
+def _check_interrupt() -> None:
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
+
+
+# -- output folders that never destroy a user's data ----------------------------------------------
+# Every folder half creates for a user (`-o`, `--dest`) holds this marker, naming its kind. An
+# existing path is replaced (or, for resumable kinds, written into) only when it is a half folder
+# of the same kind, or empty, or the user passes --force. Folders written before the marker
+# existed are recognised by the files that only that kind of folder holds (any one signature).
+MARKER = ".half-artefact.json"
+KINDS = {
+    "project": (("design.json",),),  # half build
+    "model": (("arch.json", "task.json", "model.pt"),),  # half train, the run's model stage
+    "search": (("search.json",), ("study.db", "cache")),  # half search (resumable)
+    "run": (("stages",),),  # half run (resumable)
+    "dataset": (("RECORDS", "100.hea"), ("training2017",)),  # half data download
+}
+
+
+def artefact_kind(path: Path) -> str | None:
+    """The kind of half folder `path` is (marker, else the legacy signature), or None."""
+    marker = path / MARKER
+    if marker.is_file():
+        try:
+            return str(json.loads(marker.read_text()).get("kind"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    for kind, signatures in KINDS.items():
+        if any(all((path / n).exists() for n in names) for names in signatures):
+            return kind
+    return None
+
+
+def _is_cwd_or_above(path: Path) -> bool:
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    p = path.resolve()
+    return p == cwd or p in cwd.parents
+
+
+def claim_output(path: str | Path, kind: str, *, force: bool = False) -> Path:
+    """Check that `path` may become (or be reused as) a half `kind` folder; an OutputError (one
+    line: the path and what is wrong) otherwise. Nothing is written.
+
+    Allowed: a path that does not exist (its nearest existing parent a writable folder), an empty
+    folder, a half folder of the same kind, or anything but the working folder and its parents
+    with `force`."""
+    from half.errors import OutputError
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown artefact kind {kind!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    if _is_cwd_or_above(path):
+        raise OutputError(path, "is the current folder or one of its parents; give a new folder "
+                          "to write into")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(parent, "is a file, so nothing can be written under it")
+    if not path.exists() and not path.is_symlink():
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(parent, "is not writable (permission denied)")
+        return path
+    if force:
+        return path
+    hint = {"search": "choose a new path or pass --force to write into it",
+            "run": "choose a new path or pass --force to write into it",
+            "dataset": "choose a new or empty folder"}.get(
+                kind, "choose a new path or pass --force to replace it")
+    if path.is_symlink() or not path.is_dir():
+        raise OutputError(path, f"is a file, not a half {kind} folder: {hint}")
+    found = artefact_kind(path)
+    if found == kind:
+        return path
+    entries = sum(1 for _ in path.iterdir())
+    if entries == 0:
+        return path
+    what = (f"is a half {found} folder, not a {kind} folder" if found else
+            f"holds {entries} file{'s' if entries > 1 else ''} or folder"
+            f"{'s' if entries > 1 else ''} that half did not write")
+    raise OutputError(path, f"{what}: {hint}")
+
+
+def mark(folder: Path, kind: str) -> None:
+    """Write the marker that makes `folder` a half `kind` folder."""
+    from half import __version__
+
+    write_json_atomic(folder / MARKER, {"kind": kind, "half": __version__})
+
+
+def prepare_output(path: str | Path, kind: str, *, force: bool = False) -> Path:
+    """For folders half writes into over time (search, run): claim `path`, create it, mark it."""
+    path = Path(path)
+    claim_output(path, kind, force=force)
+    from half.errors import OutputError
+
+    try:
+        if path.exists() and not path.is_dir():  # --force on a file
+            path.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+        if not (path / MARKER).is_file():
+            mark(path, kind)
+    except OSError as e:
+        raise OutputError(path, f"cannot be written ({e.strerror or e})") from None
+    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, kind: str | None = None, *, force: bool = False
+               ) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; on success it replaces `path` as a whole.
+
+    With `kind` (a folder written for a user, e.g. `-o`), `path` is claimed first (see
+    `claim_output`: a user's files are never replaced without `force`) and the result is
+    marked as a half `kind` folder. Without it, `path` is half's own (cache, a trial folder)."""
+    from half.errors import OutputError
+
+    path = Path(path)
+    if kind is not None:
+        claim_output(path, kind, force=force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        raise OutputError(path, f"cannot be written ({e.strerror or e})") from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
-        if path.exists():
+        if kind is not None:
+            mark(tmp, kind)
+        _check_interrupt()
+        if path.exists() or path.is_symlink():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")
             os.replace(path, old)
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         else:
             os.replace(tmp, path)
     except BaseException:

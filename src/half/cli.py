@@ -7,12 +7,12 @@ Every command takes --json (its result as JSON on stdout, nothing else there) an
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from half import __version__, _ui
@@ -188,7 +188,8 @@ def where_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.argument("dataset", type=click.Choice(["mitdb", "cinc2017"]))
 @click.option("--dest", type=click.Path(path_type=Path), default=None,
               help="Target folder (default: <cache>/data/DATASET, where half looks).")
-@click.option("--force", is_flag=True, help="Download again even if the folder exists.")
+@click.option("--force", is_flag=True, help="Download again even if the folder holds the dataset "
+              "(a folder of other files is never replaced).")
 @json_option
 def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) -> None:
     """Fetch a dataset from PhysioNet (needs internet)."""
@@ -207,8 +208,10 @@ def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) ->
 @click.option("--arch", "arch_spec", required=True, help="Architecture file (.json/.yaml) or "
               "preset:NAME.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Run folder to write (replaced as a whole when training ends).")
-@click.option("--epochs", type=int, default=None, help="Maximum epochs.")
+              help="Run folder to write (replaced as a whole when training ends; an existing "
+                   "path must be a half model folder, or give --force).")
+@click.option("--force", is_flag=True, help="Replace OUT even if it is not a half model folder.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs.")
 @click.option("--fraction", type=float, default=None, help="Fraction of the training windows.")
 @click.option("--budget", type=float, default=None, help="Training time budget in seconds.")
 @click.option("--seed", type=int, default=None)
@@ -216,7 +219,7 @@ def download_cmd(dataset: str, dest: Path | None, force: bool, as_json: bool) ->
 @json_option
 @click.pass_context
 def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
-              epochs: int | None, fraction: float | None, budget: float | None,
+              force: bool, epochs: int | None, fraction: float | None, budget: float | None,
               seed: int | None, config: tuple[str, ...], params: tuple[str, ...],
               as_json: bool) -> None:
     """Quantization-aware training; early stopping on the validation split."""
@@ -226,7 +229,7 @@ def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
                         seed=seed)
     with _ui.progress_bar() as progress:
         result = train_run(task_name, arch_spec, out_dir, cfg, _parse_params(params),
-                           ctx.obj["data_dir"], progress)
+                           ctx.obj["data_dir"], progress, force=force)
     if as_json:
         _ui.emit_json(result)
         return
@@ -259,8 +262,9 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
 @cli.command("cv")
 @TASK_OPTION
 @click.option("--arch", "arch_spec", required=True, help="Architecture file or preset:NAME.")
-@click.option("--folds", type=int, default=4, show_default=True)
-@click.option("--epochs", type=int, default=None, help="Maximum epochs per fold.")
+@click.option("--folds", type=click.IntRange(min=2), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Maximum epochs per fold.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @TRAIN_OPTIONS
 @json_option
@@ -351,18 +355,20 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
 @TASK_OPTION
 @TARGET_OPTIONS
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Project folder to write (replaced as a whole).")
+              help="Project folder to write (replaced as a whole; an existing path must be a half "
+                   "project, or give --force).")
+@click.option("--force", is_flag=True, help="Replace OUT even if it is not a half project.")
 @click.option("--folding", "folding_file", type=click.Path(path_type=Path), default=None,
               help="Use this folding (JSON as design.json's 'folding': clock_mhz and per layer "
                    "pe, simd) instead of folding for the goal.")
 @json_option
 def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
-              out_dir: Path, folding_file: Path | None, as_json: bool) -> None:
+              out_dir: Path, force: bool, folding_file: Path | None, as_json: bool) -> None:
     """Generate the RTL project of a model folded for a goal on a device."""
     from half.flow.verify import build, read_folding
 
     folding = read_folding(folding_file) if folding_file else None
-    res = build(model_spec, task_name, device, goal, out_dir, rate, folding)
+    res = build(model_spec, task_name, device, goal, out_dir, rate, folding, force=force)
     if as_json:
         _ui.emit_json(res)
         return
@@ -372,7 +378,7 @@ def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: flo
 
 @cli.command("verify")
 @click.argument("project", type=click.Path(path_type=Path))
-@click.option("--windows", type=int, default=200, show_default=True)
+@click.option("--windows", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @json_option
 @click.pass_context
@@ -399,7 +405,7 @@ def verify_cmd(ctx: click.Context, project: Path, windows: int, seed: int,
 
 @cli.command("power")
 @click.argument("project", type=click.Path(path_type=Path))
-@click.option("--windows", type=int, default=100, show_default=True)
+@click.option("--windows", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @json_option
 @click.pass_context
@@ -513,20 +519,40 @@ def _print_metrics(m: dict, title: str) -> None:
             _ui.out.print(f"{key}: {m[key]:.4f}")
 
 
-def _guard(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except HalfError as exc:
-            message = " ".join(str(exc).split())  # always one line
-            _ui.err.print(f"[red]half: error:[/] {message}", soft_wrap=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            _ui.err.print("half: interrupted")
-            sys.exit(130)
+def _error(message: str) -> None:
+    message = " ".join(str(message).split())  # always one line
+    _ui.err.print(f"[red]half: error:[/] {escape(message)}", soft_wrap=True)
 
-    return run
+
+def run(argv: list[str] | None = None, command: str = "half") -> int:
+    """Run the command line and return its exit status; every failure is one line on stderr.
+
+    HalfError: its own status (2 for bad input); a usage error: 2; an OSError (a path that
+    cannot be read or written): 2, naming the path. KeyboardInterrupt propagates to the entry
+    point (half._entry), which says `half: interrupted` and exits 130."""
+    group = cli
+    if command == "search":
+        from half.search.cli import search_cmd as group
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        # click's own main() would print a blank line on Ctrl-C and turn it into Abort
+        with group.make_context("half search" if command == "search" else "half", args) as ctx:
+            group.invoke(ctx)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:  # usage errors
+        _error(exc.format_message())
+        return 2
+    except HalfError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else "error"
+        _error(f"{where}: {exc.strerror or exc}")
+        return 2
 
 
 def _register_search() -> None:
@@ -547,7 +573,8 @@ def _register_run() -> None:
 _register_run()
 
 
-@_guard
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point (`half`)."""
-    cli(args=argv, prog_name="half")
+    """Console entry point (`half`): see half._entry."""
+    from half._entry import main as entry
+
+    entry(argv)

@@ -28,3 +28,14 @@ class ConfigError(HalfError):
         self.field = field
         self.fault = fault
         super().__init__(f"{field}: {fault}")
+
+
+class OutputError(HalfError):
+    """An output path cannot be written, or writing it would destroy something half did not
+    make (a user's files)."""
+
+    def __init__(self, path: str | Path, fault: str) -> None:
+        self.path = str(path)
+        self.fault = fault
+        super().__init__(f"{self.path}: {fault}")
+

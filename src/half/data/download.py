@@ -67,7 +67,8 @@ def download(dataset: str, dest: Path | None = None, *, base_url: str | None = N
         return dest
     base = dataset_url(dataset, base_url)
     fetch = _mitdb if dataset == "mitdb" else _cinc2017
-    with atomic_dir(dest) as tmp:
+    # a folder of someone else's files is never replaced, --force or not
+    with atomic_dir(dest, "dataset") as tmp:
         fetch(base, tmp, _Fetcher(timeout, progress))
         if not is_complete(dataset, tmp):
             raise DataError(base, "download finished but the files are incomplete")

@@ -424,6 +424,9 @@ def _read_project(project: Path) -> tuple[dict, dict, dict, list[str]]:
         except json.JSONDecodeError as exc:
             raise ConfigError("project", f"{path}: not valid JSON ({exc})") from None
     src, design, predicted = out
+    from half.rtl.generate import check_roms
+
+    check_roms(project, design)
     if "device" not in src or "clock_mhz" not in design.get("folding", {}):
         raise ConfigError("project", f"{project}: source.json has no device or design.json no "
                                      "folding.clock_mhz")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from half._io import atomic_dir, write_json_atomic
+from half._io import atomic_dir, claim_output, write_json_atomic
 from half.data import get_task
 from half.errors import ConfigError
 from half.flow.harness import TB as TB_NAME
@@ -21,14 +21,17 @@ from half.hw.cost import Folding, estimate
 from half.hw.devices import get_device
 from half.hw.folding import fold, required_rate
 from half.hw.plan import graph_for, power_model, report
-from half.rtl.generate import TOP, write_project
+from half.rtl.generate import TOP, check_roms, write_project
 from half.rtl.mem import pack
 
 
 def build(model_spec: str, task: str, device: str, goal: str, out: Path,
-          rate: float | None = None, folding: Folding | None = None) -> dict:
+          rate: float | None = None, folding: Folding | None = None, force: bool = False
+          ) -> dict:
     """Fold the model for `goal` on `device` (or take the given `folding`: PE and SIMD per
-    layer, and the clock) and write the RTL project into `out`."""
+    layer, and the clock) and write the RTL project into `out` (an existing path that is not a
+    half project is refused unless `force`)."""
+    claim_output(out, "project", force=force)
     graph, params = graph_for(model_spec, task)
     dev = get_device(device)
     rate = rate or required_rate(task, params)
@@ -40,7 +43,7 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
         check_folding(graph, folding)
         est = estimate(graph, dev, folding, power)
         info = {"goal": goal, "required_rate_per_s": rate, "folding": "given"}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "project", force=force) as tmp:
         write_project(graph, folding, tmp, est)
         design = json.loads((tmp / "design.json").read_text())
         (tmp / "sim").mkdir()
@@ -180,6 +183,7 @@ def prepare(project: Path, windows: int, seed: int = 0, data_dir: Path | None = 
     src = json.loads(src_file.read_text())
     graph, params = graph_for(src["model"], src["task"])
     design = json.loads((project / "design.json").read_text())
+    check_roms(project, design)
     folding = Folding.from_dict(design["folding"])
     est = estimate(graph, get_device(src["device"]), folding)
     data = get_task(src["task"], **params).load(data_dir).select("test")

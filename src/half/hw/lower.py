@@ -166,7 +166,8 @@ def _fold_sign(weights: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def _act_out(w: _Walker, relu, what: str) -> tuple[object, float, IntType]:
     """The Quant node after a Relu: (node, scale, type); must be unsigned, not narrow."""
     if relu is None or relu.op_type != "Relu":
-        raise ConfigError("model", f"{what} must be followed by Relu and Quant")
+        found = "nothing" if relu is None else f"node {relu.name} ({relu.op_type}), unsupported"
+        raise ConfigError("model", f"{what} must be followed by Relu and Quant; found {found}")
     q = w.next(relu.output[0])
     if q is None:
         raise _reject(relu, "Relu must be followed by a Quant node")
@@ -182,7 +183,19 @@ def _scalar(scale: np.ndarray) -> float:
 
 def lower(path: str | Path, side_norm: dict | None = None, classes: tuple[str, ...] = (),
           meta: dict | None = None) -> Graph:
-    """The IR of the QONNX file at `path`. `side_norm` ({mean, std}) standardizes side inputs."""
+    """The IR of the QONNX file at `path`. `side_norm` ({mean, std}) standardizes side inputs.
+
+    Whatever cannot be lowered is a ConfigError naming the file (and the node and its op)."""
+    try:
+        return _lower(Path(path), side_norm, classes, meta)
+    except ConfigError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ConfigError(exc.field, f"{path}: {exc.fault}") from None
+
+
+def _lower(path: Path, side_norm: dict | None, classes: tuple[str, ...], meta: dict | None
+           ) -> Graph:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 

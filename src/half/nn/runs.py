@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from half._io import atomic_dir, write_json_atomic
+from half._io import atomic_dir, claim_output, write_json_atomic
 from half.data import get_task
 from half.data.task import Progress
 from half.errors import ConfigError
@@ -86,8 +86,12 @@ def _plot_curve(history: list[dict], key: str, path: Path) -> None:
 
 def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
               task_options: dict | None = None, data_dir: Path | None = None,
-              progress: Progress | None = None) -> dict:
-    """Train `arch_spec` on the task and write a complete run folder (atomically)."""
+              progress: Progress | None = None, force: bool = False) -> dict:
+    """Train `arch_spec` on the task and write a complete run folder (atomically).
+
+    `out_dir` is checked before training: an existing path that is not a half model folder is
+    refused unless `force` (a user's files are never replaced silently)."""
+    claim_output(out_dir, "model", force=force)
     arch, preset_params = resolve_arch(arch_spec, task_name)
     task = get_task(task_name, **{**preset_params, **(task_options or {})})
     data = task.load(data_dir, progress=progress)
@@ -97,7 +101,7 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
     # the QONNX check runs on validation windows, or training windows when there is no val split
     probe = va if len(va) else data.select("train")
     side_probe = result.norm(probe.side)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "model", force=force) as tmp:
         save_run(tmp, arch, task.param_dict(), task_name, cfg, result)
         if len(va):
             write_json_atomic(tmp / "confusion_val.json", result.val["confusion"])

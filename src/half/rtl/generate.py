@@ -196,3 +196,17 @@ def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | Non
                     "stream": s.stream()} for s in design.stages]}, indent=2))
     (out / "ir.json").write_text(graph.to_json())
     return design
+
+
+def check_roms(project: Path, design: dict) -> None:
+    """Every ROM image named by a stage of design.json exists under `project` (a ConfigError
+    naming the first missing one otherwise: without it, $readmemh leaves the ROM undefined and
+    the design computes garbage)."""
+    for stage in design.get("stages", []):
+        for key, value in stage.get("params", {}).items():
+            if isinstance(value, str) and value.strip('"').endswith(".mem"):
+                path = Path(project) / value.strip('"')
+                if not path.is_file():
+                    raise ConfigError("project", f"{path}: ROM image {key} of stage "
+                                      f"{stage.get('name')} is missing (rebuild with `half "
+                                      "build`)")
