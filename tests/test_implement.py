@@ -142,6 +142,9 @@ def test_first_errors_takes_the_tools_error_lines_and_a_wasm_trap_cause():
            "stack exhausted\n"
     assert "wasm trap: call stack exhausted" in _first_errors(trap)
     assert _first_errors("a\nb\nc\n") == "b | c"
+    # a tool's lower-case error lines before its ERROR: line do not lead the message
+    mixed = "error: no clock found, using default\nINFO: x\nERROR: Can't open input file `top.v'\n"
+    assert _first_errors(mixed).startswith("ERROR: Can't open input file")
 
 
 def test_vivado_script_names_the_part_every_source_rom_and_the_clock(tiny_up5k):

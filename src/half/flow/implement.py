@@ -225,10 +225,12 @@ _PASS = re.compile(r"^\d+(\.\d+)*\. Executing (.+?)\.?$")  # a Yosys step ("6.34
 
 
 def _first_errors(text: str, n: int = 3) -> str:
-    """The tool's own first error lines, else the cause of a WebAssembly trap (with the Yosys
-    pass it happened in), else the last lines; joined on one line."""
+    """The tool's own first error lines (its first `ERROR:` line leads), else the cause of a
+    WebAssembly trap (with the Yosys pass it happened in), else the last lines; one line."""
     lines = [x.strip() for x in text.splitlines() if x.strip()]
-    picked = [x for x in lines if _ERROR.search(x)][:n]
+    errors = [x for x in lines if _ERROR.search(x)]
+    first = [x for x in errors if x.startswith("ERROR:")][:1]
+    picked = (first + [x for x in errors if x not in first])[:n]
     if "Caused by:" in lines:  # a trap of the YoWASP runtime: Python traceback, then its cause
         at = lines.index("Caused by:")
         cause = lines[at + 1] if at + 1 < len(lines) else "unknown"
