@@ -24,6 +24,8 @@ from half.errors import DataError
 
 # Sub-folder of a data folder that holds each dataset.
 DATASETS = ("mitdb", "cinc2017")
+# Companion data no task is built from, found the same way (nstdb: noise for augmentation).
+COMPANIONS = ("nstdb",)
 BUNDLED = {"mitdb": "mitdb"}
 
 
@@ -76,9 +78,10 @@ def _candidates(data_dir: str | Path | None) -> list[tuple[Path, str, bool]]:
 
 
 def find_dataset(dataset: str, data_dir: str | Path | None = None) -> DataSource:
-    """Locate `dataset` ("mitdb" or "cinc2017"); raise DataError naming what was searched."""
-    if dataset not in DATASETS:
-        raise DataError(dataset, f"unknown dataset; known: {', '.join(DATASETS)}")
+    """Locate `dataset` ("mitdb", "cinc2017" or a companion such as "nstdb"); raise DataError
+    naming what was searched."""
+    if dataset not in DATASETS + COMPANIONS:
+        raise DataError(dataset, f"unknown dataset; known: {', '.join(DATASETS + COMPANIONS)}")
     searched = []
     for folder, origin, explicit in _candidates(data_dir):
         if explicit and not folder.is_dir():

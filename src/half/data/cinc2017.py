@@ -20,7 +20,8 @@ import numpy as np
 from half._io import write_bytes_atomic
 from half.data._locate import DataSource, cache_dir
 from half.data._wfdb import read_record
-from half.data.task import SPLITS, Progress, Task, TaskData, resample
+from half.data.preprocess import check_highpass, check_normalize, prepare
+from half.data.task import SPLITS, Perturb, Progress, Task, TaskData
 from half.errors import ConfigError, DataError
 
 LABELS = ("N", "A", "O", "~")
@@ -40,6 +41,10 @@ class CincParams:
     split_seed: int = 0  # seed of the stratified record-level split
     val_frac: float = 0.15  # fraction of each class held out for validation
     test_frac: float = 0.15  # fraction of each class held out for test
+    highpass: float = 0.0  # causal baseline-wander high-pass cutoff (Hz) at 300 Hz; 0 = off
+    # amplitude normalisation after the high-pass (half.data.preprocess): "none" (mV) or
+    # "record" (each recording divided by its robust amplitude: independent of the device's gain)
+    normalize: str = "none"
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -51,6 +56,8 @@ class CincParams:
         for name in ("val_frac", "test_frac"):
             if not 0 < getattr(self, name) < 0.5:
                 raise ConfigError(name, f"must lie in (0, 0.5), got {getattr(self, name)}")
+        check_highpass(self.highpass, min(self.fs, NATIVE_FS))
+        check_normalize(self.normalize)
 
 
 def read_labels(path: Path) -> dict[str, str]:
@@ -155,7 +162,8 @@ class Cinc2017Af(Task):
             files += [hea, mat]
         return files
 
-    def build(self, src: DataSource, progress: Progress) -> tuple[dict[str, np.ndarray], float]:
+    def build(self, src: DataSource, progress: Progress, perturb: Perturb | None = None
+              ) -> tuple[dict[str, np.ndarray], float]:
         p = self.params
         labels = read_labels(self.labels_path(src))
         split_file = self.split_path(src)
@@ -170,7 +178,10 @@ class Cinc2017Af(Task):
         for i, rec in enumerate(recs):
             if i % 250 == 0:
                 progress("cinc2017 recordings", i, len(recs))
-            sig = resample(read_record(src.path / "training2017", rec).signal, NATIVE_FS, p.fs)
+            raw = read_record(src.path / "training2017", rec).signal
+            if perturb is not None:
+                raw = perturb(raw, NATIVE_FS, rec)
+            sig = prepare(raw, NATIVE_FS, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
             lengths[i] = sig.size
             if sig.size < p.window and not p.pad:
                 raise DataError(src.path / "training2017" / f"{rec}.mat", f"window of {p.window} "

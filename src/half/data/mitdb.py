@@ -16,7 +16,8 @@ import numpy as np
 
 from half.data._locate import DataSource
 from half.data._wfdb import read_record
-from half.data.task import SPLITS, Progress, Task, TaskData, highpass, resample
+from half.data.preprocess import check_highpass, check_normalize, prepare
+from half.data.task import SPLITS, Perturb, Progress, Task, TaskData
 from half.errors import ConfigError, DataError
 
 # de Chazal, O'Dwyer, Reilly: "Automatic classification of heartbeats using ECG morphology and
@@ -55,6 +56,9 @@ class MitdbParams:
     local_beats: int = 10  # RR intervals in the causal local average
     seed: int = 0  # seed of the intra-patient random split
     highpass: float = 0.0  # causal baseline-wander high-pass cutoff (Hz) before windowing; 0 = off
+    # amplitude normalisation after the high-pass (half.data.preprocess): "none" (mV) or
+    # "record" (each record divided by its robust amplitude: independent of the device's gain)
+    normalize: str = "none"
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -68,8 +72,8 @@ class MitdbParams:
         for r in self.val_records:
             if r not in DS1:
                 raise ConfigError("val_records", f"record {r} is not in DS1 (the training set)")
-        if not 0 <= self.highpass < self.fs / 2:
-            raise ConfigError("highpass", f"must lie in [0, fs/2), got {self.highpass}")
+        check_highpass(self.highpass, self.fs)
+        check_normalize(self.normalize)
         if self.local_beats < 1:
             raise ConfigError("local_beats", f"must be at least 1, got {self.local_beats}")
 
@@ -124,7 +128,8 @@ class MitdbAami(Task):
                 files.append(f)
         return files
 
-    def build(self, src: DataSource, progress: Progress) -> tuple[dict[str, np.ndarray], float]:
+    def build(self, src: DataSource, progress: Progress, perturb: Perturb | None = None
+              ) -> tuple[dict[str, np.ndarray], float]:
         p = self.params
         recs = self.available(src)
         xs, ys, sides, names, groups = [], [], [], [], []
@@ -132,12 +137,13 @@ class MitdbAami(Task):
         for i, r in enumerate(recs):
             progress(f"mitdb record {r}", i, len(recs))
             rec = read_record(src.path, str(r), channel=p.lead, annotations="atr")
+            raw = rec.signal if perturb is None else perturb(rec.signal, rec.fs, str(r))
             is_beat = np.array([s in BEAT_SYMBOLS for s in rec.ann_symbol])
             peaks = rec.ann_sample[is_beat]
             symbols = [s for s, b in zip(rec.ann_symbol, is_beat, strict=True) if b]
             rr = rr_features(peaks, rec.fs, p.local_beats)
             keep = np.array([s in AAMI for s in symbols])
-            sig = resample(highpass(rec.signal, rec.fs, p.highpass), rec.fs, p.fs)
+            sig = prepare(raw, rec.fs, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
             if p.window > sig.size:
                 raise DataError(src.path / f"{r}.dat", f"window of {p.window} samples is longer "
                                 f"than the record ({sig.size} samples at {p.fs:g} Hz)")

@@ -13,15 +13,14 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfilt, sosfilt_zi
 
 from half.data import _cache
 from half.data._locate import DataSource, find_dataset
+from half.data.preprocess import highpass, resample  # noqa: F401 (their old home)
 from half.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -33,6 +32,12 @@ Progress = Callable[[str, int, int], None]
 
 def _no_progress(desc: str, done: int, total: int) -> None:
     pass
+
+
+# perturb(signal, fs, record) -> signal: applied to each record's raw lead signal (mV, at the
+# record's own rate) before any of the task's preprocessing; the result keeps that rate and
+# length. Used by stress tests (benchmarks/bench_robustness.py) to mimic other recordings.
+Perturb = Callable[[np.ndarray, float, str], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +58,9 @@ class TaskData:
     warnings: tuple[str, ...] = ()  # things every output using this data must say
     cache: dict = field(default_factory=dict)  # key, path and whether it was a hit
     meta: dict = field(default_factory=dict)  # task-specific scalars (e.g. edge-padded windows)
+    # the data folder the task was found in when given explicitly (argument or HALF_DATA_DIR),
+    # else None; companion data (nstdb noise for augmentation) is looked up the same way
+    data_dir: Path | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -76,24 +84,6 @@ class TaskData:
 
     def records(self, split: str) -> list[str]:
         return sorted(set(self.record[self.split == SPLITS.index(split)].tolist()))
-
-
-def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Polyphase resampling by the rational ratio fs_out/fs_in (identity when equal)."""
-    if fs_in == fs_out:
-        return signal
-    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
-    return resample_poly(signal, ratio.numerator, ratio.denominator)
-
-
-def highpass(signal: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
-    """Causal 2nd-order Butterworth high-pass (baseline-wander removal, as an ECG analog front
-    end does before the ADC); identity when `cutoff_hz` is 0. Causal, so a device can do it live."""
-    if cutoff_hz <= 0:
-        return signal
-    sos = butter(2, cutoff_hz, btype="highpass", fs=fs, output="sos")
-    # start from the first sample's steady state, so the record's DC offset causes no transient
-    return sosfilt(sos, signal, zi=sosfilt_zi(sos) * signal[0])[0]
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
@@ -160,8 +150,11 @@ class Task(ABC):
         """Every raw file the result depends on; raises DataError for missing ones."""
 
     @abstractmethod
-    def build(self, src: DataSource, progress: Progress) -> tuple[dict[str, np.ndarray], float]:
-        """Arrays x, y, split, record (and optionally side) and the windows' sampling rate."""
+    def build(self, src: DataSource, progress: Progress, perturb: Perturb | None = None
+              ) -> tuple[dict[str, np.ndarray], float]:
+        """Arrays x, y, split, record (and optionally side) and the windows' sampling rate.
+
+        `perturb`, when given, is applied to every record's raw signal before preprocessing."""
 
     def warnings(self, src: DataSource, arrays: dict[str, np.ndarray]) -> list[str]:
         return []
@@ -175,18 +168,22 @@ class Task(ABC):
         *,
         progress: Progress | None = None,
         use_cache: bool = True,
+        perturb: Perturb | None = None,
     ) -> TaskData:
-        """Prepare (or fetch from the cache) the task's windows."""
+        """Prepare (or fetch from the cache) the task's windows.
+
+        With `perturb` (see `Perturb`) the windows are built afresh from the perturbed records
+        and never cached."""
         progress = progress or _no_progress
         src = find_dataset(self.dataset, data_dir)
         inputs = self.input_files(src)
         key = _cache.cache_key(self.name, self.param_dict(), inputs)
         path = _cache.entry_path(self.name, key)
-        use_cache = use_cache and not _cache.disabled()
+        use_cache = use_cache and not _cache.disabled() and perturb is None
         arrays = _cache.load(path) if use_cache else None
         hit = arrays is not None
         if arrays is None:
-            arrays, fs = self.build(src, progress)
+            arrays, fs = self.build(src, progress, perturb)
             arrays["fs"] = np.float64(fs)
             if use_cache:
                 _cache.save(path, arrays)
@@ -207,6 +204,8 @@ class Task(ABC):
             warnings=tuple(self.warnings(src, arrays)),
             cache={"key": key, "path": str(path), "hit": hit, "used": use_cache},
             meta=meta,
+            data_dir=src.path.parent if src.origin in ("argument", "HALF_DATA_DIR")
+            else None,
         )
 
     def summary(self, data: TaskData) -> dict:

@@ -24,6 +24,7 @@ from half._io import atomic_file, write_json_atomic
 from half.data.task import Progress, TaskData
 from half.errors import ConfigError
 from half.nn.arch import Arch
+from half.nn.augment import AugmentConfig, Augmenter
 from half.nn.metrics import metrics_for, primary_metric
 from half.nn.model import QuantCNN
 
@@ -41,6 +42,11 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2  # torch threads (one per trial when trials run in parallel processes)
     augment: float = 0.0  # strength of window augmentation (random gain, offset, noise); 0 = off
+    # Augmentations that mimic other devices (half.nn.augment: stretch, flip, gain, wander, bw,
+    # em, ma, resample), applied before the `augment` ones; empty = off. bw/em/ma draw from the
+    # training half of the nstdb noise records (the data folder must hold nstdb/).
+    augment_kinds: tuple[str, ...] = ()
+    augment_p: float = 0.5  # probability that each of `augment_kinds` is applied to a window
     # Stop after this epoch but keep the LR schedule of `epochs` (0 = run them all). With no
     # validation split (the final fit on all training records) the model of this epoch is kept:
     # the epoch then comes from k-fold cross-validation (half.nn.cv), never from the test split.
@@ -56,6 +62,8 @@ class TrainConfig:
                               f"{self.stop_at}")
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
+        object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))  # JSON gives a list
+        AugmentConfig(self.augment_kinds, p=self.augment_p)  # checks the kinds and p
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
 
@@ -171,6 +179,9 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     best, best_epoch, best_state, history = -1.0, 0, None, []
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
     gen = torch.Generator().manual_seed(cfg.seed)
+    augmenter = (Augmenter.for_task(AugmentConfig(cfg.augment_kinds, p=cfg.augment_p), data)
+                 if cfg.augment_kinds else None)
+    aug_rng = np.random.default_rng([cfg.seed, 1])  # its own stream: batch order is unchanged
     start = time.perf_counter()
     for epoch in range(1, last + 1):
         model.train()
@@ -178,7 +189,10 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         order = torch.from_numpy(rng.permutation(len(y_tr)))
         for step in range(steps):
             b = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            xb = _augment(xt[b], cfg.augment, gen) if cfg.augment else xt[b]
+            xb = xt[b]
+            if augmenter is not None:
+                xb = torch.from_numpy(augmenter(xb.numpy(), aug_rng))
+            xb = _augment(xb, cfg.augment, gen) if cfg.augment else xb
             out = model(xb, None if s_tr is None else s_tr[b])
             loss = loss_fn(out, yt[b])
             opt.zero_grad()
