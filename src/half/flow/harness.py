@@ -10,7 +10,8 @@ fed back to back without stalls, where latency and II are measured) +idle +stall
 cycles an input idles / the output is back-pressured) +seed (xorshift32 of the stalls)
 +probe (1: log every link) +limit (cycles before giving up) +out (result file).
 Result lines: `c <class> <cycle>` per class, `f <cycle>` when the first sample is taken,
-`p <link> <hex>` per probed beat, `e <cycles>`.
+`p <link> <hex>` per probed beat, `g <err_framing>` (the top's sticky framing error at the
+end: 0, the harness frames every window with tlast), `e <cycles>`.
 
 Compared with a cocotb harness this runs the clock inside the simulator: about two orders of
 magnitude faster, which the ≥ 1,000-window verifications need.
@@ -39,7 +40,7 @@ def render_tb(design: dict) -> str:
         f"    reg [{in_w - 1}:0] xs [0:(1<<24)-1];",
         f"    reg [{in_w - 1}:0] s_tdata;",
         "    reg s_tlast, s_tvalid, m_tready;",
-        "    wire s_tready, m_tvalid, m_tlast;",
+        "    wire s_tready, m_tvalid, m_tlast, err_framing;",
         f"    wire [{idx_w - 1}:0] m_tdata;",
     ]
     if side:
@@ -49,7 +50,7 @@ def render_tb(design: dict) -> str:
     ports = [".clk(clk)", ".rst(rst)", ".s_axis_tdata(s_tdata)", ".s_axis_tlast(s_tlast)",
              ".s_axis_tvalid(s_tvalid)", ".s_axis_tready(s_tready)",
              ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
-             ".m_axis_tready(m_tready)"]
+             ".m_axis_tready(m_tready)", ".err_framing(err_framing)"]
     if side:
         ports += [".side_axis_tdata(side_tdata)", ".side_axis_tvalid(side_tvalid)",
                   ".side_axis_tready(side_tready)"]
@@ -116,6 +117,7 @@ def render_tb(design: dict) -> str:
         "        cycle = cycle + 1;",
         "        if (got == windows || cycle >= limit) begin",
         "            if (first_in >= 0) $fwrite(fd, \"f %0d\\n\", first_in);",
+        "            $fwrite(fd, \"g %0d\\n\", err_framing);",
         "            $fwrite(fd, \"e %0d\\n\", cycle);",
         "            $fclose(fd);",
         "            $finish;",

@@ -598,9 +598,9 @@ def _resource_table(res: dict[str, float], dev: Device, predicted: dict) -> dict
 
 
 def _port_bits(design: dict) -> int:
-    """Port bits of half_top (clk, rst, the three AXI4-Stream interfaces)."""
+    """Port bits of half_top (clk, rst, the three AXI4-Stream interfaces, err_framing)."""
     side = design.get("side_width", 0)
-    return (2 + design["in_width"] + 3 + design["idx_width"] + 3
+    return (2 + design["in_width"] + 3 + design["idx_width"] + 3 + 1
             + (side + 2 if side else 0))
 
 
@@ -631,8 +631,9 @@ def _render_shell(design: dict) -> str:
     conns = [".clk(clk)", ".rst(rst)", f".s_axis_tdata(sh[{w - 1}:0])",
              f".s_axis_tlast(sh[{w}])", f".s_axis_tvalid(sh[{w + 1}])",
              f".m_axis_tready(sh[{w + 2}])", ".s_axis_tready(s_tready)",
-             ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)"]
-    outs = ["s_tready", "m_tdata", "m_tlast", "m_tvalid"]
+             ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
+             ".err_framing(err_framing)"]
+    outs = ["s_tready", "m_tdata", "m_tlast", "m_tvalid", "err_framing"]
     if side:
         conns += [f".side_axis_tdata(sh[{w + 3 + side - 1}:{w + 3}])",
                   f".side_axis_tvalid(sh[{w + 3 + side}])", ".side_axis_tready(side_tready)"]
@@ -650,7 +651,8 @@ def _render_shell(design: dict) -> str:
         ");",
         f"    reg [{n - 1}:0] sh;",
         f"    always @(posedge clk) sh <= {{sh[{n - 2}:0], din}};",
-        "    wire s_tready, m_tlast, m_tvalid" + (", side_tready;" if side else ";"),
+        "    wire s_tready, m_tlast, m_tvalid, err_framing" + (", side_tready;" if side
+                                                             else ";"),
         f"    wire [{idx - 1}:0] m_tdata;",
         f"    {TOP} core (",
         "        " + ",\n        ".join(conns),

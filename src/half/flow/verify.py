@@ -129,7 +129,8 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
         "`s_axis_*` one signed input sample per beat (the host quantizes the window as",
         "`half.hw.golden.quantize_input` does)" + (", `side_axis_*` the window's side features"
                                                   " in one beat" if side else "")
-        + ", `m_axis_*` one class index per window.",
+        + ", `m_axis_*` one class index per window; `err_framing` the input's framing",
+        "error (see the stream contract below).",
         "",
         "- `sim/tb_half.sv` — the testbench `half verify` builds with `verilator --binary`;",
         "- `files.f` — sources in order; `mem/` — ROM images ($readmemh paths are relative to",
@@ -155,7 +156,25 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
     else:
         lines.append("    (no open place-and-route for this part: use Vivado with "
                      "constraints/clock.xdc)")
-    (out / "README.md").write_text("\n".join(lines) + "\n")
+    lines += ["", *_contract(side)]
+    (out / "README.md").write_text("\n".join(lines).rstrip() + "\n")
+
+
+def _contract(side: bool) -> list[str]:
+    """The README's stream contract and reset sections (half.rtl.generate.CONTRACT)."""
+    import textwrap
+
+    from half.rtl.generate import CONTRACT
+
+    items = [("input", "Input windows"), ("side", "Side features"), ("output", "Output"),
+             ("status", "Status")]
+    lines = ["## Stream contract (also in design.json, `contract`)", ""]
+    for key, title in items:
+        if key != "side" or side:
+            lines += textwrap.wrap(f"- **{title}.** {CONTRACT[key]}", 92,
+                                   subsequent_indent="  ")
+    lines += ["", "## Reset", "", *textwrap.wrap(CONTRACT["reset"], 92), ""]
+    return lines
 
 
 @dataclass
@@ -228,6 +247,7 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
         "ii_model": est.ii,
         "ii_measured": int(out_at[n_t - 1] - out_at[n_t - 2]) if n_t >= 2 else None,
         "stalls": {"input_idle": idle, "output_backpressure": stall},
+        "err_framing": res.get("err_framing"),  # every window is framed: must stay False
         "lint_clean": lint == "", "lint": lint[:2000],
     }
     if len(bad):
@@ -275,6 +295,8 @@ def _simulate(project: Path, case: dict, coverage: Path | None = None) -> dict:
             res["first_in"] = int(rest[0])
         elif kind == "e":
             res["cycles"] = int(rest[0])
+        elif kind == "g":
+            res["err_framing"] = rest[0] == "1"
         elif kind == "p":
             word = rest[1]
             res["probe"].setdefault(f"s{rest[0]}", []).append(

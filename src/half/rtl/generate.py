@@ -7,9 +7,12 @@
     PROJECT/design.json  the stages with their Verilog parameters, the folding
     PROJECT/ir.json   the IR the design was generated from
 
-The top level streams one signed input sample per beat (`s_axis_*`), the window's side
-features in one beat (`side_axis_*`, when the model has them) and emits one class index per
-window (`m_axis_*`). Simulate from the project folder (the ROM paths are relative to it).
+The top level streams one signed input sample per beat (`s_axis_*`, windows framed by
+tlast: `axis_frame` pads a short window, cuts a long one and raises the sticky `err_framing`),
+the window's side features in one beat (`side_axis_*`, when the model has them; a FIFO of
+`SIDE_LAG` beats in front of the join) and emits one class index per window (`m_axis_*`).
+`CONTRACT` (also in design.json) states it. Simulate from the project folder (the ROM paths
+are relative to it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,37 @@ from half.rtl import LIB
 from half.rtl.mem import gap_params, stage_params, write_gap_mem, write_stage_mems
 
 TOP = "half_top"
+# side beats the top buffers ahead of the join by default (0: none, as before the parameter;
+# each entry costs side_width flip-flops or RAM bits); the top's SIDE_LAG overrides it
+SIDE_LAG = 0
+
+# the stream contract of every generated top, written into design.json and the README
+CONTRACT = {
+    "input": "s_axis: one signed sample per beat; every window of `window` samples ends with "
+             "tlast on its last sample. A short window (tlast early) is padded with zeros, a "
+             "long one (no tlast on its last sample) is cut there and its further beats are "
+             "dropped up to its tlast: either way one class comes out for it (meaningless), "
+             "err_framing is set, and the next window is framed correctly again.",
+    "side": "side_axis (models with side features): one beat per window, in window order, no "
+            "tlast (every beat is one window's features). The join holds one side beat and a "
+            "FIFO in front of it SIDE_LAG more (parameter of half_top, 0 or >= 2; default "
+            "`side_lag`): a side beat may lead its window by up to SIDE_LAG + 1 windows (the "
+            "side beats of windows w .. w + SIDE_LAG + 1 are all taken before any sample of "
+            "window w). It may also trail its window by 2 windows: the samples of windows "
+            "w + 1 and w + 2 are all taken while the side beat of window w is missing (more "
+            "on deeper pipelines). A single-threaded driver that goes beyond either bound may "
+            "deadlock.",
+    "output": "m_axis: one class index per input window, in order; tlast on every beat (a "
+              "window's class is a one-beat packet).",
+    "status": "err_framing: high from the cycle after a short or long window is detected "
+              "until reset.",
+    "reset": "rst: synchronous, active high, at least one clock cycle. It clears every valid "
+             "flag, counter and FIFO and err_framing, discards the windows in flight (their "
+             "classes never come out) and does not touch the ROMs. Drive s_axis_tvalid and "
+             "side_axis_tvalid low during reset: beats taken then are discarded. After reset "
+             "the next input beat is the first sample of a window and the next side beat "
+             "belongs to that window.",
+}
 
 
 @dataclass
@@ -54,6 +88,7 @@ class Design:
     in_width: int = 8
     side_width: int = 0
     idx_width: int = 1
+    window: int = 1  # input samples per window (the framing check's L)
 
 
 def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | None = None
@@ -65,7 +100,7 @@ def plan_stages(graph: Graph, folding: Folding, mem_dir: Path, est: Estimate | N
     costs = {s.name: s for s in est.stages} if est is not None else {}
     mem_dir.mkdir(parents=True, exist_ok=True)
     layers = list(graph.layers)
-    design = Design(in_width=graph.input.out.bits)
+    design = Design(in_width=graph.input.out.bits, window=graph.input.length)
     width = graph.input.out.bits  # current stream width
     for i, layer in enumerate(layers):
         nxt = layers[i + 1] if i + 1 < len(layers) else None
@@ -139,15 +174,20 @@ def render_top(design: Design) -> str:
                   "    input  wire side_axis_tvalid,", "    output wire side_axis_tready,"]
     ports += [f"    output wire [{design.idx_width - 1}:0] m_axis_tdata,",
               "    output wire m_axis_tlast,", "    output wire m_axis_tvalid,",
-              "    input  wire m_axis_tready"]
+              "    input  wire m_axis_tready,",
+              "    output wire err_framing  // sticky: a short or long input window since reset"]
     body = []
     n = len(design.stages)
     for i in range(n + 1):
         w = design.in_width if i == 0 else design.stages[i - 1].out_width
         body.append(f"    wire [{w - 1}:0] s{i}_tdata;")
         body.append(f"    wire s{i}_tlast, s{i}_tvalid, s{i}_tready;")
-    body += ["    assign s0_tdata = s_axis_tdata;", "    assign s0_tlast = s_axis_tlast;",
-             "    assign s0_tvalid = s_axis_tvalid;", "    assign s_axis_tready = s0_tready;",
+    body += [f"    axis_frame #(.W({design.in_width}), .L({design.window})) u_frame (",
+             "        .clk(clk), .rst(rst), .s_axis_tdata(s_axis_tdata),",
+             "        .s_axis_tlast(s_axis_tlast), .s_axis_tvalid(s_axis_tvalid),",
+             "        .s_axis_tready(s_axis_tready), .m_axis_tdata(s0_tdata),",
+             "        .m_axis_tlast(s0_tlast), .m_axis_tvalid(s0_tvalid),",
+             "        .m_axis_tready(s0_tready), .err(err_framing)", "    );",
              f"    assign m_axis_tdata = s{n}_tdata;", f"    assign m_axis_tlast = s{n}_tlast;",
              f"    assign m_axis_tvalid = s{n}_tvalid;", f"    assign s{n}_tready = m_axis_tready;"]
     for i, st in enumerate(design.stages):
@@ -159,9 +199,9 @@ def render_top(design: Design) -> str:
                  f".m_axis_tvalid(s{i + 1}_tvalid)", f".m_axis_tready(s{i + 1}_tready)"]
         if st.module == "gap_join":
             if st.side:
-                conns += [".side_axis_tdata(side_axis_tdata)",
-                          ".side_axis_tvalid(side_axis_tvalid)",
-                          ".side_axis_tready(side_axis_tready)"]
+                body += _side_fifo(design.side_width)
+                conns += [".side_axis_tdata(side_j_tdata)", ".side_axis_tvalid(side_j_tvalid)",
+                          ".side_axis_tready(side_j_tready)"]
             else:
                 body += ["    // verilator lint_off UNUSEDSIGNAL",
                          f"    wire {st.name}_side_tready;  // no side inputs",
@@ -173,8 +213,39 @@ def render_top(design: Design) -> str:
     header = ("// SPDX-License-Identifier: Apache-2.0\n// Generated by half (half.rtl.generate):"
               " do not edit; regenerate with `half build`.\n"
               "`resetall\n`timescale 1ns / 1ps\n`default_nettype none\n\n")
-    return (header + f"module {TOP} (\n" + "\n".join(ports) + "\n);\n\n" + "\n".join(body)
-            + "\n\nendmodule\n\n`resetall\n")
+    params = (f"#(\n    // side beats buffered ahead of the join (0: none, else >= 2)\n"
+              f"    parameter integer SIDE_LAG = {SIDE_LAG}\n) " if side else "")
+    return (header + f"module {TOP} {params}(\n" + "\n".join(ports) + "\n);\n\n"
+            + "\n".join(body) + "\n\nendmodule\n\n`resetall\n")
+
+
+def _side_fifo(width: int) -> list[str]:
+    """side_axis -> side_j (the join's side input): an axis_fifo of SIDE_LAG entries, or
+    wires when SIDE_LAG = 0."""
+    return [
+        f"    wire [{width - 1}:0] side_j_tdata;", "    wire side_j_tvalid, side_j_tready;",
+        "    generate",
+        "        if (SIDE_LAG == 1) begin : g_bad_side_lag",
+        '            initial $error("half_top: SIDE_LAG must be 0 or >= 2 (instance %m)");',
+        "        end",
+        "        if (SIDE_LAG >= 2) begin : g_side_fifo",
+        "            // verilator lint_off UNUSEDSIGNAL",
+        "            wire side_j_tlast;  // side beats carry no tlast",
+        "            // verilator lint_on UNUSEDSIGNAL",
+        f"            axis_fifo #(.DATA_W({width}), .DEPTH(SIDE_LAG)) u_side_fifo (",
+        "                .clk(clk), .rst(rst), .s_axis_tdata(side_axis_tdata),",
+        "                .s_axis_tlast(1'b1), .s_axis_tvalid(side_axis_tvalid),",
+        "                .s_axis_tready(side_axis_tready), .m_axis_tdata(side_j_tdata),",
+        "                .m_axis_tlast(side_j_tlast), .m_axis_tvalid(side_j_tvalid),",
+        "                .m_axis_tready(side_j_tready)",
+        "            );",
+        "        end else begin : g_side_direct",
+        "            assign side_j_tdata = side_axis_tdata;",
+        "            assign side_j_tvalid = side_axis_tvalid;",
+        "            assign side_axis_tready = side_j_tready;",
+        "        end",
+        "    endgenerate",
+    ]
 
 
 def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | None = None
@@ -184,7 +255,8 @@ def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | Non
     design = plan_stages(graph, folding, out / "mem", est)
     rtl = out / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
-    modules = sorted({st.module for st in design.stages})
+    modules = sorted({st.module for st in design.stages} | {"axis_frame"}
+                     | ({"axis_fifo"} if design.side_width else set()))
     for m in modules:
         shutil.copyfile(LIB / f"{m}.v", rtl / f"{m}.v")
     (rtl / f"{TOP}.v").write_text(render_top(design))
@@ -192,6 +264,8 @@ def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | Non
     (out / "design.json").write_text(json.dumps({
         "top": TOP, "folding": folding.to_dict(), "in_width": design.in_width,
         "side_width": design.side_width, "idx_width": design.idx_width,
+        "window": design.window, "side_lag": SIDE_LAG if design.side_width else None,
+        "contract": CONTRACT,
         "stages": [{"name": s.name, "module": s.module, "params": s.params,
                     "stream": s.stream()} for s in design.stages]}, indent=2))
     (out / "ir.json").write_text(graph.to_json())
