@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_half
 from half.data.task import TaskData
-from half.errors import ConfigError, HalfError
+from half.errors import ConfigError, HalfError, OutputError
 from half.nn.space import Space
 from half.report import pareto_svg, render_report
 from half.report.svg import linear_ticks, log_ticks
@@ -146,8 +146,32 @@ def test_run_json_figures_match_the_verification_and_implementation_files(tiny_r
             assert figs["fmax"]["value"] == impl["fmax_mhz"]
     else:  # a tool failure is recorded, not raised
         assert impl_stage["error"] and not run["ok"]
-    assert run["ok"] == (not run["problems"])
+    assert run["ok"] == (not run["problems"] and not run["warnings"])
     assert run["test"]["windows"] > 0 and 0 <= run["test"]["macro_f1"] <= 1
+
+
+def test_the_reference_is_trained_like_the_front_and_shown_beside_the_choice(tiny_run):
+    """preset:tiny (outside the SMALL space: trained only as the reference) under the
+    re-evaluation's protocol; its validation metric is the floor; run.json and the report show
+    it beside the chosen design (validation, test, cost on the same device)."""
+    out, run = tiny_run["out"], tiny_run["run"]
+    ref, choice = run["reference"], run["choice"]
+    record = json.loads((out / "stages" / "reference.json").read_text())["result"]
+    assert record["seeds"] == run["reevaluation"]["seeds"] == [FAST.seed + 1]
+    assert (record["fidelity"], record["epochs"]) == (FAST.reeval_fidelity, FAST.reeval_epochs)
+    assert ref["spec"] == "preset:tiny" and ref["arch_hash"] == record["arch_hash"]
+    assert choice["floor_kind"] == "reference" and choice["floor"] == ref["validation"]
+    assert ref["validation"] == record["runs"][0]["val_metric"]
+    assert 0 <= ref["test"]["macro_f1"] <= 1 and ref["chosen"]["test"] == {
+        k: run["test"][k] for k in ref["chosen"]["test"]
+    }
+    assert ref["chosen"]["validation"] == choice["chosen"]["metric_mean"]
+    assert ref["fits"] == (ref["cost"] is not None)
+    assert run["test"]["reference"]["windows"] == run["test"]["windows"]
+    html = (out / "report" / "index.html").read_text()
+    assert 'id="reference"' in html and "preset:tiny" in html
+    below = ref["chosen"]["test"]["macro_f1"] < ref["test"]["macro_f1"]
+    assert below == any("below the reference" in w for w in run["warnings"])
 
 
 def test_the_test_split_is_used_only_after_the_choice(tiny_run):
@@ -213,7 +237,7 @@ def test_budget_is_required_and_a_foreign_folder_is_refused(tmp_path, tiny_run):
     assert len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(ConfigError, match="holds no half run"):
+    with pytest.raises(OutputError, match="half did not write"):
         run_all(FAST, tmp_path / "mine")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
     # the tiny run searched another space: its folder is not resumed with the default one
@@ -264,6 +288,113 @@ def test_choice_is_the_cheapest_design_over_the_floor():
     assert "no design reaches the accuracy floor" in res["message"]
     with pytest.raises(HalfError, match="no re-evaluated design fits"):
         choose([_cand("d", 0.7, 0.5, feasible=False)], None, "macro_f1")
+
+
+def test_floor_is_the_reference_and_a_suspect_choice_warns():
+    from half.run.reference import summary_block, warnings
+
+    cands = [_cand("a", 0.60, 5.0), _cand("b", 0.55, 2.0), _cand("c", 0.40, 1.0)]
+    ref = {"spec": "preset:tiny", "metric_mean": 0.52}
+    res = choose(cands, None, "macro_f1", "energy_uj", reference=ref)
+    assert (res["floor"], res["floor_kind"], res["chosen"]["arch_hash"]) == (0.52, "reference", "b")
+    res = choose(cands, 0.58, "macro_f1", reference=ref)  # an absolute floor comes first
+    assert (res["floor_kind"], res["chosen"]["arch_hash"]) == ("given", "a")
+    res = choose(cands, None, "macro_f1", reference={**ref, "metric_mean": None})
+    assert res["floor_kind"] == "relative" and res["floor"] == pytest.approx(0.55)
+    # nobody reaches the reference: the most accurate is chosen, and the run warns
+    res = choose(cands, None, "macro_f1", "energy_uj", reference={**ref, "metric_mean": 0.7})
+    assert res["chosen"]["arch_hash"] == "a" and not res["met_floor"]
+    assert "no design reaches the reference preset:tiny's floor 0.7000" in res["message"]
+    stage = {
+        **ref,
+        "arch_hash": "r",
+        "params": 10,
+        "macs": 20,
+        "metric": "macro_f1",
+        "cost_name": "energy_uj",
+        "metric_mean": 0.7,
+        "metric_std": 0.0,
+        "cost": 3.0,
+        "fits": True,
+        "reason": "",
+        "seeds": [1],
+        "fidelity": 1.0,
+        "epochs": 6,
+    }
+    test = {
+        "macro_f1": 0.50,
+        "accuracy": 0.8,
+        "chance": {"macro_f1": 0.24, "class": "N"},
+        "reference": {"macro_f1": 0.58, "accuracy": 0.9, "windows": 9},
+    }
+    block = summary_block(stage, res, test)
+    assert block["validation"] == 0.7 and block["test"] == {"macro_f1": 0.58, "accuracy": 0.9}
+    assert block["chosen"] == {
+        "arch_hash": "a",
+        "params": None,
+        "macs": None,
+        "validation": 0.6,
+        "test": {"macro_f1": 0.5, "accuracy": 0.8},
+        "cost": 5.0,
+    }
+    run = {"choice": res, "test": test, "reference": block}
+    assert warnings(run) == [
+        res["message"],
+        "the chosen design's test macro_f1 0.5000 is below the reference preset:tiny's "
+        "0.5800 (trained alike)",
+    ]
+    # a metric that collapsed after the search, and one no better than a constant answer
+    res = choose([_cand("a", 0.30, 1.0)], 0.1, "macro_f1")
+    res["candidates"][0]["search_error"] = res["chosen"]["search_error"] = 0.2  # 0.8 searched
+    run = {"choice": res, "test": {**test, "macro_f1": 0.2}, "reference": None}
+    assert warnings(run) == [
+        "the chosen design's validation macro_f1 collapsed between the search (0.8000) and "
+        "the re-evaluation (0.3000)",
+        "the chosen design's test macro_f1 0.2000 is no better than always answering N (0.2400)",
+    ]
+    assert summary_block({"spec": None}, res, test) is None
+
+
+def test_chance_is_the_commonest_class_answered_always():
+    from half.run.reference import chance
+
+    test = {
+        "confusion": [
+            [8, 1, 0, 0, 0],
+            [1, 1, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+        ],
+        "classes": ["N", "S", "V", "F", "Q"],
+    }
+    c = chance("mitdb-aami", test)
+    # always N: F1_N = 2*9/(9+11), the other three of the macro are 0
+    assert c["class"] == "N" and c["macro_f1"] == pytest.approx(0.9 / 4)
+    assert c["accuracy"] == pytest.approx(9 / 11)
+
+
+def test_warnings_exit_3_after_writing_everything(tmp_path, monkeypatch):
+    """`half run` exits 3 when the run finished with warnings (1 on problems)."""
+    from click.testing import CliRunner
+
+    import half.run.pipeline as pipeline
+    from half.run.cli import run_cmd
+
+    run = _synthetic_run()
+    monkeypatch.setattr(pipeline, "run_all", lambda *a, **k: run)
+    res = CliRunner().invoke(run_cmd, ["--budget", "2", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    run.update(warnings=["the chosen design's test macro_f1 is below the reference"], ok=False)
+    res = CliRunner().invoke(run_cmd, ["--budget", "2", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 3 and "below the reference" in res.output
+    run["problems"] = ["verify: 1 of 20 windows differ"]
+    res = CliRunner().invoke(run_cmd, ["--budget", "2", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert (
+        "3  the run finished but its answer is suspect"
+        in CliRunner().invoke(run_cmd, ["--help"]).output
+    )
 
 
 # -- the report on a synthetic run ---------------------------------------------------------
@@ -399,8 +530,29 @@ def _synthetic_run() -> dict:
         "report": "/r/report/index.html",
         "problems": [],
         "notes": ["implementation: <b>does not fit</b>"],
+        "warnings": [],
         "ok": True,
     }
+    ref = {
+        "spec": "preset:tiny",
+        "arch_hash": "r",
+        "params": 900,
+        "macs": 9000,
+        "metric": "macro_f1",
+        "cost_name": "energy_uj",
+        "metric_mean": 0.6,
+        "metric_std": 0.0,
+        "cost": 7.5,
+        "fits": True,
+        "reason": "",
+        "seeds": [1],
+        "fidelity": 1.0,
+        "epochs": 6,
+    }
+    from half.run.reference import summary_block
+
+    run["test"]["reference"] = {"macro_f1": 0.55, "accuracy": 0.9}
+    run["reference"] = summary_block(ref, choice, run["test"])
     from half.run.summary import figures
 
     run["figures"] = figures(run)
@@ -440,6 +592,7 @@ def test_report_is_one_self_contained_page_with_every_section():
         "verification",
         "test",
         "stages",
+        "reference",
     ):
         assert f'id="{anchor}"' in html
     for f in run["figures"]:  # every figure with how it was obtained
@@ -447,6 +600,10 @@ def test_report_is_one_self_contained_page_with_every_section():
     assert html.count("<td>conv1</td>") == 1 and "<td>mvu_stage</td>" in html
     chosen = run["choice"]["chosen"]["arch_hash"]
     assert re.search(r'<tr class="chosen"><td>' + chosen, html)
+    assert "preset:tiny (r)" in html and "Warnings" not in html  # the reference beside it
+    run.update(warnings=["below the <reference>"], ok=False)
+    html = render_report(run)
+    assert "finished with warnings" in html and "below the &lt;reference&gt;" in html
 
 
 def test_pareto_svg_places_points_by_cost_and_marks_the_front_and_the_choice():

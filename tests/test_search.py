@@ -32,6 +32,7 @@ from half.search import (
     reevaluate,
     run_random_search,
     run_search,
+    seeds,
 )
 from half.search import evaluate as ev_mod
 
@@ -143,8 +144,76 @@ def test_same_seed_same_genomes(tiny_search, small_data, tmp_path):
                                     sampler=make_sampler("nsga2", seed, 2))
         return [list(study.ask(gene_distributions(Space())).params.values()) for _ in range(2)]
 
-    assert first_genomes(0) == _genomes(first)[:2]
     assert first_genomes(1) != first_genomes(0)
+
+
+# -- warm start ------------------------------------------------------------------------------
+def test_presets_are_the_first_trials(tiny_search):
+    """The task's presets (both in the default space) are generation 0 of the tiny search
+    (population 2), in name order, and NSGA-II breeds generation 1 from them."""
+    from half.nn.arch import load_arch
+    from half.nn.runs import presets_dir
+    from half.search.study import GEN_KEY
+
+    trials = _trials(tiny_search["out"])
+    spec = SPEC.resolved()
+    want = [seeds.seed_genome(load_arch(presets_dir("mitdb-aami") / n / "arch.json"), spec,
+                              Space()) for n in ("small", "tiny")]
+    assert _genomes(trials)[:2] == want
+    assert [t.user_attrs.get(seeds.SEED_ATTR) for t in trials] == [
+        "preset:small", "preset:tiny", None, None]
+    assert [t.system_attrs[GEN_KEY] for t in trials] == [0, 0, 1, 1]
+    assert tiny_search["summary"]["warm_start"]["seeded"] == ["preset:small", "preset:tiny"]
+
+
+def test_seeding_skips_what_the_space_cannot_build_and_never_repeats(tmp_path):
+    """No training: a preset outside the space is skipped with a note; a user's file is
+    checked field by field; a study that has trials (a resume) gets no seeds again, and one
+    killed while being seeded gets only the missing ones."""
+    import optuna
+
+    spec = SPEC.resolved()
+    small = Space(max_blocks=3, bits=(4,))  # preset:small has 4 blocks of 6 bits
+    found, notes = seeds.resolve_seeds(spec, small)
+    assert [s.source for s in found] == ["preset:tiny"]
+    assert len(notes) == 1 and "preset:small is not in the search space" in notes[0]
+    assert seeds.resolve_seeds(spec, small, presets=False) == ([], [])
+    tiny = json.loads((Path(seeds.__file__).parents[1] / "nn" / "presets" / "mitdb-aami"
+                       / "tiny" / "arch.json").read_text())
+    copy = tmp_path / "tiny.yaml"
+    copy.write_text(json.dumps(tiny))  # JSON is YAML
+    again, _ = seeds.resolve_seeds(spec, Space(), files=[copy])
+    assert [s.source for s in again] == ["preset:small", "preset:tiny"]  # the same network once
+    for field, value, fault in (("padding", "valid", "blocks[0].padding: is 'valid'"),
+                                ("weight_bits", 7, "blocks[0].weight_bits: 7 is not a choice")):
+        bad = json.loads(json.dumps(tiny))
+        bad["blocks"][0][field] = value
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError) as exc:
+            seeds.resolve_seeds(spec, Space(), presets=False, files=[tmp_path / "bad.json"])
+        assert str(exc.value).startswith(f"--seed-arch {tmp_path / 'bad.json'}: {fault}")
+    study = optuna.create_study(directions=["minimize"] * 2)
+    assert seeds.enqueue_seeds(study, Space(), again[1:]) == 1  # killed after one seed ...
+    assert seeds.enqueue_seeds(study, Space(), again) == 1  # ... the resume adds the other
+    assert [t.user_attrs[seeds.SEED_ATTR] for t in study.trials] == ["preset:tiny",
+                                                                       "preset:small"]
+    study.ask()
+    assert seeds.enqueue_seeds(study, Space(), again) is None and len(study.trials) == 2
+
+
+def test_bad_seed_arch_is_one_line(tmp_path, capsys):
+    from half.search.cli import main
+
+    bad = tmp_path / "wide.yaml"
+    bad.write_text("window: 360\nn_classes: 5\nside_inputs: 8\nblocks:\n"
+                   "  - {channels: 8, weight_bits: 7}\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["-o", str(tmp_path / "o"), "--trials", "2", "--seed-arch", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"half: error: --seed-arch {bad}: blocks[0].weight_bits: 7 is not a choice "
+                   "of this space (2, 3, 4, 5, 6, 8)"]
+    assert not (tmp_path / "o" / "study.db").exists()
 
 
 def test_repeated_architectures_cost_nothing(small_data, session_cache, tmp_path,
@@ -229,6 +298,10 @@ def test_resume_after_sigkill(small_data, session_cache, tmp_path):
         assert retries[0].state.name == "COMPLETE"
         assert retries[0].params == before[n].params
     assert sum(t.state.name == "COMPLETE" for t in after.values()) == 4
+    # the presets were seeded once, when the study started: the resume did not add them again
+    seeded = [t.user_attrs.get(seeds.SEED_ATTR) for t in after.values()
+              if t.state.name == "COMPLETE"]
+    assert sorted(filter(None, seeded)) == ["preset:small", "preset:tiny"]
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")
@@ -328,7 +401,8 @@ def test_front_reevaluated_with_more_seeds(tiny_search, small_data, session_cach
 
 def test_random_baseline_and_hypervolume_comparison(tiny_search, small_data, tmp_path):
     ev_mod._DATA.clear()
-    s = run_random_search(SPEC, tmp_path / "random", data_dir=small_data, trials=3, workers=1)
+    s = run_random_search(SPEC, tmp_path / "random", data_dir=small_data, trials=3, workers=1,
+                          seed_presets=False)
     assert s["sampler"] == "random" and s["state"]["trials_done"] == 3
     assert s["state"]["generation"] is None
     records = {}
@@ -344,7 +418,7 @@ def test_ray_backend(small_data, session_cache, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.setenv("HALF_CACHE_DIR", str(session_cache))
     s = run_search(SPEC, tmp_path / "ray", data_dir=small_data, trials=2, population=2,
-                   workers=1, ray_address="local")
+                   workers=1, ray_address="local", seed_presets=False)
     assert s["backend"] == "ray" and s["state"]["trials_done"] == 2
     assert s["this_run"]["evaluated"] >= 1
     for entry in (tmp_path / "ray" / "cache" / s["spec_key"]).glob("*.json"):

@@ -73,6 +73,8 @@ def _header(run: dict) -> str:
         '<span class="ok">complete</span>'
         if run["ok"]
         else '<span class="bad">finished with problems</span>'
+        if run["problems"]
+        else '<span class="bad">finished with warnings</span>'
     )
     floor = s["accuracy_floor"] if s["accuracy_floor"] is not None else "default"
     out = [
@@ -86,6 +88,12 @@ def _header(run: dict) -> str:
         out.append(
             '<div class="box"><p class="bad">Problems</p><ul>'
             + "".join(f"<li>{escape(p)}</li>" for p in run["problems"])
+            + "</ul></div>"
+        )
+    if run.get("warnings"):
+        out.append(
+            '<div class="box"><p class="bad">Warnings: this result is suspect</p><ul>'
+            + "".join(f"<li>{escape(w)}</li>" for w in run["warnings"])
             + "</ul></div>"
         )
     if run["notes"]:
@@ -235,6 +243,38 @@ def _choice(run: dict) -> str:
         '<p class="how">* estimate of the cost model.</p>',
     ]
     return _section("Choice", "choice", "\n".join(body))
+
+
+def _reference(run: dict) -> str:
+    ref = run.get("reference")
+    if not ref:
+        why = "no reference design was given" if "reference" in run else "not recorded"
+        return _section("Reference design", "reference", f"<p>{escape(why)}.</p>")
+    key, unit = ref["metric"], run.get("cost_unit", "")
+    c = ref.get("chosen") or {}
+
+    def row(name: str, d: dict, design: str) -> list:
+        test = (d.get("test") or {}).get(key)
+        cost = d.get("cost") if d.get("cost") is not None else "does not fit / too slow"
+        return [name, design, d.get("params"), d.get("validation"), test, cost]
+
+    rows = [row("chosen", c, c.get("arch_hash") or "—")] if c else []
+    rows.append(row("reference", ref, f"{ref['spec']} ({ref['arch_hash']})"))
+    head = [
+        "",
+        "design",
+        "params",
+        f"validation {key}",
+        f"test {key}",
+        f"{ref['cost_name']}* [{unit}]",
+    ]
+    body = [
+        table(head, rows, [True, False] if c else None),
+        f'<p class="how">{escape(ref["how"])}.'
+        + ("" if ref["fits"] else f" The reference does not fit: {escape(ref['reason'])}.")
+        + " * estimate of the cost model.</p>",
+    ]
+    return _section("Reference design", "reference", "\n".join(body))
 
 
 def _arch(run: dict) -> str:
@@ -418,6 +458,7 @@ def render_report(run: dict) -> str:
         _summary(run),
         _pareto(run),
         _choice(run),
+        _reference(run),
         _arch(run),
         _resources(run),
         _figures(

@@ -18,6 +18,7 @@ from half.search.cli import LiveStatus, _fmt_s, _pairs, _train_options
 STAGE_NAMES = (
     "search",
     "reeval",
+    "reference",
     "choose",
     "test",
     "golden",
@@ -94,8 +95,32 @@ class RunConsole:
     "--accuracy-floor",
     type=float,
     default=None,
-    help="Least validation primary metric of the chosen design (default: the best "
-    "re-evaluated design's minus 0.05).",
+    help="Least validation primary metric of the chosen design, absolute (default: the "
+    "reference's, see --reference).",
+)
+@click.option(
+    "--reference",
+    default="preset:tiny",
+    show_default=True,
+    help="The design the chosen one must be at least as good as: preset:NAME, a model run "
+    "folder or an architecture file, trained, evaluated and folded as the front designs "
+    "are in the re-evaluation; its validation metric is the default floor, and the report "
+    "shows it beside the chosen design. 'none': no reference (floor: the best re-evaluated "
+    "design's minus 0.05).",
+)
+@click.option(
+    "--seed-arch",
+    "seed_archs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Warm start: an architecture file (.json/.yaml) among the search's first trials; "
+    "repeatable.",
+)
+@click.option(
+    "--no-seed-presets",
+    is_flag=True,
+    help="Do not seed the search with the task's shipped presets (seeded by default).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -106,11 +131,15 @@ class RunConsole:
     help="Share of the training windows each search candidate trains on.",
 )
 @click.option(
-    "--epochs", type=int, default=6, show_default=True, help="Training epochs per search candidate."
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=6,
+    show_default=True,
+    help="Training epochs per search candidate.",
 )
 @click.option(
     "--population",
-    type=int,
+    type=click.IntRange(min=2),
     default=16,
     show_default=True,
     help="NSGA-II population (trials per generation).",
@@ -143,20 +172,23 @@ class RunConsole:
 )
 @click.option(
     "--reeval-epochs",
-    type=int,
+    type=click.IntRange(min=1),
     default=None,
     help="Epochs of the re-evaluation (default: --epochs).",
 )
 @click.option(
     "--verify-windows",
-    type=int,
+    type=click.IntRange(min=1),
     default=200,
     show_default=True,
     help="Test windows simulated with Verilator.",
 )
 @click.option("--no-implement", is_flag=True, help="Skip synthesis and place-and-route.")
 @click.option(
-    "--workers", type=int, default=None, help="Parallel trainings (default: one per core)."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel trainings (default: one per core).",
 )
 @click.option(
     "--redo",
@@ -186,8 +218,10 @@ class RunConsole:
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Run folder (a rerun into it resumes).",
+    help="Run folder (a rerun into it resumes); an existing path must be a half run folder, "
+    "or give --force.",
 )
+@click.option("--force", is_flag=True, help="Write into OUT even if it is not a half run folder.")
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
@@ -205,6 +239,9 @@ def run_cmd(
     device: str,
     budget: str | None,
     accuracy_floor: float | None,
+    reference: str,
+    seed_archs: tuple[Path, ...],
+    no_seed_presets: bool,
     seed: int,
     fidelity: float,
     epochs: int,
@@ -221,11 +258,22 @@ def run_cmd(
     params: tuple[str, ...],
     config: tuple[str, ...],
     out_dir: Path,
+    force: bool,
     data_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Search, re-evaluate, choose (validation only), test, check the golden model, build,
-    verify and implement the design, and write RUN_DIR/report/index.html and run.json."""
+    verify and implement the design, and write RUN_DIR/report/index.html and run.json.
+
+    \b
+    Exit status:
+      0  the run finished and its answer holds
+      1  a stage failed (run.json `problems`)
+      2  bad input
+      3  the run finished but its answer is suspect (run.json `warnings`): the chosen design
+         is below the reference on the test split, no design reaches the reference's
+         validation metric, its metric collapsed between the search and the re-evaluation,
+         or it is no better than always answering the commonest class"""
     from half.run.pipeline import RunSettings, run_all
 
     if data_dir is None and isinstance(ctx.obj, dict):
@@ -240,6 +288,9 @@ def run_cmd(
         device=device,
         budget=int(budget) if budget.strip().isdigit() else budget,
         accuracy_floor=accuracy_floor,
+        reference=None if reference.strip().lower() == "none" else reference,
+        seed_presets=not no_seed_presets,
+        seed_archs=tuple(str(a) for a in seed_archs),
         seed=seed,
         fidelity=fidelity,
         epochs=epochs,
@@ -257,7 +308,13 @@ def run_cmd(
     console = RunConsole()
     try:
         run = run_all(
-            settings, out_dir, workers=workers, data_dir=data_dir, redo=redo, progress=console
+            settings,
+            out_dir,
+            workers=workers,
+            data_dir=data_dir,
+            redo=redo,
+            progress=console,
+            force=force,
         )
     finally:
         console.close()
@@ -265,13 +322,20 @@ def run_cmd(
         _ui.emit_json(run)
     else:
         _print_result(run)
-    if not run["ok"]:
+    if run["problems"]:
         _ui.err.print(
             f"[red]half: error:[/] run: {escape('; '.join(run['problems']))} "
             f"(report: {escape(run['report'])})",
             soft_wrap=True,
         )
         ctx.exit(1)
+    if run.get("warnings"):
+        _ui.err.print(
+            f"[red]half: warning:[/] run: {escape('; '.join(run['warnings']))} "
+            f"(report: {escape(run['report'])})",
+            soft_wrap=True,
+        )
+        ctx.exit(3)
 
 
 def _print_result(run: dict) -> None:
@@ -281,6 +345,17 @@ def _print_result(run: dict) -> None:
     if t:
         key = "macro_f1" if "macro_f1" in t else "f1_nao" if "f1_nao" in t else "accuracy"
         _ui.out.print(f"test {key} {t[key]:.4f} on {t['windows']} windows")
+    ref = run.get("reference")
+    if ref:
+
+        def fmt(v) -> str:
+            return "—" if v is None else f"{v:.4g}"
+
+        _ui.out.print(
+            f"reference {escape(ref['spec'])}: validation {ref['metric']} "
+            f"{fmt(ref['validation'])}, test {fmt((ref['test'] or {}).get(ref['metric']))}, "
+            f"{ref['cost_name']}* {fmt(ref['cost'])}"
+        )
     for f in run["figures"]:
         if f["group"] in ("timing", "verification") or f["name"].startswith("energy"):
             star = "*" if f["kind"] == "estimate" else ""

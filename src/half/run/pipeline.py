@@ -10,9 +10,13 @@ The stages (STAGES, in this order), each a plain function in `half.run.stages`:
 
     search     half.search.run_search into search/ (the budget is the search's own)
     reeval     half.search.reevaluate: the search's feasible front trained again (full fidelity)
+    reference  the reference design (default preset:tiny) trained, evaluated and folded as the
+               front designs were in `reeval` (half.run.reference)
     choose     validation only: the cheapest re-evaluated design on the goal's hardware metric
-               that meets the accuracy floor; its run folder copied to model/
-    test       the chosen model on the test split: the first and only use of the test split
+               that meets the accuracy floor (default: the reference's validation metric); its
+               run folder copied to model/
+    test       the chosen model and the reference on the test split: the first and only use of
+               the test split
     golden     the integer golden model against PyTorch on the test split (`half golden`)
     build      the RTL project in project/ (`half build`)
     verify     Verilator against the golden model (`half verify`): project/reports/verify.json
@@ -33,7 +37,10 @@ HalfError (a tool missing or failing, no feasible design) is recorded with its o
 the stages that need its result are skipped and the run ends with `ok` false and the report
 saying so. Implementation results such as "does not fit" or "timing not met" are findings, not
 failures. Only the search, the re-evaluation and the choice read training and validation data;
-nothing before `test` loads the test split.
+nothing before `test` loads the test split. A run that finished but whose answer is suspect
+(the chosen design below the reference on the test split, no design reaching the reference's
+validation metric, a metric that collapsed between the search and the re-evaluation, or one
+no better than always answering the commonest class) has `warnings` and `ok` false.
 """
 
 from __future__ import annotations
@@ -63,7 +70,12 @@ class RunSettings:
     device: str = "up5k"
     budget: str | int = "30m"  # the search's: wall time ("30m", "1h30m") or finished trials
     accuracy_floor: float | None = None  # least validation metric of the chosen design; None:
-    #                                      the best re-evaluated one's minus FLOOR_SLACK
+    #                                      the reference's (below), else the best re-evaluated
+    #                                      one's minus FLOOR_SLACK
+    reference: str | None = "preset:tiny"  # the design to be at least as good as (preset:NAME,
+    #                                        run folder, arch file), trained as the front was
+    seed_presets: bool = True  # warm start: the task's presets among the first search trials
+    seed_archs: tuple[str, ...] = ()  # warm start: architecture files, likewise
     seed: int = 0  # search sampler and training seed (re-evaluation: seed+1 ...)
     fidelity: float = 0.1  # share of the training windows a search candidate trains on
     epochs: int = 6  # training epochs of a search candidate
@@ -94,6 +106,12 @@ class RunSettings:
             raise ConfigError("verify_windows", f"must be at least 3, got {self.verify_windows}")
         if self.population < 2:
             raise ConfigError("population", f"must be at least 2, got {self.population}")
+        if self.reference is not None and not str(self.reference).strip():
+            raise ConfigError(
+                "reference",
+                "give preset:NAME, a run folder or an architecture file (or None for no reference)",
+            )
+        object.__setattr__(self, "seed_archs", tuple(str(a) for a in self.seed_archs))
 
     def search_spec(self):
         """The search's SearchSpec (validates task, goal, device, fidelity ...). The accuracy
@@ -150,6 +168,16 @@ class Ctx:
         self.progress({"event": "log", "message": message})
 
 
+def _check_inputs(settings: RunSettings, spec, space) -> None:
+    """The reference and the warm-start files are read before any work (ConfigError)."""
+    from half.run.reference import load_reference
+    from half.search.seeds import resolve_seeds
+
+    if settings.reference is not None:
+        load_reference(settings.reference, spec)
+    resolve_seeds(spec, space, presets=False, files=settings.seed_archs)
+
+
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -186,11 +214,13 @@ def run_all(
     space=None,
     redo: tuple[str, ...] = (),
     progress: Progress | None = None,
+    force: bool = False,
 ) -> dict:
     """Run (or resume) every stage into `run_dir`; returns the run summary also written to
     run_dir/run.json (with `ok`, `problems`, every stage's status and the figures), after
     run_dir/report/index.html. `workers`, `data_dir` and `space` (the search space, default
-    Space()) are as for `half.search.run_search`; `redo` names stages to run again ("all")."""
+    Space()) are as for `half.search.run_search`; `redo` names stages to run again ("all").
+    An existing `run_dir` that is not a half run folder is refused unless `force`."""
     from half.nn.space import Space
     from half.run.stages import STAGES
     from half.run.summary import summarize, write_outputs
@@ -204,10 +234,11 @@ def run_all(
         raise ConfigError("workers", f"must be at least 1, got {workers}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ConfigError("data_dir", f"{data_dir}: no such folder")
-    run_dir = Path(run_dir).resolve()
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError("out", f"{run_dir} exists and is not a folder")
     spec = settings.search_spec().resolved()
+    _check_inputs(settings, spec, space or Space())
+    from half._io import prepare_output
+
+    run_dir = prepare_output(Path(run_dir), "run", force=force).resolve()
     ctx = Ctx(
         settings,
         run_dir,

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from half._io import atomic_dir, write_json_atomic
+from half._io import MARKER, atomic_dir, write_json_atomic
 from half.errors import ConfigError, HalfError
 from half.run.pipeline import FLOOR_SLACK, Ctx
+from half.run.reference import describe as describe_reference
+from half.run.reference import reference_runs, train_reference
 
 SETTINGS_FILE = "run_settings.json"  # the search identity of a run folder
 
@@ -63,7 +65,7 @@ def check_resumable(ctx: Ctx) -> None:
                 f"{ctx.run_dir} holds a run with other search settings "
                 f"({_first_difference(old, mine)}); give another output folder",
             )
-    elif ctx.run_dir.is_dir() and any(ctx.run_dir.iterdir()):
+    elif ctx.run_dir.is_dir() and any(p.name != MARKER for p in ctx.run_dir.iterdir()):
         raise ConfigError(
             "out",
             f"{ctx.run_dir} is not empty and holds no half run "
@@ -149,6 +151,8 @@ def search(ctx: Ctx) -> tuple[dict, dict]:
         data_dir=ctx.data_dir,
         space=ctx.space,
         progress=progress,
+        seed_presets=s.seed_presets,
+        seed_archs=s.seed_archs,
     )
     used += time.monotonic() - t0
     write_json_atomic(budget_file, {"budget": s.budget, "seconds_used": used})
@@ -230,11 +234,14 @@ def choose(
     metric: str,
     cost_name: str = "cost",
     slack: float = FLOOR_SLACK,
+    reference: dict | None = None,
 ) -> dict:
     """The design to build: among the re-evaluated candidates whose every run is feasible on
     the device (fits, meets the rate), the lowest mean hardware cost whose mean validation
-    metric reaches `floor` (None: the best mean metric minus `slack`); when none reaches it,
-    the most accurate, said so. Its run: the seed with the best validation metric."""
+    metric reaches `floor`; when none reaches it, the most accurate, said so. Its run: the
+    seed with the best validation metric. Without a `floor`: the `reference` design's mean
+    validation metric (the reference stage's result: trained as the candidates were), else
+    the best mean metric minus `slack`. `floor_kind` says which: given, reference, relative."""
     rows = []
     for c in candidates:
         runs = c["runs"]
@@ -264,9 +271,15 @@ def choose(
             "every run; give a larger --budget or another device"
         )
     best = max(r["metric_mean"] for r in usable)
-    source = "given"
-    if floor is None:
-        floor, source = max(0.0, best - slack), f"best validation {metric} {best:.4f} - {slack}"
+    source = kind = "given"
+    if floor is None and reference and reference.get("metric_mean") is not None:
+        floor, kind = reference["metric_mean"], "reference"
+        source = (
+            f"the reference {reference['spec']}'s validation {metric}, trained as the designs were"
+        )
+    elif floor is None:
+        floor, kind = max(0.0, best - slack), "relative"
+        source = f"best validation {metric} {best:.4f} - {slack}"
     for r in rows:
         r["meets_floor"] = r["hardware_ok"] and r["metric_mean"] >= floor - 1e-12
     eligible = [r for r in usable if r["meets_floor"]]
@@ -278,8 +291,9 @@ def choose(
         )
     else:
         chosen = max(usable, key=lambda r: r["metric_mean"])
+        what = f"the reference {reference['spec']}'s" if kind == "reference" else "the accuracy"
         message = (
-            f"no design reaches the accuracy floor {floor:.4f} (validation {metric}): "
+            f"no design reaches {what} floor {floor:.4f} (validation {metric}): "
             f"the most accurate one was chosen ({chosen['metric_mean']:.4f})"
         )
     for r in rows:
@@ -288,6 +302,7 @@ def choose(
         "metric": metric,
         "floor": floor,
         "floor_source": source,
+        "floor_kind": kind,
         "cost_name": cost_name,
         "met_floor": bool(eligible),
         "message": message,
@@ -303,6 +318,7 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         ctx.settings.accuracy_floor,
         search["metric"] or "metric",
         search["cost_name"],
+        reference=ctx.result("reference"),
     )
     run = res["chosen"]["best_run"]
     src = Path(run["run_dir"])
@@ -334,8 +350,16 @@ def _describe_choice(rec: dict) -> str:
 # -- after the choice: the test split, the golden model, RTL, verification, implementation --
 def evaluate_test(ctx: Ctx) -> tuple[dict, dict]:
     from half.nn.runs import eval_run
+    from half.run.reference import chance
 
-    res = eval_run(str(ctx.model_dir), ctx.settings.task, "test", ctx.data_dir)
+    task = ctx.settings.task
+    res = eval_run(str(ctx.model_dir), task, "test", ctx.data_dir)
+    res["chance"] = chance(task, res)
+    best = (ctx.result("reference") or {}).get("best_run")
+    if best:  # the reference beside it, on the same windows
+        ref = eval_run(best["run_dir"], task, "test", ctx.data_dir)
+        res["reference"] = {k: v for k, v in ref.items() if k not in ("warnings", "per_class")}
+        res["reference"]["seed"] = best["seed"]
     return res, {}
 
 
@@ -413,9 +437,16 @@ def commands(ctx: Ctx) -> dict[str, str]:
         f"--precheck {s.precheck}"
         + "".join(f" -p {k}={v}" for k, v in s.task_params.items())
         + "".join(f" -c {k}={v}" for k, v in s.train_options.items())
+        + "".join(f" --seed-arch {a}" for a in s.seed_archs)
+        + ("" if s.seed_presets else " --no-seed-presets")
         + f" -o {run / 'search'}",
         "reeval": f"{half} search ... --reeval-seeds {s.reeval_seeds} --reeval-fidelity "
         f"{s.reeval_fidelity:g} --reeval-epochs {s.reeval_epochs or s.epochs}",
+        "reference": f"{half} train --arch {s.reference} --task {s.task} --fraction "
+        f"{s.reeval_fidelity:g} --epochs {s.reeval_epochs or s.epochs} -c patience="
+        f"{s.reeval_epochs or s.epochs} --seed {s.seed + 1} -o REFERENCE (then seed +1 ...)"
+        if s.reference
+        else "",
         "test": f"{half} eval {model} --split test",
         "golden": f"{half} golden {model} --split test",
         "build": f"{half} build {model} {target} -o {ctx.project}",
@@ -433,6 +464,8 @@ STAGES = (
             **_identity(ctx),
             "budget": ctx.settings.budget,
             "population": ctx.settings.population,
+            "seed_presets": ctx.settings.seed_presets,
+            "seed_archs": list(ctx.settings.seed_archs),
         },
         describe=_describe_search,
     ),
@@ -452,10 +485,24 @@ STAGES = (
         ),
     ),
     Stage(
+        "reference",
+        "training the reference design as the front designs were",
+        train_reference,
+        settings=lambda ctx: {
+            "reference": ctx.settings.reference,
+            "spec": ctx.spec.key(),
+            "seeds": ctx.settings.reeval_seeds,
+            "fidelity": ctx.settings.reeval_fidelity,
+            "epochs": ctx.settings.reeval_epochs or ctx.settings.epochs,
+        },
+        artefacts=reference_runs,
+        describe=describe_reference,
+    ),
+    Stage(
         "choose",
         "choosing the design (validation metrics only)",
         choose_stage,
-        deps=("reeval",),
+        deps=("reeval", "reference"),
         settings=lambda ctx: {"floor": ctx.settings.accuracy_floor, "slack": FLOOR_SLACK},
         artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"],
         describe=_describe_choice,
@@ -464,7 +511,7 @@ STAGES = (
         "test",
         "evaluating the chosen model on the test split (its first use)",
         evaluate_test,
-        deps=("choose",),
+        deps=("choose", "reference"),
         artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt"],
         describe=_describe_test,
     ),

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The summary of a run (run.json) from its stage records: every stage's status, the results,
 and `figures`, one entry per reported number saying whether it was measured (by which tool)
-or estimated (by which model). The HTML report (half.report) renders the same summary."""
+or estimated (by which model); `reference` (the reference design beside the chosen one) and
+`warnings` (a finished run whose answer is suspect; `ok` is then false). The HTML report
+(half.report) renders the same summary."""
 
 from __future__ import annotations
 
@@ -238,8 +240,8 @@ def _problems(run: dict) -> tuple[list[str], list[str]]:
             "verify: verilator --lint-only -Wall reports warnings"
             + (f" ({first[0]})" if first else "")
         )
-    if choice and not choice["met_floor"]:
-        notes.append(choice["message"])
+    if choice and not choice["met_floor"] and choice.get("floor_kind") != "reference":
+        notes.append(choice["message"])  # below the reference's floor: a warning instead
     if gold and gold["agreement"] < 1:
         notes.append(
             f"the golden integer model and PyTorch disagree on "
@@ -258,6 +260,7 @@ def _problems(run: dict) -> tuple[list[str], list[str]]:
 
 def summarize(ctx, seconds: float) -> dict:
     from half import __version__
+    from half.run.reference import summary_block, warnings
     from half.run.stages import commands
 
     cmds = commands(ctx)
@@ -294,8 +297,10 @@ def summarize(ctx, seconds: float) -> dict:
         "cost_unit": UNITS.get(ctx.spec.cost_name, ""),
         "report": str(ctx.run_dir / "report" / "index.html"),
     }
+    run["reference"] = summary_block(_result(ctx, "reference"), run["choice"], run["test"])
     run["problems"], run["notes"] = _problems(run)
-    run["ok"] = not run["problems"]
+    run["warnings"] = warnings(run)
+    run["ok"] = not run["problems"] and not run["warnings"]
     run["figures"] = figures(run)
     return run
 

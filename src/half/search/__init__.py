@@ -7,7 +7,8 @@ evaluation; candidates run in local worker processes or as Ray tasks.
                          "out/search", time_budget_s=1800)
 
 Modules: `evaluate` (one candidate: objectives and constraints), `study` (the Optuna study,
-resume, budget, the random baseline, re-evaluation of the front), `executors` (thread,
+resume, budget, the random baseline, re-evaluation of the front), `seeds` (warm start: presets
+and the user's architectures as the first trials), `executors` (thread,
 processes, Ray), `pareto` (fronts and hypervolumes), `cli` (the `half search` command).
 """
 

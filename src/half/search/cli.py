@@ -9,15 +9,13 @@ It also runs alone: `python -m half.search --task mitdb-aami --budget 30m -o out
 
 from __future__ import annotations
 
-import functools
-import sys
 import time
 from pathlib import Path
 
 import click
 
 from half import _ui
-from half.errors import ConfigError, HalfError
+from half.errors import ConfigError
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
@@ -119,9 +117,9 @@ class LiveStatus:
               help="low-energy, low-power or high-throughput.")
 @click.option("--device", default="up5k", show_default=True, help="Device of the catalog.")
 @click.option("--budget", default=None, help="Wall time (30m, 2h, 1h30m) or a number of trials.")
-@click.option("--trials", type=int, default=None,
+@click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Finished trials the study should hold (a resumed study continues to it).")
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Parallel evaluations (default: one per core; Ray: the cluster's CPUs).")
 @click.option("--study", "study_name", default=None,
               help="Study name; the same name (and storage) resumes it. Default "
@@ -131,12 +129,19 @@ class LiveStatus:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fidelity", type=float, default=0.1, show_default=True,
               help="Share of the training windows each candidate trains on.")
-@click.option("--epochs", type=int, default=6, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True,
               help="Training epochs per candidate.")
-@click.option("--population", type=int, default=16, show_default=True,
+@click.option("--population", type=click.IntRange(min=2), default=16, show_default=True,
               help="NSGA-II population (trials per generation).")
 @click.option("--sampler", default="nsga2", show_default=True,
               help="nsga2, or random (the baseline).")
+@click.option("--seed-arch", "seed_archs", multiple=True, type=click.Path(path_type=Path),
+              metavar="FILE",
+              help="Warm start: an architecture (.json/.yaml, as `half train --arch` reads) "
+                   "among the first trials of a new study; repeatable.")
+@click.option("--no-seed-presets", is_flag=True,
+              help="Do not seed a new study with the task's shipped presets (seeded by "
+                   "default).")
 @click.option("--rate", type=float, default=None,
               help="Required inferences/s (default: the task's real-time rate).")
 @click.option("--accuracy-floor", type=float, default=None,
@@ -146,7 +151,7 @@ class LiveStatus:
 @click.option("--reeval-seeds", type=int, default=0, show_default=True,
               help="Retrain each front candidate with this many new seeds (0 = skip).")
 @click.option("--reeval-fidelity", type=float, default=1.0, show_default=True)
-@click.option("--reeval-epochs", type=int, default=None,
+@click.option("--reeval-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of the re-evaluation (default: --epochs).")
 @click.option("--ray-address", default=None,
               help="Evaluate on Ray: an address for ray.init (auto, ray://HOST:10001) or "
@@ -156,7 +161,10 @@ class LiveStatus:
 @click.option("-c", "--config", "config", multiple=True, metavar="KEY=VALUE",
               help="Set a training option (lr, batch_size, balance, augment ...).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Output folder (study, cache, run folders, search.json, pareto.json).")
+              help="Output folder (study, cache, run folders, search.json, pareto.json); an "
+                   "existing path must be a half search folder (it resumes), or give --force.")
+@click.option("--force", is_flag=True,
+              help="Write into OUT even if it is not a half search folder (nothing is removed).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Data folder (default: half's global --data-dir, then the usual search).")
 @click.option("--heartbeat-interval", type=int, default=10, hidden=True)
@@ -167,10 +175,11 @@ class LiveStatus:
 def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budget: str | None,
                trials: int | None, workers: int | None, study_name: str | None,
                storage: str | None, seed: int, fidelity: float, epochs: int, population: int,
-               sampler: str, rate: float | None, accuracy_floor: float | None, precheck: str,
+               sampler: str, seed_archs: tuple[Path, ...], no_seed_presets: bool,
+               rate: float | None, accuracy_floor: float | None, precheck: str,
                reeval_seeds: int, reeval_fidelity: float, reeval_epochs: int | None,
                ray_address: str | None, params: tuple[str, ...], config: tuple[str, ...],
-               out_dir: Path, data_dir: Path | None, heartbeat_interval: int,
+               out_dir: Path, force: bool, data_dir: Path | None, heartbeat_interval: int,
                grace_period: int | None, as_json: bool) -> None:
     """Hardware-aware architecture search (NSGA-II): validation error vs the goal's hardware
     cost on the device, under fit and real-time constraints. Never looks at the test split."""
@@ -199,7 +208,8 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
                              data_dir=data_dir, progress=live,
                              heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                              reeval_seeds=reeval_seeds, reeval_fidelity=reeval_fidelity,
-                             reeval_epochs=reeval_epochs)
+                             reeval_epochs=reeval_epochs, force=force,
+                             seed_presets=not no_seed_presets, seed_archs=seed_archs)
     if as_json:
         _ui.emit_json(summary)
         return
@@ -240,32 +250,8 @@ def _print_summary(s: dict) -> None:
     _ui.out.print(f"results: {s['out_dir']}/search.json, {s['out_dir']}/pareto.json")
 
 
-def _guard(fn):
-    """One-line errors and exit statuses, as the `half` entry point gives them."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except HalfError as exc:
-            message = " ".join(str(exc).split())
-            _ui.err.print(f"[red]half: error:[/] {message}", soft_wrap=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            _ui.err.print("half: interrupted")
-            sys.exit(130)
-
-    return run
-
-
-@_guard
 def main(argv: list[str] | None = None) -> None:
-    """`python -m half.search ...`: the command without the `half` group."""
-    try:
-        search_cmd.main(args=argv, prog_name="half search", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: one line too
-        raise ConfigError("usage", exc.format_message()) from None
-    except click.exceptions.Abort:
-        raise KeyboardInterrupt from None
+    """`python -m half.search ...`: the command without the `half` group (see half._entry)."""
+    from half._entry import main as entry
+
+    entry(argv, command="search")

@@ -380,8 +380,20 @@ def evaluate_genome(spec: SearchSpec, genome: list[int], space: Space | None = N
     failed = static_check(spec, genome, space)
     if failed is not None:
         return failed, {}
-    rec = base_record(spec, genome)
-    arch = decode(spec, genome, space)
+    return evaluate_arch(spec, decode(spec, genome, space), data_fn, data_dir,
+                         genome=genome, t_start=t_start)
+
+
+def evaluate_arch(spec: SearchSpec, arch, data_fn=None, data_dir: str | Path | None = None,
+                  *, genome: list[int] | None = None, t_start: float | None = None
+                  ) -> tuple[dict, dict[str, bytes]]:
+    """Evaluate one architecture as `evaluate_genome` does after decoding and the bits
+    pre-check: an `Arch` the space may not express (the reference design of `half run`). Its
+    record's genome is `genome` (None for an architecture given directly)."""
+    t_start = time.perf_counter() if t_start is None else t_start
+    rec = base_record(spec, genome or [])
+    if genome is None:
+        rec["genome"] = None
     rec.update(arch_hash=arch.arch_hash(), arch=_jsonable(arch.to_dict()), params=arch.params(),
                macs=arch.macs(), weight_bits=weight_bits(arch),
                worker={"host": socket.gethostname(), "pid": os.getpid()})
@@ -513,6 +525,6 @@ def result_values(rec: dict) -> list[float]:
     return [float(rec["error"]), math.inf if rec["cost"] is None else float(rec["cost"])]
 
 
-__all__ = ["COST_NAMES", "Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_genome",
-           "hardware_of", "memory_capacity_bits", "recipe_train_options",
+__all__ = ["COST_NAMES", "Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_arch",
+           "evaluate_genome", "hardware_of", "memory_capacity_bits", "recipe_train_options",
            "resolve_task_params", "search_data", "static_check", "weight_bits"]

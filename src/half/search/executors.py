@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Where candidates are evaluated: a thread of the search process (one worker), local worker
 processes (one torch thread each), or Ray tasks on a cluster. Every executor turns
-`submit(spec, genome)` into a `concurrent.futures.Future` of `(record, files)`; workers only
-compute, the search process writes every artefact."""
+`submit(spec, genome)` (a genome, or an Arch) into a `concurrent.futures.Future` of
+`(record, files)`; workers only compute, the search process writes every artefact."""
 
 from __future__ import annotations
 
@@ -17,12 +17,16 @@ from half.errors import ConfigError
 from half.nn.space import Space
 
 
-def evaluate_task(spec, genome: list[int], data_dir: str | None, space: Space
+def evaluate_task(spec, genome, data_dir: str | None, space: Space
                   ) -> tuple[dict, dict[str, bytes]]:
-    """What a worker runs (a process-pool worker or a Ray task): one evaluation. The task's
-    data is loaded once per worker process (half.search.evaluate.search_data memoises it)."""
-    from half.search.evaluate import evaluate_genome
+    """What a worker runs (a process-pool worker or a Ray task): one evaluation of a genome,
+    or of an `Arch` given directly (the reference design). The task's data is loaded once per
+    worker process (half.search.evaluate.search_data memoises it)."""
+    from half.nn.arch import Arch
+    from half.search.evaluate import evaluate_arch, evaluate_genome
 
+    if isinstance(genome, Arch):
+        return evaluate_arch(spec, genome, data_dir=data_dir)
     return evaluate_genome(spec, genome, space, data_dir=data_dir)
 
 

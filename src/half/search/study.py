@@ -13,6 +13,10 @@ genome to a worker; results are told as they arrive. NSGA-II runs generation by 
 trials of generation g+1 are asked only once every trial of generation g is told, so the genomes
 depend on the seed alone, not on which worker finished first.
 
+Warm start (`half.search.seeds`). A new study's first trials are the task's shipped presets
+(`seed_presets`, default on) and the user's architecture files (`seed_archs`), enqueued in that
+order; the sampler fills the rest of generation 0. A resumed study is never seeded again.
+
 Storage and resume. The study lives in `OUT/study.db` (SQLite) unless `storage` names another
 SQLAlchemy URL; `study_name` (default `<task>-<device>-<goal>-<sampler>`) selects it, and
 running again with the same name resumes it: finished trials are kept, and the search process
@@ -36,6 +40,8 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
+import socket
 import statistics
 import threading
 import time
@@ -44,12 +50,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from half._io import atomic_dir, write_json_atomic
+from half._io import atomic_dir, prepare_output, write_json_atomic
 from half.errors import ConfigError, HalfError
 from half.nn.space import Space
 from half.search.evaluate import SearchSpec, result_values, static_check
 from half.search.executors import Executor, default_workers, make_executor
 from half.search.pareto import compare, pareto_front
+from half.search.seeds import SEED_ATTR, enqueue_seeds, resolve_seeds
 
 SAMPLERS = ("nsga2", "random")
 GEN_KEY = "NSGAIISampler:generation"  # where NSGAIISampler keeps a trial's generation
@@ -261,7 +268,8 @@ class Search:
                  ray_address: str | None = None, data_dir: str | Path | None = None,
                  space: Space | None = None, progress: Progress | None = None,
                  heartbeat_interval: int = 10, grace_period: int | None = None,
-                 keep_runs: bool = True) -> None:
+                 keep_runs: bool = True, seed_presets: bool = True,
+                 seed_archs: tuple[str | Path, ...] | list[str | Path] = ()) -> None:
         if trials is None and time_budget_s is None:
             raise ConfigError("budget", "give a number of trials, a wall-time budget, or both")
         if trials is not None and trials < 1:
@@ -282,6 +290,9 @@ class Search:
         self.spec = spec.resolved()
         self.space = space or Space()
         self.spec.arch_shape()  # task parameters are valid
+        # warm start: read and check every seed before anything is written
+        self.seeds, self.seed_notes = resolve_seeds(self.spec, self.space, presets=seed_presets,
+                                                    files=tuple(seed_archs))
         self.out_dir = Path(out_dir)
         self.trials, self.time_budget_s = trials, time_budget_s
         self.workers = workers
@@ -309,6 +320,7 @@ class Search:
             heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
         self.storage_obj = self.study._storage
         self._recover_stale()
+        self._warm_start()
         threads = self.spec.threads
         workers = self.workers or (None if self.ray_address else default_workers(threads))
         self.executor: Executor = make_executor(workers or 0, threads, self.data_dir,
@@ -390,10 +402,33 @@ class Search:
     def _generation(self, trial) -> int:
         return self.storage_obj.get_trial_system_attrs(trial._trial_id).get(GEN_KEY, -1)
 
+    def _warm_start(self) -> None:
+        """Enqueue the seeds into a new study; on a resumed one, say if they changed."""
+        for note in self.seed_notes:
+            self._note(note)
+        sources = [s.source for s in self.seeds]
+        if enqueue_seeds(self.study, self.space, self.seeds) is not None:
+            self.study.set_user_attr("half_seeds", sources)
+            if sources:
+                self._note(f"warm start: {len(sources)} architecture(s) seeded as the first "
+                           f"trials ({', '.join(sources)})")
+        elif self.study.user_attrs.get("half_seeds", []) != sources:
+            self._note("warm start: seeds are added when a study starts; this one started with "
+                       f"{self.study.user_attrs.get('half_seeds') or 'none'}, the seeds given "
+                       "now are not added")
+
     def _ask_one(self) -> None:
         with _quiet_optuna():
             trial = self.study.ask(fixed_distributions=self.dists)
+        # an enqueued (seeded) trial has every parameter fixed: NSGA-II samples nothing for it
+        # and so never gives it a generation; give it the one it would have (the seeds join
+        # generation 0 and are parents of the next)
+        generation_of = getattr(self.study.sampler, "get_trial_generation", None)
+        if generation_of is not None:
+            generation_of(self.study, self.storage_obj.get_trial(trial._trial_id))
         self.storage_obj.record_heartbeat(trial._trial_id)
+        # which process runs it (several search processes may share one study)
+        trial.set_user_attr("driver", f"{socket.gethostname()}:{os.getpid()}")
         genome = [int(trial.params[n]) for n in self.names]
         rec = static_check(self.spec, genome, self.space)
         if rec is None:
@@ -560,7 +595,8 @@ class Search:
                     "val_metric"), "error": t.values[0], "cost": t.user_attrs.get("cost"),
                 "constraints": t.constraints, "reason": t.user_attrs.get("reason")}
             rec = {**rec, "trial": t.number, "genome": [int(t.params[n]) for n in self.names],
-                   "feasible": all(v <= 0 for v in t.constraints.values())}
+                   "feasible": all(v <= 0 for v in t.constraints.values()),
+                   "seeded": t.user_attrs.get(SEED_ATTR)}
             out.append(rec)
         return out
 
@@ -582,6 +618,8 @@ class Search:
                          if trained else None,
                          "evaluations_per_hour": 3600 * len(secs) / elapsed if elapsed else None},
             "statuses": _count(r.get("status") for r in records),
+            "warm_start": {"seeded": self.study.user_attrs.get("half_seeds", []),
+                           "notes": self.seed_notes},
             "front": [_brief(r) for r in front],
             "hypervolume": compare({self.sampler: records}),
         }
@@ -606,7 +644,7 @@ def _brief(r: dict) -> dict:
             "cost": r.get("cost"), "cost_name": r.get("cost_name"), "params": r.get("params"),
             "macs": r.get("macs"), "clock_mhz": hw.get("clock_mhz"),
             "throughput_per_s": hw.get("throughput_per_s"), "run_dir": r.get("run_dir"),
-            "genome": r.get("genome")}
+            "genome": r.get("genome"), "seeded": r.get("seeded")}
 
 
 def front_of(records: list[dict]) -> list[dict]:
@@ -623,10 +661,14 @@ def front_of(records: list[dict]) -> list[dict]:
 def run_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> dict:
     """Run (or resume) a search; returns the summary also written to OUT/search.json. Options:
     see `Search` (trials, time_budget_s, workers, study_name, storage, sampler, population,
-    ray_address, data_dir, space, progress, heartbeat_interval, grace_period, keep_runs) and
+    ray_address, data_dir, space, progress, heartbeat_interval, grace_period, keep_runs,
+    seed_presets, seed_archs) and
     reeval_seeds / reeval_fidelity / reeval_epochs for `reevaluate` on the front."""
     reeval = {k[len("reeval_"):]: options.pop(k) for k in list(options)
               if k.startswith("reeval_")}
+    # a folder of someone else's files is refused before anything is written (`force`: write
+    # into it anyway; nothing already there is removed)
+    prepare_output(out_dir, "search", force=options.pop("force", False))
     search = Search(spec, out_dir, **options)
     summary = search.run()
     if reeval.get("seeds"):
@@ -645,6 +687,15 @@ def run_random_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> 
 
 
 # -- re-evaluation of the front --------------------------------------------------------------
+def reeval_specs(spec: SearchSpec, seeds: int, fidelity: float = 1.0, epochs: int | None = None
+                 ) -> list[SearchSpec]:
+    """The SearchSpecs of a re-evaluation (one per seed: spec.seed+1 ...): the protocol every
+    re-evaluated design, and `half run`'s reference design, is trained and folded under."""
+    return [dataclasses.replace(spec, seed=spec.seed + 1 + k, fidelity=fidelity,
+                                epochs=epochs or spec.epochs, precheck="bits").resolved()
+            for k in range(seeds)]
+
+
 def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelity: float = 1.0,
                epochs: int | None = None, front: list[dict] | None = None,
                workers: int | None = None, ray_address: str | None = None,
@@ -663,9 +714,7 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
         if not pareto_path.is_file():
             raise ConfigError("pareto", f"{pareto_path}: no such file (run the search first)")
         front = json.loads(pareto_path.read_text())["front"]
-    specs = [dataclasses.replace(spec, seed=spec.seed + 1 + k, fidelity=fidelity,
-                                 epochs=epochs or spec.epochs,
-                                 precheck="bits").resolved() for k in range(seeds)]
+    specs = reeval_specs(spec, seeds, fidelity, epochs)
     store = ResultStore(out_dir)
     threads = spec.threads
     n_workers = workers or (None if ray_address else default_workers(threads))
@@ -723,4 +772,4 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
 
 
 __all__ = ["SAMPLERS", "ResultStore", "Search", "front_of", "open_study", "parse_budget",
-           "reevaluate", "run_random_search", "run_search"]
+           "reeval_specs", "reevaluate", "run_random_search", "run_search"]
