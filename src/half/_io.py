@@ -79,7 +79,7 @@ MARKER = ".half-artefact.json"
 KINDS = {
     "project": (("design.json",),),  # half build
     "model": (("arch.json", "task.json", "model.pt"),),  # half train, the run's model stage
-    "search": (("search.json",), ("study.db", "cache")),  # half search (resumable)
+    "search": (("search.json",), ("study.db",)),  # half search (resumable)
     "run": (("stages",),),  # half run (resumable)
     "dataset": (("RECORDS", "100.hea"), ("training2017",)),  # half data download
 }

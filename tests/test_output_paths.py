@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Output paths never destroy a user's data; every failure is one line; Ctrl-C exits 130.
+
+Every command that writes (`train -o`, `build -o`, `search -o`, `run -o`, `data download
+--dest`) refuses an existing path that is not a half folder of its kind, before any work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from half._io import MARKER, artefact_kind, atomic_dir, claim_output, prepare_output
+from half.errors import OutputError
+
+WRITERS = {
+    "build": ["build", "--model", "preset:tiny", "-o"],
+    "train": ["train", "--arch", "preset:tiny", "--epochs", "1", "-o"],
+    "search": ["search", "--budget", "1", "-o"],
+    "run": ["run", "--budget", "1", "-o"],
+    "download": ["data", "download", "mitdb", "--force", "--dest"],
+}
+
+
+def half(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "half", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout,
+                          env={**os.environ, "HALF_PHYSIONET_URL": "http://127.0.0.1:9"})
+
+
+def one_line_error(proc: subprocess.CompletedProcess, code: int, *texts: str) -> str:
+    """The failure is the last line on stderr, the only one from `half:` (a command may say what
+    it starts on the lines before), and no traceback."""
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert [x for x in lines if x.startswith("half:")] == lines[-1:], proc.stderr
+    assert "Traceback" not in proc.stderr
+    for t in texts:
+        assert t in lines[-1], lines[-1]
+    return lines[-1]
+
+
+def user_folder(tmp_path: Path) -> Path:
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("precious")
+    return d
+
+
+def no_leftovers(folder: Path) -> None:
+    hidden = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert not hidden, hidden
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_users_folder_is_never_replaced(tmp_path, command):
+    d = user_folder(tmp_path)
+    line = one_line_error(half(*WRITERS[command], "mine", cwd=tmp_path), 2, "mine",
+                          "half did not write")
+    assert (d / "notes.txt").read_text() == "precious"
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"], line
+    no_leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("target", [".", "../work"])
+def test_the_working_folder_is_refused(tmp_path, target):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("x")
+    one_line_error(half("build", "--model", "preset:tiny", "-o", target, "--force", cwd=work), 2,
+                   "current folder")
+    assert (work / "keep.txt").is_file()
+
+
+def test_a_file_a_rebuild_and_a_missing_rom(tmp_path):
+    """A file is refused without --force and replaced with it; a half project is rebuilt in
+    place without it; verify and implement name a deleted ROM image."""
+    (tmp_path / "out").write_text("a file")
+    one_line_error(half("build", "--model", "preset:tiny", "-o", "out", cwd=tmp_path), 2,
+                   "out: is a file")
+    assert (tmp_path / "out").read_text() == "a file"
+    proc = half("build", "--model", "preset:tiny", "-o", "out", "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / MARKER).read_text())["kind"] == "project"
+    no_leftovers(tmp_path)  # no .out.old.PID
+    proc = half("build", "--model", "preset:tiny", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    no_leftovers(tmp_path)
+    rom = sorted((tmp_path / "out" / "mem").glob("*.mem"))[0]
+    rom.unlink()
+    one_line_error(half("verify", "out", "--windows", "1", cwd=tmp_path), 2, rom.name,
+                   "missing")
+    one_line_error(half("implement", "out", cwd=tmp_path), 2, rom.name, "missing")
+
+
+def test_a_parent_that_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    one_line_error(half("build", "--model", "preset:tiny", "-o", "f/p", cwd=tmp_path), 2,
+                   "f: is a file")
+
+
+def test_an_unwritable_place(tmp_path):
+    # /proc refuses new entries even to root (a chmod'ed folder would not stop root)
+    one_line_error(half("search", "--budget", "1", "-o", "/proc/half-out", cwd=tmp_path), 2,
+                   "/proc/half-out", "cannot be written")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_counts_are_validated(tmp_path, value):
+    one_line_error(half("verify", "p", "--windows", value, cwd=tmp_path), 2, "--windows", value)
+
+
+def test_unsupported_op_names_the_file_and_the_op(tmp_path):
+    import onnx
+
+    from half.nn.runs import resolve_model
+
+    model = onnx.load(str(resolve_model("preset:tiny", "mitdb-aami") / "model.qonnx.onnx"))
+    relu = next(n for n in model.graph.node if n.op_type == "Relu")
+    relu.op_type = "Sigmoid"
+    path = tmp_path / "odd.onnx"
+    onnx.save(model, str(path))
+    one_line_error(half("estimate", "--model", str(path), cwd=tmp_path), 2, "odd.onnx",
+                   "Sigmoid")
+
+
+@pytest.mark.parametrize("delay", [0.3, 3.0])
+def test_ctrl_c_at_any_moment(tmp_path, delay):
+    """During the imports (0.3 s) and during the work: `half: interrupted`, 130, nothing left."""
+    proc = subprocess.Popen([sys.executable, "-m", "half", "build", "--model", "preset:tiny",
+                             "-o", "p"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip(f"the build finished within {delay} s")  # nothing to interrupt
+    assert proc.returncode == 130, err
+    assert err == "half: interrupted\n"
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_claim_rules(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert claim_output(empty, "project") == empty
+    assert claim_output(tmp_path / "new" / "deeper", "model") == tmp_path / "new" / "deeper"
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "design.json").write_text("{}")
+    assert artefact_kind(legacy) == "project"
+    claim_output(legacy, "project")
+    with pytest.raises(OutputError, match="is a half project folder, not a model folder"):
+        claim_output(legacy, "model")
+    run = prepare_output(tmp_path / "run", "run")
+    assert artefact_kind(run) == "run"
+    (run / "stages").mkdir()
+    assert prepare_output(run, "run") == run  # a resume
+    with atomic_dir(tmp_path / "proj", "project") as tmp:
+        (tmp / "design.json").write_text("{}")
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "proj", "project") as tmp:
+        raise RuntimeError("a failure half-way")
+    assert sorted(p.name for p in (tmp_path / "proj").iterdir()) == [MARKER, "design.json"]
