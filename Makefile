@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 # The main job on the embedded default: prepare the default task, evaluate the shipped tiny
 # model on its test split, check the integer golden model against it, fold it for an iCE40
 # UP5K at the low-energy goal, generate its RTL and verify it with Verilator on real windows;
-# then the whole chain with `half run` on a small budget (4 search trials at low fidelity,
-# the front retrained on a quarter of the training windows): search, choice on validation
+# then the whole chain with `half run` on a small budget (4 search trials at low fidelity, the
+# first two the task's presets; the front and the reference preset:tiny retrained on a quarter
+# of the training windows for one epoch): search, choice on validation
 # metrics, test split, golden model, RTL, Verilator, Yosys/nextpnr and the HTML report in
 # build/demo-run/report/index.html (a second `make demo` reuses every stage).
 DEMO := build/demo-tiny-up5k
@@ -32,11 +33,14 @@ demo: $(STAMP)
 	$(BIN)/half verify $(DEMO) --windows 50
 	$(BIN)/half run --task mitdb-aami --goal low-energy --device up5k --budget 4 \
 	    --population 2 --fidelity 0.05 --epochs 1 --precheck bits \
-	    --reeval-fidelity 0.25 --reeval-epochs 1 --verify-windows 50 -o $(DEMO_RUN)
+	    --reeval-fidelity 0.25 --reeval-epochs 1 --verify-windows 50 -o $(DEMO_RUN) \
+	    || { rc=$$?; [ $$rc -eq 3 ] || exit $$rc; \
+	         echo "make demo: the run finished, its answer flagged as suspect (exit 3; expected"; \
+	         echo "at this tiny budget: the warnings above and in the report say why)"; }
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
