@@ -30,6 +30,8 @@ Each listed kind except `flip` is applied to a window with probability `p`.
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -39,7 +41,7 @@ from scipy.signal import resample_poly
 from half.data.noise import NOISE_KINDS, load_noise, snr_gain
 from half.data.preprocess import AMPLITUDE_PERCENTILE, highpass
 from half.data.task import TaskData
-from half.errors import ConfigError
+from half.errors import ConfigError, DataError
 
 KINDS = ("stretch", "flip", "gain", "wander", *NOISE_KINDS, "resample")
 _RATES = 8  # distinct rates `resample` draws from (windows are resampled in groups per rate)
@@ -100,8 +102,14 @@ class Augmenter:
         """The augmenter for a task's windows: its rate, high-pass, anchor (the R-peak offset of
         beat windows, else the start) and, for bw/em/ma, the TRAINING half of the nstdb noise
         records at the windows' rate, from the data folder the task came from."""
-        noise = {k: load_noise(k, data.fs, "train", data.data_dir)
-                 for k in cfg.kinds if k in NOISE_KINDS}
+        try:
+            noise = {k: load_noise(k, data.fs, "train", data.data_dir)
+                     for k in cfg.kinds if k in NOISE_KINDS}
+        except DataError as exc:  # e.g. the bundled demo subset: no nstdb beside mitdb
+            kept = tuple(k for k in cfg.kinds if k not in NOISE_KINDS)
+            dropped = ", ".join(k for k in cfg.kinds if k in NOISE_KINDS)
+            warnings.warn(f"{exc}; training without the {dropped} augmentations", stacklevel=2)
+            cfg, noise = dataclasses.replace(cfg, kinds=kept), {}
         return cls(cfg, data.fs, highpass_hz=float(data.params.get("highpass", 0.0)),
                    anchor=int(data.params.get("before", 0)), noise=noise)
 
