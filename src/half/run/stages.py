@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from half._io import MARKER, atomic_dir, write_json_atomic
+from half._io import atomic_dir, write_json_atomic
 from half.errors import ConfigError, HalfError
 from half.run.pipeline import FLOOR_SLACK, Ctx
 from half.run.reference import describe as describe_reference
@@ -52,7 +52,7 @@ def _identity(ctx: Ctx) -> dict:
 
 def check_resumable(ctx: Ctx) -> None:
     """A run folder holds one search (task, goal, device, fidelity ..., space): refuse another
-    one's settings, and a non-empty folder that is no run folder; record the identity."""
+    one's settings; record the identity."""
     path = ctx.run_dir / SETTINGS_FILE
     mine = _identity(ctx)
     if path.is_file():
@@ -65,13 +65,7 @@ def check_resumable(ctx: Ctx) -> None:
                 f"{ctx.run_dir} holds a run with other search settings "
                 f"({_first_difference(old, mine)}); give another output folder",
             )
-    elif ctx.run_dir.is_dir() and any(p.name != MARKER for p in ctx.run_dir.iterdir()):
-        raise ConfigError(
-            "out",
-            f"{ctx.run_dir} is not empty and holds no half run "
-            f"({SETTINGS_FILE} missing); give a new or empty folder",
-        )
-    else:
+    else:  # a foreign folder was refused (or forced) by half._io.prepare_output already
         write_json_atomic(path, mine)
 
 
