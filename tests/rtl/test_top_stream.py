@@ -8,7 +8,9 @@ side features), against the golden model:
   other window's class, before and after it, is the golden model's; a reset then clears the
   flag and the windows sent after it are classified correctly;
 * a single-threaded driver whose side beats lead their windows by SIDE_LAG + 1 windows, and one
-  whose side beats trail their windows' samples by 2 windows: no deadlock, every class right.
+  whose side beats trail their windows' samples by SIDE_TRAIL + 2 windows (window w's side beat
+  sent only after every sample of windows w + 1 .. w + SIDE_TRAIL + 2): no deadlock, every
+  class right.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SIDE_LAG = 4  # the top's parameter in this test (the default, 0, is what `half verify` runs)
+# likewise (default 0): the join queues this many pooled vectors. Large enough that the
+# trailing driver needs the queue: without it, this top's own buffers (three conv stages) take
+# the samples of 6 windows after a missing side beat's window, not 8
+SIDE_TRAIL = 6
 FAULTY = 3  # the window that loses a sample
 
 try:
@@ -139,7 +145,7 @@ if cocotb is not None:
         tb = TB(dut, case)
         await tb.reset()
         collected = cocotb.start_soon(tb.classes(2 * n, case["timeout_us"] * 2))
-        lead, trail = SIDE_LAG + 1, 2
+        lead, trail = SIDE_LAG + 1, SIDE_TRAIL + 2  # the contract's bounds
         # side beats lead: the side beats of windows up to w + lead go before window w's samples
         for w in range(n):
             if w == 0:
@@ -181,5 +187,5 @@ def test_top_stream_contract(tmp_path, shared_data):
     files = [project / f for f in (project / "files.f").read_text().split()]
     # the simulation runs in the project folder: the ROM paths are relative to it
     run_cocotb("half_top", files, "test_top_stream", project, tmp_path / "build",
-               parameters={"SIDE_LAG": SIDE_LAG},
+               parameters={"SIDE_LAG": SIDE_LAG, "SIDE_TRAIL": SIDE_TRAIL},
                extra_env={"HALF_CASE": str(tmp_path / "case.json")})

@@ -10,7 +10,8 @@
 The top level streams one signed input sample per beat (`s_axis_*`, windows framed by
 tlast: `axis_frame` pads a short window, cuts a long one and raises the sticky `err_framing`),
 the window's side features in one beat (`side_axis_*`, when the model has them; a FIFO of
-`SIDE_LAG` beats in front of the join) and emits one class index per window (`m_axis_*`).
+`SIDE_LAG` beats in front of the join, a queue of `SIDE_TRAIL` pooled vectors in it) and emits
+one class index per window (`m_axis_*`).
 `CONTRACT` (also in design.json) states it. Simulate from the project folder (the ROM paths
 are relative to it).
 """
@@ -32,6 +33,10 @@ TOP = "half_top"
 # side beats the top buffers ahead of the join by default (0: none, as before the parameter;
 # each entry costs side_width flip-flops or RAM bits); the top's SIDE_LAG overrides it
 SIDE_LAG = 0
+# pooled vectors the join queues while their side beats are missing, by default (0: none, as
+# before the parameter; N >= 1 costs (N + 1) x C x OUT_W flip-flops or RAM bits: the entries
+# and the queue's read register); the top's SIDE_TRAIL overrides it
+SIDE_TRAIL = 0
 
 # the stream contract of every generated top, written into design.json and the README
 CONTRACT = {
@@ -45,10 +50,12 @@ CONTRACT = {
             "FIFO in front of it SIDE_LAG more (parameter of half_top, 0 or >= 2; default "
             "`side_lag`): a side beat may lead its window by up to SIDE_LAG + 1 windows (the "
             "side beats of windows w .. w + SIDE_LAG + 1 are all taken before any sample of "
-            "window w). It may also trail its window by 2 windows: the samples of windows "
-            "w + 1 and w + 2 are all taken while the side beat of window w is missing (more "
-            "on deeper pipelines). A single-threaded driver that goes beyond either bound may "
-            "deadlock.",
+            "window w). The join also queues SIDE_TRAIL pooled vectors whose side beats are "
+            "missing (parameter of half_top, >= 0; default `side_trail`): a side beat may "
+            "trail its window by up to SIDE_TRAIL + 2 windows (the samples of windows w + 1 .. "
+            "w + SIDE_TRAIL + 2 are all taken while the side beat of window w is missing; "
+            "more on deeper pipelines). A single-threaded driver that goes beyond either bound "
+            "may deadlock.",
     "output": "m_axis: one class index per input window, in order; tlast on every beat (a "
               "window's class is a one-beat packet).",
     "status": "err_framing: high from the cycle after a short or long window is detected "
@@ -199,6 +206,7 @@ def render_top(design: Design) -> str:
                  f".m_axis_tvalid(s{i + 1}_tvalid)", f".m_axis_tready(s{i + 1}_tready)"]
         if st.module == "gap_join":
             if st.side:
+                params += ",\n        .SIDE_TRAIL(SIDE_TRAIL)"
                 body += _side_fifo(design.side_width)
                 conns += [".side_axis_tdata(side_j_tdata)", ".side_axis_tvalid(side_j_tvalid)",
                           ".side_axis_tready(side_j_tready)"]
@@ -214,7 +222,9 @@ def render_top(design: Design) -> str:
               " do not edit; regenerate with `half build`.\n"
               "`resetall\n`timescale 1ns / 1ps\n`default_nettype none\n\n")
     params = (f"#(\n    // side beats buffered ahead of the join (0: none, else >= 2)\n"
-              f"    parameter integer SIDE_LAG = {SIDE_LAG}\n) " if side else "")
+              f"    parameter integer SIDE_LAG = {SIDE_LAG},\n"
+              f"    // pooled vectors the join queues while their side beats are missing (>= 0)\n"
+              f"    parameter integer SIDE_TRAIL = {SIDE_TRAIL}\n) " if side else "")
     return (header + f"module {TOP} {params}(\n" + "\n".join(ports) + "\n);\n\n"
             + "\n".join(body) + "\n\nendmodule\n\n`resetall\n")
 
@@ -265,6 +275,7 @@ def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | Non
         "top": TOP, "folding": folding.to_dict(), "in_width": design.in_width,
         "side_width": design.side_width, "idx_width": design.idx_width,
         "window": design.window, "side_lag": SIDE_LAG if design.side_width else None,
+        "side_trail": SIDE_TRAIL if design.side_width else None,
         "contract": CONTRACT,
         "stages": [{"name": s.name, "module": s.module, "params": s.params,
                     "stream": s.stream()} for s in design.stages]}, indent=2))

@@ -7,7 +7,11 @@
  * gap_join — global average pooling and the side-input join: sums each of C channels over a
  * window of L_IN time steps, requantizes the sums to the join type (the division by L_IN is in
  * the requantization parameters), appends the F side features of the window (second input
- * stream) and emits one beat of C + F features.
+ * stream) and emits one beat of C + F features. With SIDE_TRAIL > 0 the requantized vectors
+ * whose side beats have not come yet wait in a queue of SIDE_TRAIL entries (C x OUT_W bits
+ * each, a RAM-style array with a registered read), so that side beats may trail their windows;
+ * it costs (SIDE_TRAIL + 1) x C x OUT_W bits (the entries and the read register, which is the
+ * output's pooled part) and two pointers. SIDE_TRAIL = 0 is the module without the queue.
  *
  * Parameters
  *   C, L_IN          channels and time steps per window      F   side features (0 = none)
@@ -15,6 +19,8 @@
  *   RQ               0 thresholds, 1 multiply-shift          OUT_W, OUT_SIGNED  join type
  *   MUL_W, ADD_W, SH_W  multiply-shift parameter widths      R_FILE  requant ROM (one word
  *                    per channel, layouts as mvu_stage with PE = 1; see half/rtl/mem.py)
+ *   SIDE_TRAIL       pooled vectors queued while their side beats are missing (F > 0; 0: no
+ *                    queue, the output register holds the only one)
  * Ports
  *   s_axis_*     one time step of C channels per beat
  *   side_axis_*  one beat of F side features per window (ignored when F = 0)
@@ -22,10 +28,17 @@
  * Timing (no stalls): the window's sums are copied to a snapshot on its last input beat and
  * requantized one channel per cycle by one multiply-shift (or threshold) unit, so the output
  * beat follows the window's last input beat (and its side beat) by C + 3 cycles (threshold)
- * or C + 4 (multiply-shift: the product is registered before the shift); the next
- * window accumulates meanwhile (only its last beat waits while the unit is still busy). The
- * output register is the requantized vector itself: the next window's requantization (and
- * its side beat) waits until the output beat has left.
+ * or C + 4 (multiply-shift: the product is registered before the shift), one cycle more with
+ * SIDE_TRAIL > 0 (through the queue); the next window accumulates meanwhile (only its last
+ * beat waits while the unit is still busy). With SIDE_TRAIL = 0 the output register is the
+ * requantized vector itself: the next window's requantization (and its side beat) waits until
+ * the output beat has left. With SIDE_TRAIL > 0 a requantized vector moves to the queue at
+ * once (while there is room) and the output register takes the queue's head with its side
+ * beat.
+ * Side beats missing: while the side beat of window w is missing (those of the windows before
+ * it taken), the module takes every beat of windows w .. w + SIDE_TRAIL and all but the last
+ * beat of window w + SIDE_TRAIL + 1, i.e. (SIDE_TRAIL + 2) * L_IN - 1 beats from window w's
+ * first, whatever m_axis does; then s_axis_tready stays low until that side beat is taken.
  */
 module gap_join #(
     parameter integer C = 8,  // channels
@@ -40,7 +53,8 @@ module gap_join #(
     parameter integer MUL_W = 16,  // multiplier width
     parameter integer ADD_W = 24,  // addend width (signed)
     parameter integer SH_W = 5,  // shift width
-    parameter R_FILE = "gap_r.mem"  // requantization parameters, one word per channel
+    parameter R_FILE = "gap_r.mem",  // requantization parameters, one word per channel
+    parameter integer SIDE_TRAIL = 0  // pooled vectors queued while their side beats are missing
 ) (
     input  wire                     clk,
     input  wire                     rst,
@@ -72,6 +86,9 @@ module gap_join #(
     generate
         if (C < 1 || L_IN < 1) begin : g_bad
             initial $error("gap_join: C and L_IN must be >= 1 (instance %m)");
+        end
+        if (SIDE_TRAIL < 0 || (SIDE_TRAIL > 0 && F == 0)) begin : g_bad_trail
+            initial $error("gap_join: SIDE_TRAIL must be >= 0, and 0 when F = 0 (instance %m)");
         end
     endgenerate
 
@@ -153,20 +170,69 @@ module gap_join #(
         end
     endgenerate
 
-    // the output beat is {side_reg, q_reg} itself: the next window's requantization and side
-    // beat wait until it has left
+    // ---- the join: the requantized vector in q_reg is handed off (to the output register, or
+    // to the queue) on `handoff`, which frees the snapshot and the unit for the next window;
+    // the output register takes a vector and its side beat on `leave`
     reg [SW-1:0] side_reg;
     reg side_ok_reg;
     reg m_valid_reg;
-    assign side_axis_tready = (F > 0) && !side_ok_reg && !m_valid_reg;
-    wire reading = busy_reg && k_reg != KW'(C) && !m_valid_reg;
     wire done = busy_reg && n_reg == KW'(C);
+    wire hold_q;  // q_reg is the output register and may not change yet
+    wire handoff, leave;
+    wire reading = busy_reg && k_reg != KW'(C) && !hold_q;
+    wire [C*OUT_W-1:0] vec_out;  // the output beat's pooled part
     wire [(C+F)*OUT_W-1:0] out_vec;
     generate
+        if (SIDE_TRAIL == 0) begin : g_direct
+            // the output beat is {side_reg, q_reg} itself: the next window's requantization
+            // and side beat wait until it has left
+            assign hold_q = m_valid_reg;
+            assign handoff = done && (F == 0 || side_ok_reg) && !m_valid_reg;
+            assign leave = handoff;
+            assign vec_out = q_reg;
+        end else begin : g_queue
+            // pointers count 0 .. SIDE_TRAIL-1 and flip a lap bit when they wrap (as axis_fifo)
+            localparam integer QA = (SIDE_TRAIL > 1) ? $clog2(SIDE_TRAIL) : 1;
+            localparam [QA-1:0] Q_LAST = QA'(SIDE_TRAIL - 1);
+            reg [C*OUT_W-1:0] queue [0:SIDE_TRAIL-1];
+            reg [C*OUT_W-1:0] vec_reg;  // the read register: the output's pooled part
+            reg [QA-1:0] q_wr_reg, q_rd_reg;
+            reg q_wr_lap_reg, q_rd_lap_reg;
+            wire q_same = q_wr_reg == q_rd_reg;
+            wire q_empty = q_same && (q_wr_lap_reg == q_rd_lap_reg);
+            wire q_full = q_same && (q_wr_lap_reg != q_rd_lap_reg);
+            assign hold_q = 1'b0;
+            assign handoff = done && !q_full;
+            assign leave = !q_empty && side_ok_reg && !m_valid_reg;
+            assign vec_out = vec_reg;
+            // write port and registered read port (no reset, so that it maps to RAM); never
+            // the same address in one cycle (a read needs a stored vector, a write a free entry)
+            always @(posedge clk) begin
+                if (handoff) queue[q_wr_reg] <= q_reg;
+                if (leave) vec_reg <= queue[q_rd_reg];
+            end
+            always @(posedge clk) begin
+                if (rst) begin
+                    q_wr_reg <= {QA{1'b0}};
+                    q_rd_reg <= {QA{1'b0}};
+                    q_wr_lap_reg <= 1'b0;
+                    q_rd_lap_reg <= 1'b0;
+                end else begin
+                    if (handoff) begin
+                        q_wr_reg <= (q_wr_reg == Q_LAST) ? {QA{1'b0}} : q_wr_reg + 1'b1;
+                        if (q_wr_reg == Q_LAST) q_wr_lap_reg <= !q_wr_lap_reg;
+                    end
+                    if (leave) begin
+                        q_rd_reg <= (q_rd_reg == Q_LAST) ? {QA{1'b0}} : q_rd_reg + 1'b1;
+                        if (q_rd_reg == Q_LAST) q_rd_lap_reg <= !q_rd_lap_reg;
+                    end
+                end
+            end
+        end
         if (F > 0) begin : g_side
-            assign out_vec = {side_reg[F*OUT_W-1:0], q_reg};
+            assign out_vec = {side_reg[F*OUT_W-1:0], vec_out};
         end else begin : g_no_side
-            assign out_vec = q_reg;
+            assign out_vec = vec_out;
             // verilator lint_off UNUSEDSIGNAL
             wire unused_side = ^side_reg;
             // verilator lint_on UNUSEDSIGNAL
@@ -177,7 +243,7 @@ module gap_join #(
             always @(posedge clk) if (q_v) q_reg <= {q_comb, q_reg[C*OUT_W-1:OUT_W]};
         end
     endgenerate
-    wire leave = done && (F == 0 || side_ok_reg) && !m_valid_reg;
+    assign side_axis_tready = (F > 0) && !side_ok_reg && !m_valid_reg;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -212,10 +278,11 @@ module gap_join #(
             if (m_valid_reg && m_axis_tready) begin
                 m_valid_reg <= 1'b0;
             end
-            // a requantized window with its side beat leaves when the output register is free
+            // the requantized window is handed off; with its side beat it leaves when the
+            // output register is free
+            if (handoff) busy_reg <= 1'b0;
             if (leave) begin
                 m_valid_reg <= 1'b1;
-                busy_reg <= 1'b0;
                 side_ok_reg <= 1'b0;
             end
         end
