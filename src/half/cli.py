@@ -240,15 +240,42 @@ def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
 
 @cli.command("eval")
 @MODEL_OPTION
-@TASK_OPTION
-@_split_option("val")
+@click.option("--task", "task_name", default=None,
+              help=f"Task of a preset:NAME [default: {DEFAULT_TASK}].")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+              help="Split of the task's own data [default: val].")
+@click.option("--records", "records_dir", type=click.Path(path_type=Path), default=None,
+              help="Evaluate on this folder of recordings instead (WFDB; beat annotations for "
+                   "mitdb-aami, --rhythm-labels for cinc2017-af).")
+@click.option("--rhythm-labels", type=click.Path(path_type=Path), default=None,
+              help="With --records: CSV of record,label (N/A/O/~ or their names).")
+@click.option("--detect", is_flag=True, help="With --records: beats from the QRS detector, "
+              "matched within 150 ms to the annotated ones (misses counted).")
+@click.option("--per-record", is_flag=True, help="With --records: metrics of every record.")
+@click.option("--engine", type=click.Choice(["torch", "golden"]), default=None,
+              help="With --records: the QAT network or the integer model [default: torch].")
+@click.option("--lead", default=None, help="With --records: lead to read (default: the task's).")
 @json_option
 @click.pass_context
-def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
-             as_json: bool) -> None:
-    """Print a model's metrics on one split of its task."""
+def eval_cmd(ctx: click.Context, model_spec: str, task_name: str | None, split: str | None,
+             records_dir: Path | None, rhythm_labels: Path | None, detect: bool,
+             per_record: bool, engine: str | None, lead: str | None, as_json: bool) -> None:
+    """Print a model's metrics on one split of its task, or on a folder of recordings."""
     from half.nn.runs import eval_run
 
+    if records_dir is not None:
+        if split is not None:
+            raise ConfigError("--split", "give --split or --records, not both")
+        _eval_records(model_spec, task_name, records_dir, rhythm_labels, detect, per_record,
+                      engine or "torch", lead, as_json)
+        return
+    for flag, given in (("--rhythm-labels", rhythm_labels is not None), ("--detect", detect),
+                        ("--per-record", per_record), ("--lead", lead is not None),
+                        ("--engine", engine is not None)):
+        if given:
+            raise ConfigError(flag, "only with --records DIR")
+    task_name = task_name or DEFAULT_TASK
+    split = split or "val"
     with _ui.progress_bar() as progress:
         result = eval_run(model_spec, task_name, split, ctx.obj["data_dir"], progress)
     if as_json:
@@ -257,6 +284,23 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str, split: str,
     _print_metrics(result, f"{task_name} {split} split, {result['windows']} windows")
     for w in result["warnings"]:
         _ui.out.print(f"[yellow]warning:[/] {w}")
+
+
+def _eval_records(model_spec: str, task_name: str | None, records_dir: Path,
+                  rhythm_labels: Path | None, detect: bool, per_record: bool, engine: str,
+                  lead: str | None, as_json: bool) -> None:
+    from half.predict.cli import print_eval_records
+    from half.predict.evaluate import evaluate_folder
+    from half.predict.model import Model
+
+    model = Model(model_spec, task_name, engine)
+    with _ui.progress_bar() as progress:
+        res = evaluate_folder(model, records_dir, rhythm_labels=rhythm_labels, detect=detect,
+                              per_record=per_record, lead=lead, progress=progress)
+    if as_json:
+        _ui.emit_json(res)
+    else:
+        print_eval_records(res)
 
 
 @cli.command("cv")
@@ -562,6 +606,15 @@ def _register_search() -> None:
 
 
 _register_search()
+
+
+def _register_predict() -> None:
+    from half.predict.cli import predict_cmd
+
+    cli.add_command(predict_cmd)
+
+
+_register_predict()
 
 
 def _register_run() -> None:

@@ -112,6 +112,25 @@ def shipped_split_name(seed: int, val_frac: float, test_frac: float) -> str:
     return f"cinc2017-af_seed{seed}_val{val_frac:g}_test{test_frac:g}.csv"
 
 
+def window_start(n: int, p: CincParams) -> int:
+    """Where the task's one window starts in a preprocessed recording of `n` samples."""
+    return 0 if p.crop == "start" else max(0, (n - p.window) // 2)
+
+
+def record_window(sig: np.ndarray, p: CincParams, where: str | Path = "record") -> np.ndarray:
+    """The task's one window (float32, `p.window` samples) of a preprocessed recording: cropped
+    as `p.crop` says, zero-padded at the end when shorter (an error with pad=false). Training,
+    evaluation and `half predict` all call this one function."""
+    if sig.size < p.window and not p.pad:
+        raise DataError(where, f"window of {p.window} samples is longer than the record "
+                        f"({sig.size} samples at {p.fs:g} Hz) and pad=false")
+    start = window_start(sig.size, p)
+    seg = sig[start:start + p.window]
+    out = np.zeros(p.window, dtype=np.float32)
+    out[:seg.size] = seg
+    return out
+
+
 class Cinc2017Af(Task):
     name = "cinc2017-af"
     dataset = "cinc2017"
@@ -183,13 +202,7 @@ class Cinc2017Af(Task):
                 raw = perturb(raw, NATIVE_FS, rec)
             sig = prepare(raw, NATIVE_FS, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
             lengths[i] = sig.size
-            if sig.size < p.window and not p.pad:
-                raise DataError(src.path / "training2017" / f"{rec}.mat", f"window of {p.window} "
-                                f"samples is longer than the record ({sig.size} samples at "
-                                f"{p.fs:g} Hz) and pad=false")
-            start = 0 if p.crop == "start" else max(0, (sig.size - p.window) // 2)
-            seg = sig[start:start + p.window]
-            x[i, :seg.size] = seg
+            x[i] = record_window(sig, p, src.path / "training2017" / f"{rec}.mat")
         progress("cinc2017 recordings", len(recs), len(recs))
         lab = np.array([LABELS.index(labels[r]) for r in recs], dtype=np.int64)
         y = (lab == LABELS.index("A")).astype(np.int64) if p.binary else lab

@@ -100,6 +100,31 @@ def rr_features(r_peaks: np.ndarray, fs: float, local_beats: int) -> np.ndarray:
     return np.stack(feats, axis=1).astype(np.float32)
 
 
+def beat_inputs(raw: np.ndarray, fs_in: float, peaks: np.ndarray, p: MitdbParams, *,
+                keep: np.ndarray | None = None, where: str | Path = "record"
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The task's inputs for the beats of one record: (windows (k, window) float32, RR features
+    (k, 8) float32, number of windows edge-padded).
+
+    `raw` is the record's lead (mV at `fs_in` Hz) and `peaks` the sample positions of all its
+    beats; RR features are computed from all of them, windows and features returned for those
+    in `keep` (default all). The record goes through the task's preprocessing (high-pass at
+    `fs_in`, resampling to `p.fs`, normalisation) and each window starts `p.before` samples
+    before its beat. Training, evaluation and `half predict` all call this one function."""
+    rr = rr_features(peaks, fs_in, p.local_beats)
+    keep = np.ones(peaks.size, dtype=bool) if keep is None else keep
+    sig = prepare(raw, fs_in, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
+    if p.window > sig.size:
+        raise DataError(where, f"window of {p.window} samples is longer than the record "
+                        f"({sig.size} samples at {p.fs:g} Hz)")
+    pos = np.round(peaks[keep] * (p.fs / fs_in)).astype(np.int64)
+    padded = np.pad(sig, p.window, mode="edge")  # beats near an edge keep a full window
+    start = pos - p.before + p.window
+    edge = int(((pos - p.before < 0) | (pos - p.before + p.window > sig.size)).sum())
+    x = padded[start[:, None] + np.arange(p.window)].astype(np.float32)
+    return x, rr[keep], edge
+
+
 class MitdbAami(Task):
     name = "mitdb-aami"
     dataset = "mitdb"
@@ -141,20 +166,14 @@ class MitdbAami(Task):
             is_beat = np.array([s in BEAT_SYMBOLS for s in rec.ann_symbol])
             peaks = rec.ann_sample[is_beat]
             symbols = [s for s, b in zip(rec.ann_symbol, is_beat, strict=True) if b]
-            rr = rr_features(peaks, rec.fs, p.local_beats)
             keep = np.array([s in AAMI for s in symbols])
-            sig = prepare(raw, rec.fs, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
-            if p.window > sig.size:
-                raise DataError(src.path / f"{r}.dat", f"window of {p.window} samples is longer "
-                                f"than the record ({sig.size} samples at {p.fs:g} Hz)")
-            pos = np.round(peaks[keep] * (p.fs / rec.fs)).astype(np.int64)
-            padded = np.pad(sig, p.window, mode="edge")  # beats near an edge keep a full window
-            start = pos - p.before + p.window
-            edge += int(((pos - p.before < 0) | (pos - p.before + p.window > sig.size)).sum())
-            xs.append(padded[start[:, None] + np.arange(p.window)].astype(np.float32))
+            x, side, n_edge = beat_inputs(raw, rec.fs, peaks, p, keep=keep,
+                                          where=src.path / f"{r}.dat")
+            edge += n_edge
+            xs.append(x)
             ys.append(np.array([CLASSES.index(AAMI[s]) for s, k in zip(symbols, keep,
                                                                         strict=True) if k]))
-            sides.append(rr[keep])
+            sides.append(side)
             names.append(np.full(int(keep.sum()), str(r)))
             groups.append(np.full(int(keep.sum()), r))
         progress("mitdb records", len(recs), len(recs))
