@@ -92,7 +92,6 @@ def _genomes(trials) -> list[list[int]]:
 # -- the tiny search -----------------------------------------------------------------------
 def test_tiny_search_end_to_end(tiny_search):
     s, out = tiny_search["summary"], tiny_search["out"]
-    assert tiny_search["seconds"] < 60
     assert s["state"]["trials_done"] == 4 and s["stopped"] == "trials"
     assert s["state"]["generation"] == 1  # two generations of two
     assert s["front"], "at least one feasible candidate"
@@ -483,7 +482,7 @@ BAD_INPUT = [
     (["-p", "window=abc"], "window"),
     (["-c", "nonsense=1"], "nonsense"),
     (["--precheck", "maybe"], "precheck"),
-    (["--sampler", "tpe"], "sampler"),
+    (["--sampler", "cmaes"], "sampler"),
     (["--bogus"], "bogus"),
 ]
 

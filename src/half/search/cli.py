@@ -69,9 +69,15 @@ def status_line(state: dict) -> str:
     cost = "—" if cost is None else f"{cost:.4g}"
     gen = "" if state["generation"] is None else f"gen {state['generation']} · "
     target = f"/{state['trials_target']}" if state["trials_target"] else ""
+    rungs = ""
+    if state.get("rungs"):  # per rung: designs trained there (this run) -> promoted from it
+        rungs = " · rungs " + " | ".join(
+            f"{r['fidelity']:g}x{r['epochs']}: {r['evaluated'] + r['cached']}"
+            + (f"→{r['promoted']}" if r is not state["rungs"][-1] else "")
+            + f" {_fmt_s(r['seconds'])}" for r in state["rungs"])
     return (f"{gen}trials {state['trials_done']}{target} done, {state['running']} running, "
-            f"{state['infeasible']} infeasible · best error {err}, {state['cost_name']} {cost} "
-            f"· {_fmt_s(state['elapsed_s'])} elapsed, ETA {_fmt_s(state['eta_s'])}")
+            f"{state['infeasible']} infeasible · best error {err}, {state['cost_name']} {cost}"
+            f"{rungs} · {_fmt_s(state['elapsed_s'])} elapsed, ETA {_fmt_s(state['eta_s'])}")
 
 
 class LiveStatus:
@@ -134,7 +140,15 @@ class LiveStatus:
 @click.option("--population", type=click.IntRange(min=2), default=16, show_default=True,
               help="NSGA-II population (trials per generation).")
 @click.option("--sampler", default="nsga2", show_default=True,
-              help="nsga2, or random (the baseline).")
+              help="nsga2, tpe (multi-objective TPE with the constant liar), or random (the "
+                   "baseline).")
+@click.option("--rungs", default="", show_default=True, metavar="SHARExEPOCHS,...",
+              help="Costlier fidelities above --fidelity/--epochs, e.g. 0.25x6,1x6: per batch "
+                   "of --population trials the best --promote share (non-dominated sorting on "
+                   "error x cost) is trained again at the next rung; the front uses the "
+                   "highest rung each design reached. Empty: one rung.")
+@click.option("--promote", type=float, default=1 / 3, show_default="1/3",
+              help="Share of a batch's designs promoted to the next rung.")
 @click.option("--seed-arch", "seed_archs", multiple=True, type=click.Path(path_type=Path),
               metavar="FILE",
               help="Warm start: an architecture (.json/.yaml, as `half train --arch` reads) "
@@ -175,8 +189,9 @@ class LiveStatus:
 def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budget: str | None,
                trials: int | None, workers: int | None, study_name: str | None,
                storage: str | None, seed: int, fidelity: float, epochs: int, population: int,
-               sampler: str, seed_archs: tuple[Path, ...], no_seed_presets: bool,
-               rate: float | None, accuracy_floor: float | None, precheck: str,
+               sampler: str, rungs: str, promote: float, seed_archs: tuple[Path, ...],
+               no_seed_presets: bool, rate: float | None, accuracy_floor: float | None,
+               precheck: str,
                reeval_seeds: int, reeval_fidelity: float, reeval_epochs: int | None,
                ray_address: str | None, params: tuple[str, ...], config: tuple[str, ...],
                out_dir: Path, force: bool, data_dir: Path | None, heartbeat_interval: int,
@@ -184,7 +199,7 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
     """Hardware-aware architecture search (NSGA-II): validation error vs the goal's hardware
     cost on the device, under fit and real-time constraints. Never looks at the test split."""
     from half.search.evaluate import SearchSpec
-    from half.search.study import parse_budget, run_search
+    from half.search.study import parse_budget, parse_rungs, run_search
 
     if data_dir is None and isinstance(ctx.obj, dict):
         data_dir = ctx.obj.get("data_dir")
@@ -209,7 +224,8 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
                              heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                              reeval_seeds=reeval_seeds, reeval_fidelity=reeval_fidelity,
                              reeval_epochs=reeval_epochs, force=force,
-                             seed_presets=not no_seed_presets, seed_archs=seed_archs)
+                             seed_presets=not no_seed_presets, seed_archs=seed_archs,
+                             rungs=parse_rungs(rungs), promote=promote)
     if as_json:
         _ui.emit_json(summary)
         return
@@ -233,6 +249,16 @@ def _print_summary(s: dict) -> None:
         table.add_row(str(r["trial"]), str(r["arch_hash"]), f"{r['val_metric']:.4f}",
                       f"{r['error']:.4f}", f"{r['cost']:.4g}", str(r["params"]), str(r["macs"]))
     _ui.out.print(table)
+    rungs = (s.get("rungs") or {}).get("this_run") or []
+    if len(rungs) > 1:
+        t = Table("rung", "share x epochs", "trained", "cached", "promoted", "told at it",
+                  "seconds", title=f"rungs (this run; promote {s['rungs']['promote']:.2g} of "
+                  "each batch)")
+        for r in rungs:
+            t.add_row(str(r["rung"]), f"{r['fidelity']:g} x {r['epochs']}", str(r["evaluated"]),
+                      str(r["cached"]), str(r["promoted"]), str(r["told"]),
+                      f"{r['seconds']:.0f}")
+        _ui.out.print(t)
     hv = s["hypervolume"]
     _ui.out.print(f"hypervolume (error x log10 {cost[1]}, ref {hv['reference_point']}): "
                   f"{hv['hypervolume'][s['sampler']]:.4g}")

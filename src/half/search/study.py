@@ -58,7 +58,7 @@ from half.search.executors import Executor, default_workers, make_executor
 from half.search.pareto import compare, pareto_front
 from half.search.seeds import SEED_ATTR, enqueue_seeds, resolve_seeds
 
-SAMPLERS = ("nsga2", "random")
+SAMPLERS = ("nsga2", "tpe", "random")
 GEN_KEY = "NSGAIISampler:generation"  # where NSGAIISampler keeps a trial's generation
 Progress = Callable[[dict], None]
 
@@ -118,23 +118,31 @@ def make_sampler(kind: str, seed: int, population: int):
 
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    if kind == "tpe":  # multi-objective TPE; the constant liar keeps parallel workers apart
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
+                                          n_startup_trials=population)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ConfigError("sampler", f"one of {', '.join(SAMPLERS)}, not {kind!r}")
 
 
-def _identity(spec: SearchSpec, space: Space, sampler: str, population: int) -> dict:
+def _identity(spec: SearchSpec, space: Space, sampler: str, population: int,
+              rungs: tuple = (), promote: float = 1 / 3) -> dict:
     d = spec.resolved().to_dict()
     d.pop("threads")
-    return {"spec": d, "genes": [list(g) for g in space.genes()],
-            "space": json.loads(json.dumps(dataclasses.asdict(space))), "sampler": sampler,
-            "population": population if sampler == "nsga2" else None}
+    out = {"spec": d, "genes": [list(g) for g in space.genes()],
+           "space": json.loads(json.dumps(dataclasses.asdict(space))), "sampler": sampler,
+           "population": population if sampler != "random" or rungs else None}
+    if rungs:  # a single-rung study keeps the identity it had before rungs existed
+        out["rungs"] = [[float(f), int(e)] for f, e in rungs]
+        out["promote"] = float(promote)
+    return out
 
 
 def open_study(spec: SearchSpec, out_dir: Path, *, study_name: str | None = None,
                storage: str | None = None, sampler: str = "nsga2", population: int = 16,
                space: Space | None = None, heartbeat_interval: int = 10,
-               grace_period: int | None = None):
+               grace_period: int | None = None, rungs: tuple = (), promote: float = 1 / 3):
     """Create or resume the study; a resumed one must have been made with the same settings."""
     import optuna
 
@@ -147,7 +155,7 @@ def open_study(spec: SearchSpec, out_dir: Path, *, study_name: str | None = None
     study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                 directions=["minimize", "minimize"],
                                 sampler=make_sampler(sampler, spec.seed, population))
-    ident = _identity(spec, space, sampler, population)
+    ident = _identity(spec, space, sampler, population, rungs, promote)
     old = study.user_attrs.get("half")
     if old is None:
         study.set_user_attr("half", ident)
@@ -256,6 +264,11 @@ class _Pending:
     arch_hash: str | None
     trials: list  # optuna Trials waiting for this evaluation
     started: float
+    rung: int = 0  # the fidelity rung this evaluation runs at
+    batch: int = 0  # the trials' batch (NSGA-II: their generation), see Search._batch_of
+    history: dict = dataclasses.field(default_factory=dict)  # rung -> validation metric
+    rec: dict | None = None  # the result at `rung` while parked
+    cached: bool = False
 
 
 class Search:
@@ -269,7 +282,8 @@ class Search:
                  space: Space | None = None, progress: Progress | None = None,
                  heartbeat_interval: int = 10, grace_period: int | None = None,
                  keep_runs: bool = True, seed_presets: bool = True,
-                 seed_archs: tuple[str | Path, ...] | list[str | Path] = ()) -> None:
+                 seed_archs: tuple[str | Path, ...] | list[str | Path] = (),
+                 rungs: tuple | list = (), promote: float = 1 / 3) -> None:
         if trials is None and time_budget_s is None:
             raise ConfigError("budget", "give a number of trials, a wall-time budget, or both")
         if trials is not None and trials < 1:
@@ -287,7 +301,18 @@ class Search:
                               f"{heartbeat_interval}")
         if data_dir is not None and not Path(data_dir).is_dir():
             raise ConfigError("data_dir", f"{data_dir}: no such folder")
+        if not 0 < promote < 1:
+            raise ConfigError("promote", f"must lie in (0, 1), got {promote}")
         self.spec = spec.resolved()
+        self.rungs = tuple(parse_rungs(rungs)) if isinstance(rungs, str) else \
+            tuple((float(f), int(e)) for f, e in rungs)
+        self.promote = float(promote)
+        # rung 0 is the spec's own fidelity; each further rung trains on more windows or for
+        # more epochs (its own SearchSpec, so its results are cached apart)
+        self.rung_specs = [self.spec] + [
+            dataclasses.replace(self.spec, fidelity=f, epochs=e, precheck="bits").resolved()
+            for f, e in self.rungs]
+        _check_ladder([(s.fidelity, s.epochs) for s in self.rung_specs])
         self.space = space or Space()
         self.spec.arch_shape()  # task parameters are valid
         # warm start: read and check every seed before anything is written
@@ -306,6 +331,11 @@ class Search:
         self.names = [name for name, _ in self.space.genes()]
         self.dists = gene_distributions(self.space)
         self.pending: dict[int, _Pending] = {}  # by the number of its first trial
+        # trained at a rung below the top, waiting for their batch's promotion decision
+        self.parked: dict[int, _Pending] = {}
+        self.rung_stats = [{"evaluated": 0, "cached": 0, "promoted": 0, "told": 0,
+                            "seconds": 0.0} for _ in self.rung_specs]
+        self._out_of_time = False
         self.stats = {"told": 0, "evaluated": 0, "cached": 0, "infeasible": 0, "failed": 0,
                       "eval_seconds": [], "trained_seconds": []}
         self._lock = threading.Lock()
@@ -317,7 +347,8 @@ class Search:
         self.study, self.url = open_study(
             self.spec, self.out_dir, study_name=self.study_name, storage=self.storage,
             sampler=self.sampler, population=self.population, space=self.space,
-            heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
+            heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period,
+            rungs=self.rungs, promote=self.promote)
         self.storage_obj = self.study._storage
         self._recover_stale()
         self._warm_start()
@@ -334,6 +365,10 @@ class Search:
             while True:
                 out_of_time = (self.time_budget_s is not None
                                and time.monotonic() - t_start >= self.time_budget_s)
+                self._out_of_time = out_of_time
+                # a batch whose rung is complete: promote its best, tell the rest (out of
+                # time: no promotion starts, every parked trial is told at its rung)
+                self._promote(final=out_of_time)
                 while not out_of_time and self._busy() < self.executor.workers \
                         and self._can_ask():
                     self._ask_one()
@@ -357,7 +392,7 @@ class Search:
             stop_heart.set()
             interrupted = stopped == "interrupted" or any(not p.future.done()
                                                           for p in self.pending.values())
-            if self.pending:
+            if self.pending or self.parked:
                 self._abandon()
             self.executor.close(cancel=interrupted)
             self.summary = self._summary(t_start, stopped)
@@ -367,6 +402,10 @@ class Search:
 
     def _busy(self) -> int:
         return len(self.pending)
+
+    def _held(self) -> list:
+        """This process's trials not yet told: evaluating, or parked between rungs."""
+        return [t for p in (*self.pending.values(), *self.parked.values()) for t in p.trials]
 
     def _finished(self) -> int:
         from optuna.trial import TrialState
@@ -380,7 +419,7 @@ class Search:
 
         trials = self.study.get_trials(deepcopy=False)
         complete = sum(t.state == TrialState.COMPLETE for t in trials)
-        running = sum(len(p.trials) for p in self.pending.values())
+        running = len(self._held())
         if self.trials is not None and complete + running >= self.trials:
             return False
         if self.sampler != "nsga2":
@@ -391,13 +430,13 @@ class Search:
         if any(t.state == TrialState.RUNNING and t.number not in self._mine()
                and t.number not in self._foreign for t in trials):
             return False  # a trial of a killed run that has not gone stale yet
-        mine = [self._generation(t) for p in self.pending.values() for t in p.trials]
-        if count >= self.population:
-            return not mine
+        mine = [self._generation(t) for t in self._held()]
+        if count >= self.population:  # a new trial opens (or joins) generation top + 1
+            return sum(g == top + 1 for g in mine) < self.population
         return count + sum(g == top for g in mine) < self.population
 
     def _mine(self) -> set[int]:
-        return {t.number for p in self.pending.values() for t in p.trials}
+        return {t.number for t in self._held()}
 
     def _generation(self, trial) -> int:
         return self.storage_obj.get_trial_system_attrs(trial._trial_id).get(GEN_KEY, -1)
@@ -438,7 +477,10 @@ class Search:
             rec = self.results.get(self.spec, arch_hash)
             if rec is not None:
                 self.stats["cached"] += 1
-                self._tell(trial, {**rec, "genome": genome}, cached=True)
+                self.rung_stats[0]["cached"] += 1
+                self._arrive(_Pending(None, self.spec, genome, arch_hash, [trial],
+                                      time.monotonic(), batch=self._batch_of(trial)), rec,
+                             cached=True)
                 return
             for p in self.pending.values():  # the same network is being evaluated already
                 if p.arch_hash == arch_hash and p.spec == self.spec:
@@ -446,7 +488,7 @@ class Search:
                     return
             fut = self.executor.submit(self.spec, genome)
             self.pending[trial.number] = _Pending(fut, self.spec, genome, arch_hash, [trial],
-                                                  time.monotonic())
+                                                  time.monotonic(), batch=self._batch_of(trial))
             return
         if rec.get("arch_hash") is not None:
             self.results.put(self.spec, rec, {})
@@ -479,15 +521,108 @@ class Search:
         self.stats["eval_seconds"].append(rec["seconds"].get("total", 0.0))
         if rec["trained"]:
             self.stats["trained_seconds"].append(rec["seconds"].get("total", 0.0))
+        self.rung_stats[p.rung]["evaluated"] += 1
+        self.rung_stats[p.rung]["seconds"] += rec["seconds"].get("total", 0.0)
         rec = self.results.put(p.spec, rec, files)
+        self._arrive(p, rec, cached=False)
+
+    # -- rungs (multi-fidelity, successive halving per batch) --------------------------------
+    def _batch_of(self, trial) -> int:
+        """Promotion decisions are taken per batch of `population` trials: an NSGA-II
+        generation, or consecutive trial numbers for the other samplers. A batch's decision
+        reads only its own results, so it does not depend on which worker finished first."""
+        if self.sampler == "nsga2":
+            return self._generation(trial)
+        return trial.number // self.population
+
+    def _arrive(self, p: _Pending, rec: dict, cached: bool) -> None:
+        """A result at rung p.rung: parked for its batch's promotion decision when a costlier
+        rung exists and the design is trained and buildable; told otherwise."""
+        history = {**p.history, str(p.rung): rec.get("val_metric")}
+        rec = {**rec, "rung": p.rung, "rung_metrics": history}
+        cons = rec.get("constraints") or {}
+        buildable = all(cons.get(k, 0.0) <= 0 for k in ("valid", "fits", "rate"))
+        if p.rung < len(self.rung_specs) - 1 and rec.get("trained") and buildable:
+            p.rec, p.history, p.cached, p.future = rec, history, cached, None
+            self.parked[p.trials[0].number] = p
+            return
+        self._tell_all(p, rec, cached)
+
+    def _tell_all(self, p: _Pending, rec: dict, cached: bool) -> None:
         for i, t in enumerate(p.trials):
             self._tell(t, {**rec, "genome": [int(t.params[n]) for n in self.names]},
-                       cached=i > 0)
+                       cached=cached or i > 0)
+        if rec.get("trained"):
+            self.rung_stats[rec.get("rung", 0)]["told"] += len(p.trials)
+
+    def _may_ask(self) -> bool:
+        """Whether this run may still ask trials (a batch that cannot grow is complete)."""
+        from optuna.trial import TrialState
+
+        if self._out_of_time:
+            return False
+        if self.trials is None:
+            return True
+        complete = len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        return complete + len(self._held()) < self.trials
+
+    def _batch_size(self, batch: int) -> int:
+        from optuna.trial import TrialState
+
+        n = 0
+        for t in self.study.get_trials(deepcopy=False,
+                                       states=(TrialState.COMPLETE, TrialState.RUNNING)):
+            b = t.system_attrs.get(GEN_KEY, -1) if self.sampler == "nsga2" else \
+                t.number // self.population
+            n += b == batch
+        return n
+
+    def _batch_ready(self, batch: int, rung: int) -> bool:
+        if any(q.batch == batch and q.rung <= rung for q in self.pending.values()):
+            return False
+        return not self._may_ask() or self._batch_size(batch) >= self.population
+
+    def _promote(self, final: bool = False) -> None:
+        """For every batch whose rung is complete: the best `promote` share of its designs
+        (non-dominated sorting on error x cost at that rung, then error) go to the next rung;
+        the others are told at this rung. `final`: no promotion, every parked trial is told."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for key, p in self.parked.items():
+            groups.setdefault((p.batch, p.rung), []).append(key)
+        for (batch, rung), keys in sorted(groups.items()):
+            if not final and not self._batch_ready(batch, rung):
+                continue
+            entries = [self.parked.pop(k) for k in sorted(keys)]
+            chosen = set() if final else promoted(entries, self.promote)
+            for p in entries:
+                if p.arch_hash in chosen:
+                    self._next_rung(p)
+                else:
+                    self._tell_all(p, p.rec, p.cached)
+
+    def _next_rung(self, p: _Pending) -> None:
+        rung = p.rung + 1
+        spec = self.rung_specs[rung]
+        self.rung_stats[p.rung]["promoted"] += 1
+        q = _Pending(None, spec, p.genome, p.arch_hash, list(p.trials), time.monotonic(),
+                     rung=rung, batch=p.batch, history=p.history)
+        hit = self.results.get(spec, p.arch_hash)
+        if hit is not None:
+            self.rung_stats[rung]["cached"] += 1
+            self._arrive(q, hit, cached=True)
+            return
+        for other in self.pending.values():  # the same network at the same rung already runs
+            if other.arch_hash == p.arch_hash and other.spec == spec:
+                other.trials.extend(p.trials)
+                return
+        q.future = self.executor.submit(spec, p.genome)
+        self.pending[p.trials[0].number] = q
 
     def _tell(self, trial, rec: dict, cached: bool) -> None:
         for name, value in rec["constraints"].items():
             trial.set_constraint(name, value)
-        for key in ("arch_hash", "status", "stage", "trained", "val_metric", "cost", "reason"):
+        for key in ("arch_hash", "status", "stage", "trained", "val_metric", "cost", "reason",
+                    "rung", "rung_metrics"):
             trial.set_user_attr(key, rec.get(key))
         trial.set_user_attr("cached", cached)
         trial.set_user_attr("seconds", 0.0 if cached else rec["seconds"].get("total", 0.0))
@@ -501,14 +636,16 @@ class Search:
         from optuna.trial import TrialState
 
         retry = self.storage_obj.get_heartbeat_stale_trial_callback()
-        for p in self.pending.values():
-            p.future.cancel()
+        for p in (*self.pending.values(), *self.parked.values()):
+            if p.future is not None:
+                p.future.cancel()
             for t in p.trials:
                 with contextlib.suppress(Exception):
                     self.study.tell(t, state=TrialState.FAIL)
                     if retry is not None:
                         retry(self.study, self.study.get_trials(deepcopy=False)[t.number])
         self.pending.clear()
+        self.parked.clear()
 
     def _recover_stale(self) -> None:
         """Trials left RUNNING by a killed run: wait until their heartbeat is stale, then they
@@ -540,7 +677,7 @@ class Search:
 
     def _heartbeat(self, stop: threading.Event) -> None:
         while not stop.wait(self.heartbeat_interval):
-            for p in list(self.pending.values()):
+            for p in [*self.pending.values(), *self.parked.values()]:
                 for t in list(p.trials):
                     with contextlib.suppress(Exception):
                         self.storage_obj.record_heartbeat(t._trial_id)
@@ -562,7 +699,7 @@ class Search:
                 self.spec.cost_name: min((t.values[1] for t in feasible), default=None)}
         gens = [t.system_attrs.get(GEN_KEY, 0) for t in trials]
         elapsed = time.monotonic() - t_start
-        running = sum(len(p.trials) for p in self.pending.values())
+        running = len(self._held())
         eta = None
         secs = self.stats["eval_seconds"]
         if self.trials is not None:
@@ -581,7 +718,18 @@ class Search:
                 "cached_this_run": self.stats["cached"], "failed_this_run": self.stats["failed"],
                 "feasible": len(feasible), "infeasible": len(complete) - len(feasible),
                 "best": best, "cost_name": self.spec.cost_name, "elapsed_s": elapsed,
-                "eta_s": eta, "workers": self.executor.workers, "backend": self.executor.kind}
+                "eta_s": eta, "workers": self.executor.workers, "backend": self.executor.kind,
+                "rungs": self.rung_state() if len(self.rung_specs) > 1 else None}
+
+    def rung_state(self) -> list[dict]:
+        """Per rung: its fidelity, evaluations (this run), cache hits, designs promoted from
+        it, trials told at it, trials waiting at it, and the seconds spent there."""
+        out = []
+        for r, (spec, st) in enumerate(zip(self.rung_specs, self.rung_stats, strict=True)):
+            out.append({"rung": r, "fidelity": spec.fidelity, "epochs": spec.epochs, **st,
+                        "running": sum(p.rung == r for p in self.pending.values()),
+                        "parked": sum(p.rung == r for p in self.parked.values())})
+        return out
 
     def records(self) -> list[dict]:
         """The record of every COMPLETE trial (from the cache; its trial number added)."""
@@ -589,12 +737,15 @@ class Search:
 
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            rec = self.results.get(self.spec, t.user_attrs.get("arch_hash")) or {
+            rung = min(int(t.user_attrs.get("rung") or 0), len(self.rung_specs) - 1)
+            rec = self.results.get(self.rung_specs[rung], t.user_attrs.get("arch_hash")) or {
                 "arch_hash": t.user_attrs.get("arch_hash"), "status": t.user_attrs.get("status"),
                 "trained": t.user_attrs.get("trained"), "val_metric": t.user_attrs.get(
                     "val_metric"), "error": t.values[0], "cost": t.user_attrs.get("cost"),
                 "constraints": t.constraints, "reason": t.user_attrs.get("reason")}
-            rec = {**rec, "trial": t.number, "genome": [int(t.params[n]) for n in self.names],
+            rec = {**rec, "trial": t.number, "rung": rung,
+                   "rung_metrics": t.user_attrs.get("rung_metrics"),
+                   "genome": [int(t.params[n]) for n in self.names],
                    "feasible": all(v <= 0 for v in t.constraints.values()),
                    "seeded": t.user_attrs.get(SEED_ATTR)}
             out.append(rec)
@@ -618,6 +769,8 @@ class Search:
                          if trained else None,
                          "evaluations_per_hour": 3600 * len(secs) / elapsed if elapsed else None},
             "statuses": _count(r.get("status") for r in records),
+            "rungs": {"ladder": [[s.fidelity, s.epochs] for s in self.rung_specs],
+                      "promote": self.promote, "this_run": self.rung_state()},
             "warm_start": {"seeded": self.study.user_attrs.get("half_seeds", []),
                            "notes": self.seed_notes},
             "front": [_brief(r) for r in front],
@@ -628,6 +781,57 @@ class Search:
                   "cost_name": self.spec.cost_name, "front": front}
         write_json_atomic(self.out_dir / "pareto.json", pareto)
         return summary
+
+
+def parse_rungs(text: str | None) -> list[tuple[float, int]]:
+    """The rungs above the search's own fidelity: "0.25x6,1x6" -> [(0.25, 6), (1.0, 6)]
+    (share of the training windows x epochs); "" or "none" -> []."""
+    if text is None or str(text).strip().lower() in ("", "none"):
+        return []
+    out = []
+    for item in str(text).split(","):
+        f, sep, e = item.strip().lower().partition("x")
+        try:
+            out.append((float(f), int(e)))
+        except ValueError:
+            raise ConfigError("rungs", f"expected SHARExEPOCHS items such as 0.25x6,1x6, got "
+                              f"{item.strip()!r}") from None
+        if not sep:
+            raise ConfigError("rungs", f"expected SHARExEPOCHS, got {item.strip()!r}")
+    return out
+
+
+def _check_ladder(ladder: list[tuple[float, int]]) -> None:
+    for (f0, e0), (f1, e1) in zip(ladder, ladder[1:], strict=False):
+        if not 0 < f1 <= 1 or e1 < 1:
+            raise ConfigError("rungs", f"a rung needs a share in (0, 1] and >= 1 epoch, got "
+                              f"{f1}x{e1}")
+        if f1 < f0 or e1 < e0 or (f1, e1) == (f0, e0):
+            raise ConfigError("rungs", f"each rung must train on more windows or for more "
+                              f"epochs than the one below: {f0}x{e0} then {f1}x{e1}")
+
+
+def promoted(entries: list, share: float) -> set[str]:
+    """Architecture hashes of the best `share` (at least one) of a batch's designs at one rung:
+    non-dominated sorting on (error, cost), ties by error then trial number."""
+    import math as _math
+
+    best: dict[str, tuple] = {}
+    for p in entries:
+        h = p.arch_hash
+        if h not in best:
+            best[h] = (float(p.rec["error"]), float(p.rec["cost"]), p.trials[0].number)
+    hashes = list(best)
+    level: dict[str, int] = {}
+    rest, k = list(hashes), 0
+    while rest:
+        front = pareto_front([best[h][:2] for h in rest])
+        for i in front:
+            level[rest[i]] = k
+        rest = [h for i, h in enumerate(rest) if i not in set(front)]
+        k += 1
+    order = sorted(hashes, key=lambda h: (level[h], best[h][0], best[h][2]))
+    return set(order[:max(1, _math.ceil(share * len(hashes)))])
 
 
 def _count(items) -> dict:
