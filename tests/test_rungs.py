@@ -137,3 +137,16 @@ def test_rung_ladders_are_checked():
         Search(SPEC, "/nonexistent", trials=2, rungs=[(0.5, 4), (0.25, 6)])
     with pytest.raises(ConfigError, match="promote"):
         Search(SPEC, "/nonexistent", trials=2, rungs=RUNGS, promote=1.0)
+
+
+def test_half_run_takes_the_sampler_and_the_ladder():
+    from half.run.pipeline import RunSettings
+
+    s = RunSettings(sampler="tpe", rungs="0.25x4", promote=0.5)
+    assert (s.sampler, s.rungs, s.promote) == ("tpe", "0.25x4", 0.5)
+    with pytest.raises(ConfigError, match="sampler"):
+        RunSettings(sampler="cmaes")
+    with pytest.raises(ConfigError, match="rungs"):
+        RunSettings(rungs="0.25")
+    with pytest.raises(ConfigError, match="promote"):
+        RunSettings(rungs="0.25x4", promote=0)

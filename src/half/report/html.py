@@ -195,7 +195,7 @@ def _pareto(run: dict) -> str:
     body = [
         svg,
         f'<p class="how">{s["trials_done"]} trials ({s["feasible"]} feasible, '
-        f"{s['infeasible']} infeasible) of the NSGA-II study <code>{escape(s['study'])}"
+        f"{s['infeasible']} infeasible) of the study <code>{escape(s['study'])}"
         f"</code>, {s['seconds_used']:.0f} s of search, {s['workers']} worker(s) "
         f"({escape(s['backend'])}). Circles: one per evaluated architecture, error "
         f"on the validation split after training at search fidelity "
@@ -203,6 +203,25 @@ def _pareto(run: dict) -> str:
         f'costs are <span class="est">estimates</span> of the cost model for the folding '
         f"of the goal. Diamonds: the front trained again (see below).{hv_text}</p>",
     ]
+    rungs = (s.get("rungs") or {}).get("this_run") or []
+    if len(rungs) > 1:  # multi-fidelity: where the search's time went
+        body.append(
+            f'<p class="how">Rungs: every candidate trains at rung 0; per batch of trials the '
+            f"best {s['rungs']['promote']:.2g} (non-dominated sorting on error × cost) trains "
+            "again at the next rung, and the front uses the highest rung a design reached. "
+            "Counts are this run's (a resumed search counts from its restart).</p>"
+        )
+        body.append(
+            table(
+                ["rung", "share × epochs", "trained", "cache hits", "promoted", "told at it",
+                 "seconds"],
+                [
+                    [r["rung"], f"{r['fidelity']:g} × {r['epochs']}", r["evaluated"],
+                     r["cached"], r["promoted"], r["told"], f"{r['seconds']:.0f}"]
+                    for r in rungs
+                ],
+            )
+        )
     return _section("Pareto front", "pareto", "\n".join(body))
 
 

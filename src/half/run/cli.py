@@ -145,6 +145,26 @@ class RunConsole:
     help="NSGA-II population (trials per generation).",
 )
 @click.option(
+    "--sampler",
+    default="nsga2",
+    show_default=True,
+    help="The search's sampler: nsga2, tpe, or random (the control).",
+)
+@click.option(
+    "--rungs",
+    default="",
+    metavar="SHARExEPOCHS,...",
+    help="Costlier search fidelities above --fidelity/--epochs (e.g. 0.25x4): each batch's "
+    "best --promote share is trained again there (see `half search --help`).",
+)
+@click.option(
+    "--promote",
+    type=float,
+    default=1 / 3,
+    show_default="1/3",
+    help="Share of a batch of --population trials promoted to the next rung.",
+)
+@click.option(
     "--precheck",
     default="export",
     show_default=True,
@@ -246,6 +266,9 @@ def run_cmd(
     fidelity: float,
     epochs: int,
     population: int,
+    sampler: str,
+    rungs: str,
+    promote: float,
     precheck: str,
     rate: float | None,
     reeval_seeds: int,
@@ -295,6 +318,9 @@ def run_cmd(
         fidelity=fidelity,
         epochs=epochs,
         population=population,
+        sampler=sampler,
+        rungs=rungs,
+        promote=promote,
         precheck=precheck,
         rate=rate,
         reeval_seeds=reeval_seeds,

@@ -79,7 +79,10 @@ class RunSettings:
     seed: int = 0  # search sampler and training seed (re-evaluation: seed+1 ...)
     fidelity: float = 0.1  # share of the training windows a search candidate trains on
     epochs: int = 6  # training epochs of a search candidate
-    population: int = 16  # NSGA-II population
+    population: int = 16  # NSGA-II population (trials per generation; a batch for the rungs)
+    sampler: str = "nsga2"  # the search's sampler: nsga2, tpe or random (the control)
+    rungs: str = ""  # costlier search fidelities above (fidelity, epochs): "0.25x4,1x6"
+    promote: float = 1 / 3  # share of a batch promoted to the next rung
     precheck: str = "export"  # hardware check before training a candidate (export, bits, off)
     rate: float | None = None  # required inferences/s (None: the task's real-time rate)
     reeval_seeds: int = 1  # seeds each front design is trained again with
@@ -106,6 +109,13 @@ class RunSettings:
             raise ConfigError("verify_windows", f"must be at least 3, got {self.verify_windows}")
         if self.population < 2:
             raise ConfigError("population", f"must be at least 2, got {self.population}")
+        from half.search.study import SAMPLERS, parse_rungs
+
+        if self.sampler not in SAMPLERS:
+            raise ConfigError("sampler", f"one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
+        parse_rungs(self.rungs)
+        if not 0 < self.promote < 1:
+            raise ConfigError("promote", f"must lie in (0, 1), got {self.promote}")
         if self.reference is not None and not str(self.reference).strip():
             raise ConfigError(
                 "reference",

@@ -111,7 +111,7 @@ def _points(cache: Path) -> list[dict]:
 
 
 def search(ctx: Ctx) -> tuple[dict, dict]:
-    from half.search.study import parse_budget, run_search
+    from half.search.study import parse_budget, parse_rungs, run_search
 
     s = ctx.settings
     trials, seconds = parse_budget(s.budget)
@@ -142,6 +142,9 @@ def search(ctx: Ctx) -> tuple[dict, dict]:
         time_budget_s=remaining,
         workers=ctx.workers,
         population=s.population,
+        sampler=s.sampler,
+        rungs=parse_rungs(s.rungs),
+        promote=s.promote,
         data_dir=ctx.data_dir,
         space=ctx.space,
         progress=progress,
@@ -168,6 +171,7 @@ def search(ctx: Ctx) -> tuple[dict, dict]:
         "seconds_used": round(used, 1),
         "this_run": summary["this_run"],
         "statuses": summary["statuses"],
+        "rungs": summary.get("rungs"),
         "hypervolume": summary["hypervolume"],
         "backend": summary["backend"],
         "workers": summary["workers"],
@@ -429,6 +433,8 @@ def commands(ctx: Ctx) -> dict[str, str]:
         "search": f"{half} search --task {s.task} {target} --budget {s.budget} --seed {s.seed} "
         f"--fidelity {s.fidelity:g} --epochs {s.epochs} --population {s.population} "
         f"--precheck {s.precheck}"
+        + (f" --sampler {s.sampler}" if s.sampler != "nsga2" else "")
+        + (f" --rungs {s.rungs} --promote {s.promote:.4g}" if s.rungs else "")
         + "".join(f" -p {k}={v}" for k, v in s.task_params.items())
         + "".join(f" -c {k}={v}" for k, v in s.train_options.items())
         + "".join(f" --seed-arch {a}" for a in s.seed_archs)
@@ -452,12 +458,15 @@ def commands(ctx: Ctx) -> dict[str, str]:
 STAGES = (
     Stage(
         "search",
-        "NSGA-II search (validation error vs the goal's hardware cost)",
+        "search (validation error vs the goal's hardware cost)",
         search,
         settings=lambda ctx: {
             **_identity(ctx),
             "budget": ctx.settings.budget,
             "population": ctx.settings.population,
+            "sampler": ctx.settings.sampler,
+            "rungs": ctx.settings.rungs,
+            "promote": ctx.settings.promote,
             "seed_presets": ctx.settings.seed_presets,
             "seed_archs": list(ctx.settings.seed_archs),
         },
