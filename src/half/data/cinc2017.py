@@ -2,7 +2,9 @@
 """`cinc2017-af`: rhythm classes of the PhysioNet/CinC Challenge 2017 single-lead recordings.
 
 Classes N (normal), A (atrial fibrillation), O (other rhythm), ~ (noisy), or AF-vs-rest with
-`binary=true`. One fixed-length window per recording (cropped or zero-padded). The record-level
+`binary=true`. One fixed-length window per recording (cropped or zero-padded); with
+`rr_features=true` each window also carries eight RR-irregularity side inputs computed from the
+beats the QRS detector finds in it (`half.data.rhythm`). The record-level
 train/val/test split is stratified by class with a fixed seed and kept in a CSV file: the default
 one ships with half (`half/data/splits/`), others are written to the cache on first use.
 """
@@ -14,6 +16,7 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from half._io import write_bytes_atomic
 from half.data._locate import DataSource, cache_dir
 from half.data._wfdb import read_record
 from half.data.preprocess import check_highpass, check_normalize, prepare
+from half.data.rhythm import RHYTHM_FEATURES, beat_times, window_features
 from half.data.task import SPLITS, Perturb, Progress, Task, TaskData
 from half.errors import ConfigError, DataError
 
@@ -45,6 +49,13 @@ class CincParams:
     # amplitude normalisation after the high-pass (half.data.preprocess): "none" (mV) or
     # "record" (each recording divided by its robust amplitude: independent of the device's gain)
     normalize: str = "none"
+    # RR-irregularity side inputs per window (half.data.rhythm: beats from the QRS detector on
+    # the preprocessed record at 300 Hz); false = no side inputs, as before this parameter
+    rr_features: bool = False
+
+    # added after prepared caches and task.json files existed: left out of param_dict (so of
+    # cache keys and task.json) while at their default, so that those stay as they were
+    OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("rr_features",)
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -131,6 +142,20 @@ def record_window(sig: np.ndarray, p: CincParams, where: str | Path = "record") 
     return out
 
 
+def window_rr_features(raw: np.ndarray, fs_in: float, p: CincParams, starts: list[int],
+                       progress: Progress | None = None) -> np.ndarray:
+    """(k, 8) float32 RR-irregularity side inputs (`half.data.rhythm.RHYTHM_FEATURES`) of the
+    windows of a recording that start at `starts` (samples at `p.fs`, as `window_start` gives).
+
+    `raw` is the recording's lead (mV at `fs_in` Hz). Beats are detected once on the task's
+    preprocessing at `fs_in` (high-pass, normalisation); each window keeps those in its
+    `p.window` samples. Training, evaluation and `half predict` all call this one function."""
+    times = beat_times(raw, fs_in, highpass_hz=p.highpass, normalize_rule=p.normalize,
+                       progress=progress)
+    s = np.asarray(starts, dtype=np.float64)
+    return window_features(times, np.stack([s, s + p.window], axis=1) / p.fs)
+
+
 class Cinc2017Af(Task):
     name = "cinc2017-af"
     dataset = "cinc2017"
@@ -139,6 +164,10 @@ class Cinc2017Af(Task):
     @property
     def classes(self) -> tuple[str, ...]:
         return BINARY if self.params.binary else LABELS
+
+    @property
+    def side_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return RHYTHM_FEATURES if self.params.rr_features else ()
 
     def labels_path(self, src: DataSource) -> Path:
         given = Path(self.params.labels).expanduser()
@@ -193,6 +222,7 @@ class Cinc2017Af(Task):
                             f"({len(missing)} records missing)")
         recs = sorted(labels)
         x = np.zeros((len(recs), p.window), dtype=np.float32)
+        side = np.zeros((len(recs), len(RHYTHM_FEATURES)), dtype=np.float32)
         lengths = np.zeros(len(recs), dtype=np.int64)
         for i, rec in enumerate(recs):
             if i % 250 == 0:
@@ -203,9 +233,12 @@ class Cinc2017Af(Task):
             sig = prepare(raw, NATIVE_FS, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
             lengths[i] = sig.size
             x[i] = record_window(sig, p, src.path / "training2017" / f"{rec}.mat")
+            if p.rr_features:
+                side[i] = window_rr_features(raw, NATIVE_FS, p, [window_start(sig.size, p)])[0]
         progress("cinc2017 recordings", len(recs), len(recs))
         lab = np.array([LABELS.index(labels[r]) for r in recs], dtype=np.int64)
         y = (lab == LABELS.index("A")).astype(np.int64) if p.binary else lab
+        extra = {"side": side} if p.rr_features else {}
         return {
             "x": x,
             "y": y,
@@ -213,6 +246,7 @@ class Cinc2017Af(Task):
             "record": np.array(recs),
             "padded": np.int64((lengths < p.window).sum()),
             "cropped": np.int64((lengths > p.window).sum()),
+            **extra,
         }, p.fs
 
     def summary(self, data: TaskData) -> dict:

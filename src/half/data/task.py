@@ -138,7 +138,16 @@ class Task(ABC):
         return cls(cls.Params(**kwargs))
 
     def param_dict(self) -> dict:
-        return dataclasses.asdict(self.params)
+        """The parameters as JSON-ready values: what task.json and the cache key hold.
+
+        Parameters a task's Params lists in `OMIT_AT_DEFAULT` (added after prepared caches and
+        task.json files existed) are left out while at their default, so adding one changes no
+        existing cache key and no task.json; reading such a file gives the default back."""
+        out = dataclasses.asdict(self.params)
+        for f in dataclasses.fields(self.params):
+            if f.name in getattr(self.params, "OMIT_AT_DEFAULT", ()) and out[f.name] == f.default:
+                del out[f.name]
+        return out
 
     # -- what subclasses provide ------------------------------------------------------------
     @property
@@ -159,6 +168,8 @@ class Task(ABC):
     def warnings(self, src: DataSource, arrays: dict[str, np.ndarray]) -> list[str]:
         return []
 
+    # names of the side inputs `build` returns; a task whose side inputs depend on its
+    # parameters (cinc2017-af's rr_features) makes this a property
     side_names: ClassVar[tuple[str, ...]] = ()
 
     # -- shared machinery -------------------------------------------------------------------

@@ -165,6 +165,11 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     if arch.window != tr.x.shape[1] or arch.n_classes != len(data.classes):
         raise ConfigError("arch", f"expects window {arch.window} and {arch.n_classes} classes; "
                           f"the task gives {tr.x.shape[1]} and {len(data.classes)}")
+    given = 0 if tr.side is None else tr.side.shape[1]
+    if arch.side_inputs > given:
+        raise ConfigError("side_inputs", f"the architecture takes {arch.side_inputs} side "
+                          f"inputs; {data.task} with these parameters gives {given}"
+                          + (f" ({', '.join(data.side_names)})" if given else ""))
     idx = _subsample(tr.y, cfg.train_fraction, rng)
     x_tr, y_tr = tr.x[idx], tr.y[idx]
     norm = Normalizer.fit(None if tr.side is None else tr.side[idx])

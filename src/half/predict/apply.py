@@ -12,7 +12,9 @@ end (overlapping the one before); a recording shorter than a window gets the tas
 zero-padded (`half.data.cinc2017.record_window`; with pad=false it is an error). **The record's
 class is the class of the window the task itself cuts from it** (`record_window`: the first
 `window` samples for crop=start, the middle ones for crop=center), so it is the answer `half
-eval` gives on the task's own records; the other windows are listed beside it.
+eval` gives on the task's own records; the other windows are listed beside it. A model trained
+with `rr_features=true` gets each window's RR-irregularity features from
+`half.data.cinc2017.window_rr_features` (beats from the QRS detector), as the task computes them.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from half.data import qrs
-from half.data.cinc2017 import Cinc2017Af, record_window, window_start
+from half.data.cinc2017 import Cinc2017Af, record_window, window_rr_features, window_start
 from half.data.mitdb import AAMI, BEAT_SYMBOLS, MitdbAami, beat_inputs
 from half.data.preprocess import prepare
 from half.data.recording import Recording
+from half.data.rhythm import DETECTOR
 from half.data.task import Progress
 from half.errors import ConfigError, DataError
 from half.predict.model import Model
@@ -136,7 +139,9 @@ def window_rows(model: Model, rec: Recording, progress: Progress | None = None
     own = starts.index(ws) if ws in starts else None
     if own is None:  # crop=center: the task's window lies between two tiles
         x = np.concatenate([x, record_window(sig, p, rec.path)[None, :]])
-    pred, scores = model.classify(x, None, progress)
+    side = (window_rr_features(rec.signal, rec.fs, p, starts + ([] if own is not None else [ws]),
+                               progress) if p.rr_features else None)
+    pred, scores = model.classify(x, side, progress)
     rows = []
     for i, s in enumerate(starts):
         rows.append({"record": rec.name, "row": "window", "start_s": round(s / p.fs, 3),
@@ -168,7 +173,12 @@ def predict_recording(model: Model, rec: Recording, *, method: str = "gqrs",
             notes.append(f"shorter than one window ({n / model.params.fs:.3g} s < "
                          f"{model.params.window / model.params.fs:.3g} s): zero-padded, as the "
                          "task pads its short recordings")
-        return Result(rec, "windows", rows, record_row=record, notes=notes)
+        beats_from = f"QRS detector ({DETECTOR})" if model.params.rr_features else None
+        if beats_from and method != DETECTOR:
+            notes.append(f"RR features from {DETECTOR}, the detector the model was trained "
+                         f"with, not {method}")
+        return Result(rec, "windows", rows, record_row=record, beats_from=beats_from,
+                      notes=notes)
     raise ConfigError("model", f"half predict does not know task {model.task.name}")
 
 

@@ -27,7 +27,8 @@ from half.predict.model import ENGINES
               help="Take the beats from this WFDB annotation file (e.g. atr) instead of the "
                    "QRS detector.")
 @click.option("--detector", type=click.Choice(METHODS), default="gqrs", show_default=True,
-              help="QRS detector (half.data.qrs) where no annotations are given.")
+              help="QRS detector (half.data.qrs) where no annotations are given (the RR "
+                   "features of a cinc2017-af model always use gqrs, as its training did).")
 @click.option("--engine", type=click.Choice(ENGINES), default="golden", show_default=True,
               help="golden: the integer model the FPGA computes; torch: the QAT network.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), default=None,
