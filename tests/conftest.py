@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,15 +19,44 @@ SHARED = REPO.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("half-cache")
+    """half's cache for this session. Under xdist the workers share its prepared datasets
+    (content-keyed files, each written atomically): a dataset is prepared once per session."""
+    cache = tmp_path_factory.mktemp("half-cache")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "prepared"
+        shared.mkdir(exist_ok=True)
+        (cache / "prepared").symlink_to(shared, target_is_directory=True)
+    return cache
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, session_cache):
-    """Never touch the user's cache; never inherit a data folder from the environment."""
-    monkeypatch.setenv("HALF_CACHE_DIR", str(session_cache))
-    monkeypatch.delenv("HALF_DATA_DIR", raising=False)
-    monkeypatch.delenv("HALF_NO_CACHE", raising=False)
+@pytest.fixture(scope="session", autouse=True)
+def _verilator_runtime_compiled_once(tmp_path_factory):
+    """Simulation builds compile Verilator's runtime through tests/objcache.py: once per test
+    session (shared by the xdist workers), not once per build. An OBJCACHE already set (e.g.
+    ccache) is kept."""
+    if "OBJCACHE" in os.environ:
+        yield
+        return
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common folder
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OBJCACHE", f"{shlex.quote(sys.executable)} "
+                              f"{shlex.quote(str(Path(__file__).with_name('objcache.py')))}")
+        mp.setenv("HALF_TEST_OBJCACHE", str(root / "objcache"))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(session_cache):
+    """Never touch the user's cache; never inherit a data folder from the environment. For
+    the whole session: module-scoped fixtures that prepare data or build run before any
+    function-scoped one."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HALF_CACHE_DIR", str(session_cache))
+        mp.delenv("HALF_DATA_DIR", raising=False)
+        mp.delenv("HALF_NO_CACHE", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

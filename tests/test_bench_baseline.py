@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_json
-
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_baseline.py"
 spec = importlib.util.spec_from_file_location("bench_baseline", PATH)
 bench = importlib.util.module_from_spec(spec)
@@ -33,11 +31,13 @@ def test_data(mitdb_subset) -> Path:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, test_data) -> Path:
-    """preset:tiny built for the UP5K (low-energy) and verified on 5 windows by Verilator."""
+    """preset:tiny built for the UP5K (low-energy) and verified on 5 windows by Verilator
+    (what `half build` and `half verify` run, in this process)."""
+    from half.flow.verify import build, verify
+
     p = tmp_path_factory.mktemp("baseline") / "P"
-    run_json("build", "--model", "preset:tiny", "--task", "mitdb-aami", "--device", "up5k",
-             "--goal", "low-energy", "-o", str(p))
-    run_json("--data-dir", str(test_data), "verify", str(p), "--windows", "5")
+    build("preset:tiny", "mitdb-aami", "up5k", "low-energy", p)
+    verify(p, windows=5, data_dir=test_data)
     return p
 
 

@@ -5,6 +5,7 @@ the UP5K, its result file, and the one-line errors of bad input and of a failing
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from half.hw.devices import get_device
 
 def _build(path: Path, device: str = "up5k", goal: str = "low-energy",
            model: str = "preset:tiny") -> Path:
-    run_json("build", "--model", model, "--task", "mitdb-aami", "--device", device, "--goal",
-             goal, "-o", str(path))
+    """The project `half build` writes (its own function, in this process: the command line
+    itself is tested in tests/rtl/test_generate.py)."""
+    from half.flow.verify import build
+
+    build(model, "mitdb-aami", device, goal, path)
     return path
 
 
@@ -50,9 +54,7 @@ def micro_up5k(tmp_path_factory, request) -> Path:
               TrainConfig(epochs=1, stop_at=1, train_fraction=0.05, threads=1),
               params["params"], shared)
     # the least parallel folding at 12 MHz: a fixed, small design whatever the folder chooses
-    built = tmp / "b"
-    run_json("build", "--model", str(tmp / "run"), "--task", "mitdb-aami", "--device", "up5k",
-             "--goal", "low-energy", "-o", str(built))
+    built = _build(tmp / "b", model=str(tmp / "run"))
     folding = json.loads((built / "design.json").read_text())["folding"]
     folding = {"clock_mhz": 12.0, "layers": {k: {"pe": 1, "simd": 1} for k in folding["layers"]}}
     (tmp / "folding.json").write_text(json.dumps(folding))
@@ -114,16 +116,16 @@ def test_implement_rejects_a_folder_that_is_no_project(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_implement_rejects_an_unknown_device_before_any_work(tmp_path):
-    project = _build(tmp_path / "p")
+def test_implement_rejects_an_unknown_device_before_any_work(tmp_path, tiny_up5k):
+    project = shutil.copytree(tiny_up5k, tmp_path / "p")
     proc = run_half("implement", str(project), "--device", "no-such-fpga")
     assert proc.returncode != 0 and "unknown device" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (project / "impl").exists() and not (project / "reports").exists()
 
 
-def test_a_failing_tool_is_one_line_with_its_own_error_and_no_result(tmp_path):
-    project = _build(tmp_path / "p")
+def test_a_failing_tool_is_one_line_with_its_own_error_and_no_result(tmp_path, tiny_up5k):
+    project = shutil.copytree(tiny_up5k, tmp_path / "p")
     with open(project / "rtl" / "half_top.v", "a") as fh:
         fh.write("\nmodule broken(input wire a; endmodule\n")  # a syntax error
     proc = run_half("implement", str(project))

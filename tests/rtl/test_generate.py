@@ -21,9 +21,11 @@ from conftest import run_half, run_json
 def test_build_and_verify_tiny(tmp_path, shared_data, task, device, goal):
     if not (shared_data / ("mitdb" if task == "mitdb-aami" else "cinc2017")).is_dir():
         pytest.skip(f"no data for {task}")
+    from half.flow.verify import build
+
     project = tmp_path / "p"
-    built = run_json("build", "--model", "preset:tiny", "--task", task, "--device", device,
-                     "--goal", goal, "-o", str(project))
+    # what `half build` runs, in this process (its command line: the test after this one)
+    built = build("preset:tiny", task, device, goal, project)
     for f in ("rtl/half_top.v", "rtl/mvu_stage.v", "files.f", "design.json", "predicted.json",
               "README.md", "constraints/clock.py", "ir.json", "sim/tb_half.sv"):
         assert (project / f).is_file(), f
