@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: Apache-2.0
+"""How well does each cheap search fidelity rank architectures the way a costly protocol does?
+
+    .venv/bin/python benchmarks/bench_fidelity.py run --archs 40 \
+        --out benchmarks/results/fidelity.jsonl
+    .venv/bin/python benchmarks/bench_fidelity.py table benchmarks/results/fidelity.jsonl
+
+Issue 14, item 1. Architectures: the task's presets, then `--archs` drawn from the search space
+(seeded) that pass the search's pre-checks for the goal on the device (the ones a search would
+train). Each is scored
+
+* at every cheap fidelity of FIDELITIES (share of the training windows x epochs x validation
+  protocol): `val` = the search's protocol (train split, best epoch on the task's validation
+  records), `cvK` = patient-wise K-fold cross-validation over the train and val records, the
+  pooled out-of-fold metric at each fold's best epoch;
+* at the reference: every training window (train and val records), `--ref-epochs`, patient-wise
+  `--ref-folds`-fold CV with another training seed.
+
+The test split is never loaded. Rows are appended one per architecture as soon as it is done
+(a partial run still counts); `table` prints Spearman rho of each fidelity against the
+reference and the seconds per candidate (wall, while `--workers` candidates ran in parallel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# name -> (share of training windows, epochs, protocol)
+FIDELITIES: dict[str, tuple[float, int, str]] = {
+    "f0.05-e2-val": (0.05, 2, "val"),
+    "f0.1-e6-val": (0.1, 6, "val"),  # the search's default until issue 14
+    "f0.25-e4-val": (0.25, 4, "val"),
+    "f0.1-e6-cv3": (0.1, 6, "cv3"),
+    "f0.25-e4-cv3": (0.25, 4, "cv3"),
+}
+
+
+def _spec(args, fraction: float = 0.1, epochs: int = 6):
+    from half.search.evaluate import SearchSpec
+
+    return SearchSpec(task=args.task, goal=args.goal, device=args.device, fidelity=fraction,
+                      epochs=epochs, seed=args.seed, threads=1).resolved()
+
+
+def candidates(args) -> list[dict]:
+    """Presets first, then seeded draws from the space that pass the bits pre-check."""
+    from half.nn.arch import Arch
+    from half.nn.runs import list_presets, presets_dir
+    from half.nn.space import Space
+    from half.search.evaluate import decode, static_check
+
+    spec = _spec(args)
+    out, seen = [], set()
+    for name in list_presets(args.task):
+        arch = Arch.from_dict(json.loads((presets_dir(args.task) / name / "arch.json")
+                                         .read_text()))
+        arch = dataclasses.replace(arch, per_channel=spec.per_channel)
+        out.append({"source": f"preset:{name}", "arch": arch.to_dict()})
+        seen.add(arch.arch_hash())
+    space = Space()
+    rng = np.random.default_rng(args.seed)
+    drawn = 0
+    while drawn < args.archs * 3:  # more than needed: the export pre-check drops some
+        genome = space.random_genome(rng)
+        if static_check(spec, genome, space) is not None:
+            continue
+        arch = decode(spec, genome, space)
+        if arch.arch_hash() in seen:
+            continue
+        seen.add(arch.arch_hash())
+        out.append({"source": "space", "genome": genome, "arch": arch.to_dict()})
+        drawn += 1
+    return out
+
+
+def _score(args, arch, data, fraction: float, epochs: int, protocol: str, seed: int) -> dict:
+    from half.nn.cv import cross_validate
+    from half.nn.metrics import primary_metric
+    from half.search.evaluate import evaluate_arch
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    if protocol == "val":
+        spec = dataclasses.replace(_spec(args, fraction, epochs), seed=seed, precheck="off")
+        rec, _ = evaluate_arch(spec, arch, lambda: data)
+        return {"metric": rec["val_metric"], "seconds": round(time.perf_counter() - t0, 2),
+                "cpu_seconds": round(time.process_time() - c0, 2), "cost": rec["cost"]}
+    k = int(protocol[2:])
+    cfg = dataclasses.replace(_spec(args, fraction, epochs).train_config(), seed=seed)
+    cv = cross_validate(arch, data, k=k, cfg=cfg, seed=0)
+    key = primary_metric(data.task, data.classes)
+    return {"metric": cv["pooled"][key], "fold_mean": cv["fold_mean"],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "cpu_seconds": round(time.process_time() - c0, 2)}
+
+
+def _work(job: tuple) -> dict:
+    args, cand = job
+    import torch
+
+    from half.nn.arch import Arch
+    from half.search.evaluate import _untrained_hardware, search_data
+
+    torch.set_num_threads(1)
+    spec = _spec(args)
+    data = search_data(spec.task, spec.task_params, args.data_dir)
+    arch = Arch.from_dict(cand["arch"])
+    row = {**cand, "arch_hash": arch.arch_hash(), "params": arch.params(), "macs": arch.macs(),
+           "task": args.task, "goal": args.goal, "device": args.device, "pid": os.getpid()}
+    t0 = time.perf_counter()
+    hw = _untrained_hardware(arch, data, spec)
+    row["precheck_seconds"] = round(time.perf_counter() - t0, 2)
+    if hw["fits"] > 0 or hw["rate"] > 0:
+        row["status"] = "precheck-rejected"
+        return row
+    row["status"] = "ok"
+    row["fidelities"] = {name: _score(args, arch, data, f, e, p, args.seed)
+                         for name, (f, e, p) in FIDELITIES.items()}
+    row["reference"] = _score(args, arch, data, args.ref_fraction, args.ref_epochs,
+                              f"cv{args.ref_folds}", args.seed + 1)
+    row["reference"]["protocol"] = f"{args.ref_fraction:g} of the training windows, " \
+                                   f"{args.ref_epochs} epochs, " \
+                                   f"{args.ref_folds}-fold patient-wise CV, seed {args.seed + 1}"
+    return row
+
+
+def cmd_run(args) -> int:
+    out = Path(args.out)
+    done = set()
+    if out.is_file():
+        done = {json.loads(line)["arch_hash"] for line in out.read_text().splitlines() if line}
+    cands = candidates(args)
+    jobs = [(args, c) for c in cands
+            if c["arch"] and _hash(c["arch"]) not in done]
+    print(f"{len(cands)} candidates, {len(jobs)} to score, {args.workers} workers", flush=True)
+    ok = sum(1 for line in (out.read_text().splitlines() if out.is_file() else []) if
+             json.loads(line).get("status") == "ok")
+    t0 = time.perf_counter()
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(args.workers, maxtasksperchild=None) as pool:
+        for row in pool.imap(_work, jobs):
+            with out.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            ok += row["status"] == "ok"
+            print(f"[{time.perf_counter() - t0:7.0f} s] {ok} scored; {row['source']} "
+                  f"{row['arch_hash']} {row['status']} "
+                  f"ref={row.get('reference', {}).get('metric')}", flush=True)
+            if ok >= args.archs + len([c for c in cands if c["source"] != "space"]):
+                pool.terminate()
+                break
+    return 0
+
+
+def _hash(arch: dict) -> str:
+    from half.nn.arch import Arch
+
+    return Arch.from_dict(arch).arch_hash()
+
+
+def spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def cmd_table(args) -> int:
+    rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
+    ok = [r for r in rows if r.get("status") == "ok"]
+    ref = [r["reference"]["metric"] for r in ok]
+    print(f"{len(ok)} architectures scored ({sum(r['source'] != 'space' for r in ok)} presets), "
+          f"{len(rows) - len(ok)} rejected by the pre-check; reference: "
+          f"{ok[0]['reference']['protocol']}, mean "
+          f"{np.mean([r['reference']['seconds'] for r in ok]):.0f} s\n")
+    print("| fidelity | share x epochs | protocol | Spearman rho vs reference (95 % bootstrap) "
+          "| top-5 overlap | s per candidate, wall / CPU (mean) |")
+    print("|---|---|---|---|---|---|")
+    top = set(np.argsort(ref)[-5:].tolist())
+    rng = np.random.default_rng(0)
+    boots = [rng.integers(0, len(ok), len(ok)) for _ in range(1000)]
+    for name, (f, e, p) in FIDELITIES.items():
+        vals = [r["fidelities"][name]["metric"] for r in ok]
+        sec = np.mean([r["fidelities"][name]["seconds"] for r in ok])
+        cpu = np.mean([r["fidelities"][name]["cpu_seconds"] for r in ok])
+        hit = len(top & set(np.argsort(vals)[-5:].tolist()))
+        rho = [spearman(np.take(vals, b), np.take(ref, b)) for b in boots]
+        lo, hi = np.nanpercentile(rho, [2.5, 97.5])
+        print(f"| {name} | {f} x {e} | {p} | {spearman(vals, ref):.3f} ({lo:.2f} .. {hi:.2f}) "
+              f"| {hit} / 5 | {sec:.1f} / {cpu:.1f} |")
+    cpu = np.mean([r["reference"]["cpu_seconds"] for r in ok])
+    print(f"| reference | 1 x {ok[0]['reference']['protocol'].split(', ')[1]} | "
+          f"cv | 1 | 5 / 5 | {np.mean([r['reference']['seconds'] for r in ok]):.1f} / "
+          f"{cpu:.1f} |")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--task", default="mitdb-aami")
+    r.add_argument("--goal", default="low-energy")
+    r.add_argument("--device", default="up5k")
+    r.add_argument("--archs", type=int, default=40, help="architectures drawn from the space")
+    r.add_argument("--ref-epochs", type=int, default=8)
+    r.add_argument("--ref-folds", type=int, default=3)
+    r.add_argument("--ref-fraction", type=float, default=1.0, help="(smoke runs only)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--data-dir", default=None)
+    r.add_argument("--out", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("results")
+    args = ap.parse_args(argv)
+    return cmd_run(args) if args.cmd == "run" else cmd_table(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
