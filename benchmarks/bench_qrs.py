@@ -26,23 +26,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_robustness import commit  # the git commit and dirty flag of every result row
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def commit() -> dict:
-    here = Path(__file__).parent
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=here).stdout.strip() or None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, cwd=here).stdout.strip() != ""
-    return {"commit": head, "dirty": dirty}
 
 
 def one_record(folder: Path, rec: str, lead: str, method: str) -> dict:
