@@ -146,7 +146,7 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers, maxtasksperchild=None) as pool:
-        for row in pool.imap(_work, jobs):
+        for row in pool.imap_unordered(_work, jobs):  # a row as soon as it is done
             with out.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             ok += row["status"] == "ok"
