@@ -64,7 +64,8 @@ def candidates(args) -> list[dict]:
         arch = Arch.from_dict(json.loads((presets_dir(args.task) / name / "arch.json")
                                          .read_text()))
         arch = dataclasses.replace(arch, per_channel=spec.per_channel)
-        out.append({"source": f"preset:{name}", "arch": arch.to_dict()})
+        out.append({"source": f"preset:{name}", "arch": arch.to_dict(),
+                    "arch_hash": arch.arch_hash()})
         seen.add(arch.arch_hash())
     space = Space()
     rng = np.random.default_rng(args.seed)
@@ -77,7 +78,8 @@ def candidates(args) -> list[dict]:
         if arch.arch_hash() in seen:
             continue
         seen.add(arch.arch_hash())
-        out.append({"source": "space", "genome": genome, "arch": arch.to_dict()})
+        out.append({"source": "space", "genome": genome, "arch": arch.to_dict(),
+                    "arch_hash": arch.arch_hash()})
         drawn += 1
     return out
 
@@ -113,7 +115,7 @@ def _work(job: tuple) -> dict:
     spec = _spec(args)
     data = search_data(spec.task, spec.task_params, args.data_dir)
     arch = Arch.from_dict(cand["arch"])
-    row = {**cand, "arch_hash": arch.arch_hash(), "params": arch.params(), "macs": arch.macs(),
+    row = {**cand, "params": arch.params(), "macs": arch.macs(),
            "task": args.task, "goal": args.goal, "device": args.device, "pid": os.getpid()}
     t0 = time.perf_counter()
     hw = _untrained_hardware(arch, data, spec)
@@ -138,8 +140,7 @@ def cmd_run(args) -> int:
     if out.is_file():
         done = {json.loads(line)["arch_hash"] for line in out.read_text().splitlines() if line}
     cands = candidates(args)
-    jobs = [(args, c) for c in cands
-            if c["arch"] and _hash(c["arch"]) not in done]
+    jobs = [(args, c) for c in cands if c["arch_hash"] not in done]
     print(f"{len(cands)} candidates, {len(jobs)} to score, {args.workers} workers", flush=True)
     ok = sum(1 for line in (out.read_text().splitlines() if out.is_file() else []) if
              json.loads(line).get("status") == "ok")
@@ -157,12 +158,6 @@ def cmd_run(args) -> int:
                 pool.terminate()
                 break
     return 0
-
-
-def _hash(arch: dict) -> str:
-    from half.nn.arch import Arch
-
-    return Arch.from_dict(arch).arch_hash()
 
 
 def spearman(a, b) -> float:

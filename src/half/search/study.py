@@ -814,8 +814,6 @@ def _check_ladder(ladder: list[tuple[float, int]]) -> None:
 def promoted(entries: list, share: float) -> set[str]:
     """Architecture hashes of the best `share` (at least one) of a batch's designs at one rung:
     non-dominated sorting on (error, cost), ties by error then trial number."""
-    import math as _math
-
     best: dict[str, tuple] = {}
     for p in entries:
         h = p.arch_hash
@@ -825,13 +823,13 @@ def promoted(entries: list, share: float) -> set[str]:
     level: dict[str, int] = {}
     rest, k = list(hashes), 0
     while rest:
-        front = pareto_front([best[h][:2] for h in rest])
+        front = set(pareto_front([best[h][:2] for h in rest]))
         for i in front:
             level[rest[i]] = k
-        rest = [h for i, h in enumerate(rest) if i not in set(front)]
+        rest = [h for i, h in enumerate(rest) if i not in front]
         k += 1
     order = sorted(hashes, key=lambda h: (level[h], best[h][0], best[h][2]))
-    return set(order[:max(1, _math.ceil(share * len(hashes)))])
+    return set(order[:max(1, math.ceil(share * len(hashes)))])
 
 
 def _count(items) -> dict:
