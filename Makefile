@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # A fresh .venv with the project and its test tools (torch==2.13.0 comes from the local wheel store).
+# --no-compile: pip would byte-compile every installed module (torch, scipy, ray, ...: about 50 s
+# of the install); Python compiles the modules that are imported, once, on first use.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[dev]"
 	touch $(STAMP)
 
 # The main job on the embedded default: prepare the default task, evaluate the shipped tiny

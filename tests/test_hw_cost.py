@@ -152,8 +152,46 @@ def test_estimate_command_line(graph, tmp_path):
     assert set(res["folding"]["layers"]) == {x.name for x in graph.mac_layers()}
     assert res["ii_cycles"] == max(s["cycles"] for s in res["stages"])
     assert any("estimate" in n for n in res["notes"])
+    assert res["calibrated"] is True and res["calibration_note"] is None
     proc = run_half("estimate", "--model", str(tmp_path / "m.onnx"), "--device", "nope")
     assert proc.returncode != 0 and "unknown device" in proc.stderr
+    # a family without calibration says so in the table, not only in the JSON
+    proc = run_half("estimate", "--model", str(tmp_path / "m.onnx"), "--task", "mitdb-aami",
+                    "--device", "lifcl-40")
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0, proc.stderr
+    assert "NOT calibrated" in text
+    assert "warning: CrossLink-NX (nexus): NOT calibrated" in text
+
+
+def test_estimates_say_whether_their_family_is_calibrated(graph, tmp_path, monkeypatch):
+    from half.hw import cost
+
+    f = fold_for_ii(graph, 2000, 12.0)
+    up5k, nexus = get_device("up5k"), get_device("lifcl-40")
+    est = estimate(graph, up5k, f)
+    assert est.calibrated and est.calibration_note is None and est.fmax_mhz
+    assert est.to_dict()["calibrated"] is True
+    raw = estimate(graph, nexus, f)
+    d = raw.to_dict()
+    assert d["calibrated"] is False and d["fmax_estimate_mhz"] is None
+    assert d["calibration_note"].startswith("CrossLink-NX (nexus): NOT calibrated")
+    asked = estimate(graph, up5k, f, calibrated=False)
+    assert not asked.calibrated and "calibrated=False" in asked.calibration_note
+    # calibration.json missing (a broken install): every estimate says so; nothing changes
+    # for the calibrated figures once it is back
+    monkeypatch.setattr(cost, "CALIBRATION", tmp_path / "calibration.json")
+    cost.calibration.cache_clear()
+    try:
+        broken = estimate(graph, up5k, f)
+        assert cost.calibration() == {} and not broken.calibrated
+        assert "calibration.json is missing" in broken.calibration_note
+        assert broken.fmax_mhz is None
+    finally:
+        monkeypatch.undo()
+        cost.calibration.cache_clear()
+    again = estimate(graph, up5k, f)
+    assert again.calibrated and again.to_dict() == est.to_dict()
 
 
 def test_unknown_power_coefficients_are_borrowed_and_said():

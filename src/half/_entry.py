@@ -37,4 +37,11 @@ def main(argv: list[str] | None = None, command: str = "half") -> None:
             code = _interrupted()
     except KeyboardInterrupt:
         code = _interrupted()
+    except Exception:
+        # an interrupt inside a native library's import or call can surface as another error
+        # (onnxruntime's extension raises ImportError "initialization failed"): the interrupt
+        # came first, so it is what the user is told about
+        if not _io.interrupted():
+            raise
+        code = _interrupted()
     sys.exit(code)

@@ -375,9 +375,10 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
     if as_json:
         _ui.emit_json(res)
         return
+    cal = "calibrated" if res["calibrated"] else "[yellow]NOT calibrated[/]"
     table = Table("stage", "kind", "PE", "SIMD", "cycles", "LUT*", "FF*", "BRAM*", "DSP*",
                   "dyn. energy*", title=f"{goal} on {device} at {res['clock_mhz']:g} MHz "
-                  "(* estimate)")
+                  f"(* estimate; {cal})")
     for s in res["stages"]:
         table.add_row(s["name"], s["kind"], str(s["pe"]), str(s["simd"]), str(s["cycles"]),
                       str(s["luts"]), str(s["ffs"]), str(s["bram"]), str(s["dsp"]),
@@ -390,8 +391,11 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
                   f"ms; power* {p['average_at_rate']:.4g} mW at {p['rate_per_s']:.4g}/s "
                   f"(static* {p['static']:.4g} mW); energy* {res['energy_estimate_uj']:.4g} µJ "
                   "per inference")
+    if not res["calibrated"]:  # the raw model: say so, not only in a note
+        _ui.out.print(f"[yellow]warning:[/] {res['calibration_note']}")
     for note in res["notes"]:
-        _ui.out.print(f"note: {note}")
+        if res["calibrated"] or note != res["calibration_note"]:
+            _ui.out.print(f"note: {note}")
 
 
 @cli.command("build")

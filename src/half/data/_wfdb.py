@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import wfdb
 
 from half.errors import DataError
 
@@ -38,10 +37,12 @@ def _brief(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def read_header(folder: Path, name: str) -> wfdb.io.record.Record:
+def read_header(folder: Path, name: str):
     hea = folder / f"{name}.hea"
     if not hea.is_file():
         raise DataError(hea, "missing header file")
+    import wfdb  # imported here: wfdb brings pandas and scipy (about 1 s of CPU)
+
     try:
         h = wfdb.rdheader(str(folder / name))
     except Exception as exc:  # wfdb raises many types on malformed headers
@@ -85,6 +86,8 @@ def read_record(
     else:
         idx = channel
     check_signal_files(folder, h)
+    import wfdb
+
     try:
         rec = wfdb.rdrecord(str(folder / name), channels=[idx], physical=True)
     except Exception as exc:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfilt, sosfilt_zi
 
 from half.errors import ConfigError
 
@@ -43,6 +42,8 @@ def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     if fs_in == fs_out:
         return signal
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    from scipy.signal import resample_poly  # imported here: scipy.signal takes ~1 s to load
+
     return resample_poly(signal, ratio.numerator, ratio.denominator)
 
 
@@ -52,6 +53,8 @@ def highpass(signal: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
     device can do it live. A 2-D input is filtered row by row (batches of windows)."""
     if cutoff_hz <= 0:
         return signal
+    from scipy.signal import butter, sosfilt, sosfilt_zi
+
     sos = butter(2, cutoff_hz, btype="highpass", fs=fs, output="sos")
     # start from the first sample's steady state, so the record's DC offset causes no transient
     if signal.ndim == 1:

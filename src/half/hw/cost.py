@@ -153,6 +153,11 @@ class Estimate:
     fmax_mhz: float | None = None  # calibrated fmax of the family (estimate), None if unknown
     logic_cells_: float | None = None  # iCE40 logic cells (`logic_cells`), None elsewhere
     packing: float = 1.0  # iCE40: logic cells of the placed design per (LUTs + unpacked FFs)
+    # LUT and FF counts scaled by the device family's fitted coefficients (`calibration()`);
+    # False: the raw model, and `calibration_note` says why (family not fitted, calibration.json
+    # missing from the install, or the raw model asked for)
+    calibrated: bool = False
+    calibration_note: str | None = None
 
     @property
     def ii(self) -> int:
@@ -210,6 +215,7 @@ class Estimate:
             "device": self.device, "clock_mhz": self.clock_mhz, "ii_cycles": self.ii,
             "latency_cycles": self.latency_cycles, "throughput_per_s": self.throughput,
             "latency_ms": self.latency_s * 1e3, "fmax_estimate_mhz": self.fmax_mhz,
+            "calibrated": self.calibrated, "calibration_note": self.calibration_note,
             "resources_estimate": {k: round(self.total(k)) for k in ("luts", "ffs", "bram",
                                                                        "dsp")}
             | ({"logic_cells": round(self.logic_cells_)} if self.logic_cells_ else {}),
@@ -493,6 +499,12 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
     _calibrate(est, dev, calibrated)
     # the fmax model is a calibration too (fitted on calibrated LUT totals)
     est.fmax_mhz = fmax_estimate(dev, folding, est.total("luts")) if calibrated else None
+    if calibrated:
+        est.calibrated, est.calibration_note = calibration_status(dev)
+    else:
+        est.calibration_note = (f"{dev.family} ({dev.power_family}): the raw cost model was "
+                                "asked for (calibrated=False): uncalibrated LUT and FF counts, "
+                                "no fmax estimate")
     est.logic_cells_ = est.logic_cells(dev)
     _power(est, dev, power, activity)
     return est
@@ -520,10 +532,31 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 def calibration() -> dict:
     """Fitted coefficients per device family (`benchmarks/calibrate.py fit --install`): LUTs
     per LUT part of the model, FFs as a * model FFs + b per stage, the fmax model, iCE40's
-    packing factor. Empty when not fitted."""
+    packing factor. Empty when calibration.json is missing (a broken install: the wheel ships
+    it; `calibration_status` and every estimate say so)."""
     if not CALIBRATION.is_file():
         return {}
     return json.loads(CALIBRATION.read_text())["families"]
+
+
+def calibration_status(dev: Device) -> tuple[bool, str | None]:
+    """(calibrated, note) of estimates on the device's family (`Device.power_family`): True
+    when calibration.json holds the family's LUT and FF coefficients; else False and a one-line
+    note naming the family and why (never fitted, or calibration.json missing). A calibrated
+    family without an fmax model gets a note too."""
+    family = f"{dev.family} ({dev.power_family})"
+    if not calibration() and not CALIBRATION.is_file():  # (estimates run by the thousand)
+        return False, (f"{family}: NOT calibrated: the cost model's calibration file "
+                       f"{CALIBRATION} is missing (a broken install of half; reinstall it): "
+                       "uncalibrated LUT and FF counts, no fmax estimate")
+    cal = calibration().get(dev.power_family)
+    if not cal:
+        return False, (f"{family}: NOT calibrated: no fitted coefficients for this device "
+                       f"family in {CALIBRATION.name} (uncalibrated LUT and FF counts, no "
+                       "fmax estimate)")
+    if not cal.get("fmax"):
+        return True, f"{family}: no fmax calibration for this device family (no fmax estimate)"
+    return True, None
 
 
 def fmax_estimate(dev: Device, folding: Folding, luts: float = 0.0) -> float | None:

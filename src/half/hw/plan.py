@@ -12,7 +12,7 @@ from pathlib import Path
 
 from half.errors import ConfigError
 from half.hw.check import graph_of_run
-from half.hw.cost import Estimate, Folding, calibration
+from half.hw.cost import Estimate, Folding
 from half.hw.devices import Device, get_device
 from half.hw.folding import fold
 from half.hw.ir import Graph
@@ -82,11 +82,10 @@ def plan(graph: Graph, device: str, goal: str, rate: float | None) -> dict:
     return report(graph, dev, folding, est, info, rate, notes)
 
 
-def _calibration_note(dev: Device) -> str:
-    cal = calibration().get(dev.power_family)
+def _calibration_note(est: Estimate) -> str:
     how = ("LUT and FF counts calibrated against Yosys on this family, BRAM and DSP counts "
            "as the RTL maps them, fmax from placed designs (docs/RESULTS.md: median errors "
-           "under 10 %, worst cases larger)" if cal else
+           "under 10 %, worst cases larger)" if est.calibrated else
            "not calibrated on this family (BRAM and DSP counts follow the RTL's choices)")
     return (f"resources, fmax, power and energy are estimates of the cost model: {how}; "
             "cycles and II are the RTL's (checked by `half verify`)")
@@ -98,7 +97,8 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
     return {"device": dev.name, "part": dev.part, "goal": info["goal"],
             "required_rate_per_s": rate, "folding": folding.to_dict(), "macs": graph.macs(),
             "search": info, **d,
-            "notes": [_calibration_note(dev),
+            "notes": [_calibration_note(est),
+                      *([est.calibration_note] if est.calibration_note else []),
                       *([] if not rate or est.throughput >= rate else
                         [f"this design's throughput {est.throughput:.3g}/s is below the "
                          f"required rate {rate:.3g}/s"]),

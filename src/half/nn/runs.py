@@ -12,15 +12,20 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from half._io import atomic_dir, claim_output, write_json_atomic
 from half.data import get_task
 from half.data.task import Progress
 from half.errors import ConfigError
 from half.nn.arch import Arch, load_arch
-from half.nn.export import check_qonnx, export_qcdq, export_qonnx
 from half.nn.metrics import primary_metric
-from half.nn.train import TrainConfig, evaluate, load_run, save_run, train
+
+# half.nn.train and half.nn.export (torch, brevitas: about 4 CPU-s to import) are imported by
+# the functions that train, evaluate or export, so that resolving a model or a preset, as
+# `half build`, `estimate` and `predict` do, stays light.
+if TYPE_CHECKING:
+    from half.nn.train import TrainConfig
 
 PREFIX = "preset:"
 
@@ -91,6 +96,8 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
 
     `out_dir` is checked before training: an existing path that is not a half model folder is
     refused unless `force` (a user's files are never replaced silently)."""
+    from half.nn.train import save_run, train
+
     claim_output(out_dir, "model", force=force)
     arch, preset_params = resolve_arch(arch_spec, task_name)
     task = get_task(task_name, **{**preset_params, **(task_options or {})})
@@ -115,6 +122,8 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
 
 def _export_all(folder: Path, model, x, side) -> dict:
     """QONNX and QCDQ exports, and the check that the QONNX file matches PyTorch (64 windows)."""
+    from half.nn.export import check_qonnx, export_qcdq, export_qonnx
+
     export_qonnx(model, folder / "model.qonnx.onnx")
     export_qcdq(model, folder / "model.qcdq.onnx")
     n = min(64, len(x))
@@ -137,6 +146,8 @@ def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | 
                   progress: Progress | None = None):
     """(folder, arch, side normalizer, model, windows of `split`) of a run folder or preset,
     its task prepared with the parameters it was trained with."""
+    from half.nn.train import load_run
+
     folder = resolve_model(model_spec, task_name)
     arch, task_info, norm, model = load_run(folder)
     if task_info["task"] != task_name:
@@ -148,6 +159,8 @@ def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | 
 def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
              progress: Progress | None = None) -> dict:
     """Metrics of a run folder or preset on one split of its task."""
+    from half.nn.train import evaluate
+
     folder, arch, norm, model, data = load_run_data(model_spec, task_name, split, data_dir,
                                                     progress)
     return {"model": str(folder), "task": task_name, "split": split, "windows": len(data),
