@@ -19,6 +19,7 @@ from half import __version__, _ui
 from half.data import DEFAULT_TASK, TASKS, cache_dir, find_dataset, get_task
 from half.data.task import SPLITS
 from half.errors import ConfigError, HalfError
+from half.hw.goal import DEFAULT_GOAL, GOALS
 
 
 def json_option(fn: Callable) -> Callable:
@@ -59,8 +60,8 @@ TRAIN_OPTIONS = _options(
 # --device / --goal / --rate of the commands that fold a model for a target
 TARGET_OPTIONS = _options(
     click.option("--device", default="up5k", show_default=True, help="Device of the catalog."),
-    click.option("--goal", type=click.Choice(["high-throughput", "low-power", "low-energy"]),
-                 default="low-energy", show_default=True),
+    click.option("--goal", type=click.Choice(list(GOALS)), default=DEFAULT_GOAL,
+                 show_default=True),
     click.option("--rate", type=float, default=None,
                  help="Required inferences/s (default: the task's real-time rate)."))
 

@@ -17,6 +17,9 @@ initiation interval — so no stage holds resources it does not need (a balanced
   the design fits, keeping the best seen; the balanced designs of every target II are candidates
   too. The best (clock, folding) that meets the rate.
 
+What a goal scores and which of these searches it runs are its `half.hw.goal.Goal` (`score`,
+`needs_rate`, `fastest_clock`, `energy_descent`).
+
 `set_folding` is the published FINN rule for comparison (per layer raise SIMD, then PE, until
 the layer meets the target cycles).
 """
@@ -29,9 +32,10 @@ import time
 from half.errors import ConfigError
 from half.hw.cost import Estimate, Folding, cycles_of, estimate, options
 from half.hw.devices import Device
+from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
+from half.hw.goal import Goal, get_goal
 from half.hw.ir import Conv, Dense, Graph, PoolJoin
 
-GOALS = ("high-throughput", "low-power", "low-energy")
 # Clocks a design may ask for (MHz): what a PLL or divider commonly gives from 12/25/100 MHz.
 CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
 MAX_TARGETS = 48  # distinct II targets tried per clock (thinned evenly by rank)
@@ -105,45 +109,42 @@ def _clocks(dev: Device) -> list[float]:
     return sorted({float(c) for c in CLOCK_GRID if c <= top} | {float(top), float(typical)})
 
 
-def fold(graph: Graph, dev: Device, goal: str, rate: float | None = None, power=None
+def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None, power=None
          ) -> tuple[Folding, Estimate, dict]:
-    """(folding, its estimate, search info) for `goal` on `dev`; `rate` is the required
-    inferences/s (low-power and low-energy must meet it; high-throughput ignores it)."""
-    if goal not in GOALS:
-        raise ConfigError("goal", f"one of {', '.join(GOALS)}, not {goal!r}")
-    if goal != "high-throughput" and (not rate or rate <= 0):
-        raise ConfigError("rate", f"{goal} needs a positive required rate")
+    """(folding, its estimate, search info) for `goal` (a Goal or its name) on `dev`; `rate`
+    is the required inferences/s (goals that `needs_rate` must meet it; the others ignore it)."""
+    goal = get_goal(goal)
+    if goal.needs_rate and (not rate or rate <= 0):
+        raise ConfigError("rate", f"{goal.name} needs a positive required rate")
     t0 = time.perf_counter()
-    score = {"high-throughput": lambda e: -e.throughput,
-             "low-power": lambda e: e.power_mw(rate),
-             "low-energy": lambda e: e.energy_uj()}[goal]
     targets = _targets(graph)
     clocks = _clocks(dev)
     def candidates():
-        if goal == "high-throughput":  # each design at the fastest clock its fmax allows
+        if goal.fastest_clock:  # each design at the fastest clock its fmax allows
             yield from _fastest(graph, dev, clocks, targets, power)
             return
         for clock in clocks:  # only targets that leave the required rate possible
             usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
             yield from _balanced(graph, dev, clock, usable, power)
-            if goal == "low-energy":
+            if goal.energy_descent:
                 yield from _descend_energy(graph, dev, clock, power)
 
     best: tuple[float, Folding, Estimate] | None = None
     tried = 0
     for f, est in candidates():
         tried += 1
-        if goal != "high-throughput" and est.throughput < rate:
+        if goal.needs_rate and est.throughput < rate:
             continue
         if est.fmax_mhz and f.clock_mhz > FMAX_MARGIN * est.fmax_mhz:  # would not close timing
             continue
-        if best is None or score(est) < best[0]:
-            best = (score(est), f, est)
+        score = goal.score(est, rate)
+        if best is None or score < best[0]:
+            best = (score, f, est)
     if best is None:
         raise ConfigError("device", f"no folding of this network fits {dev.name}"
-                          + (f" at {rate:.3g} inferences/s" if rate and goal != "high-throughput"
+                          + (f" at {rate:.3g} inferences/s" if rate and goal.needs_rate
                              else ""))
-    info = {"goal": goal, "required_rate_per_s": rate, "candidates": tried,
+    info = {"goal": goal.name, "required_rate_per_s": rate, "candidates": tried,
             "seconds": round(time.perf_counter() - t0, 4)}
     return best[1], best[2], info
 

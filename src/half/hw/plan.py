@@ -15,6 +15,7 @@ from half.hw.check import graph_of_run
 from half.hw.cost import Estimate, Folding
 from half.hw.devices import Device, get_device
 from half.hw.folding import fold
+from half.hw.goal import Goal
 from half.hw.ir import Graph
 from half.hw.lower import lower
 
@@ -74,8 +75,9 @@ def power_model(dev: Device, notes: list[str] | None = None):
     return dataclasses.replace(own, **filled) if filled else own
 
 
-def plan(graph: Graph, device: str, goal: str, rate: float | None) -> dict:
-    """Fold `graph` for `goal` on `device` and return the estimate as plain data."""
+def plan(graph: Graph, device: str, goal: str | Goal, rate: float | None) -> dict:
+    """Fold `graph` for `goal` (a Goal or its name) on `device` and return the estimate as
+    plain data."""
     dev = get_device(device)
     notes: list[str] = []
     folding, est, info = fold(graph, dev, goal, rate, power_model(dev, notes))

@@ -13,7 +13,8 @@ from rich.markup import escape
 
 from half import _ui
 from half.errors import ConfigError
-from half.search.cli import LiveStatus, _fmt_s, _pairs, _train_options
+from half.hw.goal import DEFAULT_GOAL
+from half.search.cli import GOAL_HELP, GoalChoice, LiveStatus, _fmt_s, _pairs, _train_options
 
 STAGE_NAMES = (
     "search",
@@ -80,9 +81,10 @@ class RunConsole:
 @click.option("--task", "task_name", default="mitdb-aami", show_default=True)
 @click.option(
     "--goal",
-    default="low-energy",
+    type=GoalChoice(),
+    default=DEFAULT_GOAL,
     show_default=True,
-    help="low-energy, low-power or high-throughput.",
+    help=GOAL_HELP,
 )
 @click.option("--device", default="up5k", show_default=True, help="Device of the catalog.")
 @click.option(

@@ -56,6 +56,7 @@ from typing import Any
 
 from half._io import write_json_atomic
 from half.errors import ConfigError, HalfError
+from half.hw.goal import DEFAULT_GOAL, get_goal
 
 Progress = Callable[[dict], None]
 FLOOR_SLACK = 0.05  # default floor: the best re-evaluated validation metric minus this
@@ -66,7 +67,7 @@ class RunSettings:
     """What a run computes (everything its results depend on); see `half run --help`."""
 
     task: str = "mitdb-aami"
-    goal: str = "low-energy"
+    goal: str = DEFAULT_GOAL  # a name of half.hw.goal.GOALS
     device: str = "up5k"
     budget: str | int = "30m"  # the search's: wall time ("30m", "1h30m") or finished trials
     accuracy_floor: float | None = None  # least validation metric of the chosen design; None:
@@ -122,6 +123,7 @@ class RunSettings:
                 "give preset:NAME, a run folder or an architecture file (or None for no reference)",
             )
         object.__setattr__(self, "seed_archs", tuple(str(a) for a in self.seed_archs))
+        object.__setattr__(self, "goal", get_goal(self.goal).name)  # a Goal: stored as its name
 
     def search_spec(self):
         """The search's SearchSpec (validates task, goal, device, fidelity ...). The accuracy

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from half._io import write_bytes_atomic, write_json_atomic
+from half.hw.goal import get_goal
 
-UNITS = {"energy_uj": "µJ", "power_mw": "mW", "seconds_per_inference": "s"}
 COST_MODEL = "half.hw.cost cost model (LUT/FF calibrated against Yosys per family; estimates)"
 
 
@@ -294,7 +294,7 @@ def summarize(ctx, seconds: float) -> dict:
         "build": _result(ctx, "build"),
         "verification": None if ver is None else {**ver, **ctx.records["verify"]["info"]},
         "implementation": _result(ctx, "implement"),
-        "cost_unit": UNITS.get(ctx.spec.cost_name, ""),
+        "cost_unit": get_goal(ctx.spec.goal).cost_unit,
         "report": str(ctx.run_dir / "report" / "index.html"),
     }
     run["reference"] = summary_block(_result(ctx, "reference"), run["choice"], run["test"])

@@ -16,6 +16,20 @@ import click
 
 from half import _ui
 from half.errors import ConfigError
+from half.hw.goal import DEFAULT_GOAL, GOALS, get_goal
+
+GOAL_HELP = "; ".join(f"{g.name}: {g.description}" for g in GOALS.values()) + "."
+
+
+class GoalChoice(click.Choice):
+    """--goal of `half search` and `half run`: the names of half.hw.goal.GOALS; an unknown one
+    is half's one-line ConfigError naming `goal` (as SearchSpec says it), not click's message."""
+
+    def __init__(self) -> None:
+        super().__init__(list(GOALS))
+
+    def convert(self, value, param, ctx) -> str:
+        return get_goal(value).name
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
@@ -119,8 +133,8 @@ class LiveStatus:
 
 @click.command("search")
 @click.option("--task", "task_name", default="mitdb-aami", show_default=True)
-@click.option("--goal", default="low-energy", show_default=True,
-              help="low-energy, low-power or high-throughput.")
+@click.option("--goal", type=GoalChoice(), default=DEFAULT_GOAL, show_default=True,
+              help=GOAL_HELP)
 @click.option("--device", default="up5k", show_default=True, help="Device of the catalog.")
 @click.option("--budget", default=None, help="Wall time (30m, 2h, 1h30m) or a number of trials.")
 @click.option("--trials", type=click.IntRange(min=1), default=None,

@@ -45,11 +45,10 @@ from typing import Any
 import numpy as np
 
 from half.errors import ConfigError, HalfError
+from half.hw.goal import DEFAULT_GOAL, HIGH_THROUGHPUT, get_goal
 from half.nn.space import Space
 
 SEARCH_PRESET = "tiny"  # the preset whose task parameters and training recipe the search uses
-COST_NAMES = {"low-energy": "energy_uj", "low-power": "power_mw",
-              "high-throughput": "seconds_per_inference"}
 FIT_MARGIN = 0.85  # Estimate.fits' default share of LUTs/FFs a design may use
 INVALID_VIOLATION = 1000.0  # constraint value of a genome that decodes to no valid network
 # TrainConfig fields the search sets itself (the recipe's values of these are not used)
@@ -68,7 +67,7 @@ class SearchSpec:
     """Everything that defines the evaluation of a candidate (and so its cached result)."""
 
     task: str = "mitdb-aami"
-    goal: str = "low-energy"  # one of half.hw.folding.GOALS
+    goal: str = DEFAULT_GOAL  # a name of half.hw.goal.GOALS (a Goal is stored as its name)
     device: str = "up5k"  # a device of the catalog
     fidelity: float = 0.1  # share of the training windows (class-stratified): train_fraction
     epochs: int = 6  # training epochs at search fidelity (one-cycle schedule over them)
@@ -86,12 +85,11 @@ class SearchSpec:
     def __post_init__(self) -> None:
         from half.data import TASKS
         from half.hw.devices import get_device
-        from half.hw.folding import GOALS
 
         if self.task not in TASKS:
             raise ConfigError("task", f"unknown task {self.task!r}; known: {', '.join(TASKS)}")
-        if self.goal not in GOALS:
-            raise ConfigError("goal", f"one of {', '.join(GOALS)}, not {self.goal!r}")
+        # a Goal becomes its name: the spec stays plain JSON and keys as before
+        object.__setattr__(self, "goal", get_goal(self.goal).name)
         get_device(self.device)
         if not (isinstance(self.fidelity, int | float) and 0 < self.fidelity <= 1):
             raise ConfigError("fidelity", f"must lie in (0, 1], got {self.fidelity!r}")
@@ -159,7 +157,7 @@ class SearchSpec:
 
     @property
     def cost_name(self) -> str:
-        return COST_NAMES[self.goal]
+        return get_goal(self.goal).cost_name
 
     def arch_shape(self) -> dict:
         """window, n_classes and side_inputs of the task with the spec's parameters."""
@@ -257,16 +255,14 @@ def hardware_of(graph, spec: SearchSpec) -> dict:
     else:
         try:
             p = plan(graph, spec.device, spec.goal, rate)
-            cost = {"low-energy": p["energy_estimate_uj"],
-                    "low-power": p["power_estimate_mw"]["average_at_rate"],
-                    "high-throughput": 1.0 / p["throughput_per_s"]}[spec.goal]
+            cost = get_goal(spec.goal).cost(p)
             out.update(fits=utilization(p["resources_estimate"], dev, FIT_MARGIN) - 1,
                        rate=rate / p["throughput_per_s"] - 1, cost=cost, plan=_brief_plan(p))
             if out["rate"] > 0:
                 out["reason"] = (f"throughput {p['throughput_per_s']:.3g}/s is below the "
                                  f"required {rate:.3g}/s")
         except ConfigError:  # something fits, but no design meets the rate
-            p = plan(graph, spec.device, "high-throughput", rate)
+            p = plan(graph, spec.device, HIGH_THROUGHPUT, rate)
             out.update(fits=utilization(p["resources_estimate"], dev, FIT_MARGIN) - 1,
                        rate=rate / p["throughput_per_s"] - 1, cost=None,
                        plan=_brief_plan(p),
@@ -525,6 +521,6 @@ def result_values(rec: dict) -> list[float]:
     return [float(rec["error"]), math.inf if rec["cost"] is None else float(rec["cost"])]
 
 
-__all__ = ["COST_NAMES", "Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_arch",
+__all__ = ["Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_arch",
            "evaluate_genome", "hardware_of", "memory_capacity_bits", "recipe_train_options",
            "resolve_task_params", "search_data", "static_check", "weight_bits"]
