@@ -295,7 +295,7 @@ def implement(project: Path, device: str | None = None,
         notes.append(f"implemented on {dev.name}; the project was folded for {src['device']} "
                      f"(same RTL, clock target {target:g} MHz from its folding); 'predicted' "
                      f"is the cost model's estimate for {dev.name}")
-        predicted = _predict_on(src, design, dev)
+        predicted = _predict_on(project, src, design, dev)
     run = _Run(project, progress or (lambda _m: None), {}, {}, {})
     tc = dev.toolchain
     family = _FAMILIES.get(tc.nextpnr or "")
@@ -400,12 +400,13 @@ def implement(project: Path, device: str | None = None,
     return result
 
 
-def _predict_on(src: dict, design: dict, dev: Device) -> dict:
-    """The cost model's figures for the project's network and folding on another device."""
+def _predict_on(project: Path, src: dict, design: dict, dev: Device) -> dict:
+    """The cost model's figures for the project's network (its ir.json) and folding on another
+    device."""
     from half.hw.cost import Folding, estimate
-    from half.hw.plan import graph_for
+    from half.rtl.generate import read_ir
 
-    graph, _ = graph_for(src["model"], src["task"])
+    graph = read_ir(project)
     return estimate(graph, dev, Folding.from_dict(design["folding"])).to_dict(src.get("rate"))
 
 

@@ -21,7 +21,7 @@ from half.hw.cost import Folding, estimate
 from half.hw.devices import get_device
 from half.hw.folding import fold, required_rate
 from half.hw.plan import graph_for, power_model, report
-from half.rtl.generate import TOP, check_roms, write_project
+from half.rtl.generate import TOP, check_roms, read_ir, write_project
 from half.rtl.mem import pack
 
 
@@ -136,7 +136,9 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
         "- `files.f` — sources in order; `mem/` — ROM images ($readmemh paths are relative to",
         "  this folder: run tools from here); `design.json` — stages and their parameters;",
         "  `predicted.json` — the cost model's figures (resources, power: estimates);",
-        "  `ir.json` — the integer IR; `constraints/` — clock constraints per tool.",
+        "  `ir.json` — the integer IR; `source.json` — task, task parameters, device, goal;",
+        "  `constraints/` — clock constraints per tool. `half verify`, `half power` and",
+        "  `half implement` read this folder only (the model it came from is not needed).",
         "",
         "## Simulate",
         "",
@@ -194,14 +196,23 @@ class Run:
 
 def prepare(project: Path, windows: int, seed: int = 0, data_dir: Path | None = None,
             idle: float = 0.2, stall: float = 0.3) -> Run:
-    """Load a project, draw `windows` test-split windows (seeded) and their golden classes."""
+    """Load a project, draw `windows` test-split windows (seeded) and their golden classes.
+    Everything but the windows comes from the project folder (ir.json, design.json,
+    source.json's task, task parameters and device): the model it was built from may be gone."""
     project = Path(project).resolve()
     src_file = project / "source.json"
     if not src_file.is_file():
         raise ConfigError("project", f"{project}: not a half project (no source.json)")
     src = json.loads(src_file.read_text())
-    graph, params = graph_for(src["model"], src["task"])
-    design = json.loads((project / "design.json").read_text())
+    params = src.get("task_params")
+    if "task" not in src or "device" not in src or not isinstance(params, dict):
+        raise ConfigError("project", f"{src_file}: no task, task_params or device (rebuild "
+                                     "with `half build`)")
+    graph = read_ir(project)
+    design_file = project / "design.json"
+    if not design_file.is_file():
+        raise ConfigError("project", f"{design_file}: missing (rebuild with `half build`)")
+    design = json.loads(design_file.read_text())
     check_roms(project, design)
     folding = Folding.from_dict(design["folding"])
     est = estimate(graph, get_device(src["device"]), folding)

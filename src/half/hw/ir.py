@@ -55,6 +55,15 @@ class IntType:
     def __str__(self) -> str:
         return f"{'int' if self.signed else 'uint'}{self.bits}"
 
+    @staticmethod
+    def parse(text: str) -> IntType:
+        """The inverse of `str`: "int8" -> IntType(8, True), "uint4" -> IntType(4, False)."""
+        signed = not text.startswith("uint")
+        digits = text[3:] if signed else text[4:]
+        if not (text.startswith(("int", "uint")) and digits.isdigit()):
+            raise ConfigError("IntType", f"not an integer type: {text!r}")
+        return IntType(int(digits), signed)
+
 
 @dataclass(frozen=True, eq=False)
 class Requant:
@@ -252,6 +261,54 @@ class Graph:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
+
+    @staticmethod
+    def from_dict(d: dict) -> Graph:
+        """The inverse of `to_dict` (what `ir.json` holds): the same layers, types, integer
+        arrays (int64), side-input standardization, classes and meta. A malformed description
+        is a ConfigError naming what is wrong."""
+        try:
+            layers = []
+            for i, x in enumerate(d["layers"]):
+                if x.get("op") not in _LAYERS:
+                    raise ConfigError(f"ir.layers[{i}]", f"unknown op {x.get('op')!r}")
+                layers.append(_build(_LAYERS[x["op"]], x))
+            return Graph(_build(InputQuant, d["input"]), tuple(layers),
+                         tuple(d.get("classes", ())), dict(d.get("meta", {})))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError("ir", f"not an IR graph ({type(exc).__name__}: {exc})") from None
+
+    @staticmethod
+    def from_json(text: str) -> Graph:
+        return Graph.from_dict(json.loads(text))
+
+
+_LAYERS = {cls.__name__: cls for cls in (Decimate, Conv, MaxPool, PoolJoin, Dense, ArgMax)}
+
+
+def _build(cls: type, d: dict) -> Any:
+    """A dataclass of this module from its `_plain` form, each field converted by its declared
+    type (the annotations are strings: `from __future__ import annotations`)."""
+    return cls(**{f.name: _typed(f.type, d[f.name]) for f in dataclasses.fields(cls)
+                  if f.name in d or f.default is dataclasses.MISSING})
+
+
+def _typed(kind: str, v: Any) -> Any:
+    if v is None:
+        return None
+    if kind == "IntType":
+        return IntType.parse(v)
+    if kind.startswith("np.ndarray"):
+        return np.asarray(v, dtype=np.int64)
+    if kind == "Requant":
+        return _build(Requant, v)
+    if kind.startswith("SideInput"):
+        return _build(SideInput, v)
+    if kind.startswith("tuple[float"):
+        return tuple(float(x) for x in v)
+    if kind == "float":
+        return float(v)
+    return v
 
 
 def _plain(obj: Any) -> Any:

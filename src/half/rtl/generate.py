@@ -5,7 +5,8 @@
     PROJECT/mem/      ROM images of every stage ($readmemh, paths relative to PROJECT)
     PROJECT/files.f   the source list, in dependency order
     PROJECT/design.json  the stages with their Verilog parameters, the folding
-    PROJECT/ir.json   the IR the design was generated from
+    PROJECT/ir.json   the IR the design was generated from (`read_ir`: what verification,
+                      power and implementation read instead of the source model)
 
 The top level streams one signed input sample per beat (`s_axis_*`, windows framed by
 tlast: `axis_frame` pads a short window, cuts a long one and raises the sticky `err_framing`),
@@ -281,6 +282,20 @@ def write_project(graph: Graph, folding: Folding, out: Path, est: Estimate | Non
                     "stream": s.stream()} for s in design.stages]}, indent=2))
     (out / "ir.json").write_text(graph.to_json())
     return design
+
+
+def read_ir(project: Path) -> Graph:
+    """The IR graph the project was generated from (its ir.json): the golden model and the
+    cost model of the design, with no access to the model it came from."""
+    path = Path(project) / "ir.json"
+    if not path.is_file():
+        raise ConfigError("project", f"{path}: missing (rebuild with `half build`)")
+    try:
+        return Graph.from_json(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError("project", f"{path}: not valid JSON ({exc})") from None
+    except ConfigError as exc:
+        raise ConfigError("project", f"{path}: {exc} (rebuild with `half build`)") from None
 
 
 def check_roms(project: Path, design: dict) -> None:
