@@ -103,7 +103,9 @@ def install(run: Path, task: str, name: str) -> Path:
     dest = presets_dir(task) / name
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(run, dest)
+    # a preset is package data, not a user's output folder: no hidden files (half's artefact
+    # marker included)
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns(".*"))
     return dest
 
 
