@@ -17,7 +17,9 @@ from scipy.signal import resample_poly
 from half.cli import run
 from half.data.mitdb import AAMI
 from half.data.recording import read_recording
+from half.errors import ConfigError
 from half.predict import Model, predict_recording
+from half.predict.apply import record_class
 
 REC = "214"  # a DS2 record whose first minutes hold N, S, V, F and Q answers of preset:tiny
 SLICE_S = 180
@@ -156,7 +158,7 @@ def test_cinc_csv_gives_the_class_of_the_task(capsys, tmp_path, make_cinc, share
         files.append(str(f))
     out = tmp_path / "af.json"
     code, _, err = _half(capsys, "predict", "--model", "preset:tiny", "--task", "cinc2017-af",
-                         *files, "--fs", "300", "-o", str(out))
+                         *files, "--fs", "300", "-o", str(out), "--record-rule", "task")
     assert code == 0, err
     res = json.loads(out.read_text())
     for r, rec in zip(chosen, res["records"], strict=True):
@@ -164,6 +166,36 @@ def test_cinc_csv_gives_the_class_of_the_task(capsys, tmp_path, make_cinc, share
         n = -(-lengths[r] // 3)  # samples at the task's 100 Hz
         assert rec["windows"] == -(-n // 3000)
         assert rec["rows"][0]["start_s"] == 0.0
+    # the default rule (af-any) on the same windows: the whole recording, from its windows
+    out2 = tmp_path / "af2.json"
+    code, _, err = _half(capsys, "predict", "--model", "preset:tiny", "--task", "cinc2017-af",
+                         *files, "--fs", "300", "-o", str(out2))
+    assert code == 0, err
+    for rec_task, rec in zip(res["records"], json.loads(out2.read_text())["records"],
+                             strict=True):
+        assert rec["rows"] == rec_task["rows"]  # the windows do not depend on the rule
+        scores = np.array([[w[f"score_{c}"] for c in model.classes] for w in rec["rows"]])
+        own = model.classes.index(rec_task["class"])
+        assert rec["class"] == record_class("af-any", model.classes, scores, own)
+        assert rec["record_row"]["rule"] == "af-any"
+        if len(rec["rows"]) > 1:
+            assert rec["record_row"]["start_s"] == 0.0
+            assert rec["record_row"]["end_s"] == rec["rows"][-1]["end_s"]
+
+
+def test_record_rules():
+    classes = ("N", "A", "O", "~")
+    s = np.array([[5, 1, 0, 0], [0, 2, 1, 0], [4, 0, 3, 0]], dtype=float)  # N, A, N windows
+    assert record_class("task", classes, s, 2) == "O"
+    assert record_class("mean", classes, s, 0) == "N"
+    assert record_class("vote", classes, s, 0) == "N"
+    assert record_class("af-any", classes, s, 0) == "A"
+    assert record_class("af-any", classes, s[[0, 2]], 0) == "N"  # no AF window: the mean's
+    tie = np.array([[0, 0, 9, 0], [1, 0, 0, 0]], dtype=float)  # one O, one N: mean says O
+    assert record_class("vote", classes, tie, 1) == "O"
+    assert record_class("af-any", ("non-AF", "AF"), np.array([[3, 1], [0, 2.0]]), 0) == "AF"
+    with pytest.raises(ConfigError, match="one of af-any"):
+        record_class("max", classes, s, 0)
 
 
 # -- faults: one line, exit 2, nothing written --------------------------------------------------
@@ -281,9 +313,11 @@ def test_eval_records_with_rhythm_labels(capsys, tmp_path, make_cinc):
         + "X00001,flutter\n")
     code, out, err = _half(capsys, "eval", "--model", "preset:tiny", "--task", "cinc2017-af",
                            "--records", str(root / "cinc2017" / "training2017"),
-                           "--rhythm-labels", str(labels), "--per-record", "--json")
+                           "--rhythm-labels", str(labels), "--per-record", "--json",
+                           "--record-rule", "task")
     assert code == 0, err
     res = json.loads(out)
+    assert res["record_rule"] == "task"
     assert [r["class"] for r in res["per_record"]] == [model.classes[k] for k in want]
     assert res["left_out"] == {"flutter": 1} and res["records"] == len(data.record)
     code, out, err = _half(capsys, "eval", "--model", "preset:tiny", "--task", "cinc2017-af",

@@ -20,6 +20,7 @@ from half.data import DEFAULT_TASK, TASKS, cache_dir, find_dataset, get_task
 from half.data.task import SPLITS
 from half.errors import ConfigError, HalfError
 from half.hw.goal import DEFAULT_GOAL, GOALS
+from half.predict.cli import RECORD_RULE_OPTION
 
 
 def json_option(fn: Callable) -> Callable:
@@ -256,11 +257,13 @@ def train_cmd(ctx: click.Context, task_name: str, arch_spec: str, out_dir: Path,
 @click.option("--engine", type=click.Choice(["torch", "golden"]), default=None,
               help="With --records: the QAT network or the integer model [default: torch].")
 @click.option("--lead", default=None, help="With --records: lead to read (default: the task's).")
+@RECORD_RULE_OPTION
 @json_option
 @click.pass_context
 def eval_cmd(ctx: click.Context, model_spec: str, task_name: str | None, split: str | None,
              records_dir: Path | None, rhythm_labels: Path | None, detect: bool,
-             per_record: bool, engine: str | None, lead: str | None, as_json: bool) -> None:
+             per_record: bool, engine: str | None, lead: str | None, record_rule: str,
+             as_json: bool) -> None:
     """Print a model's metrics on one split of its task, or on a folder of recordings."""
     from half.nn.runs import eval_run
 
@@ -268,7 +271,7 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str | None, split: 
         if split is not None:
             raise ConfigError("--split", "give --split or --records, not both")
         _eval_records(model_spec, task_name, records_dir, rhythm_labels, detect, per_record,
-                      engine or "torch", lead, as_json)
+                      engine or "torch", lead, record_rule, as_json)
         return
     for flag, given in (("--rhythm-labels", rhythm_labels is not None), ("--detect", detect),
                         ("--per-record", per_record), ("--lead", lead is not None),
@@ -289,7 +292,7 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str | None, split: 
 
 def _eval_records(model_spec: str, task_name: str | None, records_dir: Path,
                   rhythm_labels: Path | None, detect: bool, per_record: bool, engine: str,
-                  lead: str | None, as_json: bool) -> None:
+                  lead: str | None, record_rule: str, as_json: bool) -> None:
     from half.predict.cli import print_eval_records
     from half.predict.evaluate import evaluate_folder
     from half.predict.model import Model
@@ -297,7 +300,8 @@ def _eval_records(model_spec: str, task_name: str | None, records_dir: Path,
     model = Model(model_spec, task_name, engine)
     with _ui.progress_bar() as progress:
         res = evaluate_folder(model, records_dir, rhythm_labels=rhythm_labels, detect=detect,
-                              per_record=per_record, lead=lead, progress=progress)
+                              per_record=per_record, lead=lead, progress=progress,
+                              record_rule=record_rule)
     if as_json:
         _ui.emit_json(res)
     else:

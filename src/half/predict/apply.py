@@ -10,9 +10,13 @@ one row per window and one for the record. Windows tile the recording from its s
 `window` samples at the task rate; a remainder gets one more window ending at the recording's
 end (overlapping the one before); a recording shorter than a window gets the task's one window,
 zero-padded (`half.data.cinc2017.record_window`; with pad=false it is an error). **The record's
-class is the class of the window the task itself cuts from it** (`record_window`: the first
-`window` samples for crop=start, the middle ones for crop=center), so it is the answer `half
-eval` gives on the task's own records; the other windows are listed beside it. A model trained
+class comes from its windows by a rule** (`RECORD_RULES`, `record_class`), by default `af-any`:
+AF when any window says AF, else the class of the windows' mean score — the rule with the best
+validation F1_NAO (docs/RESULTS.md, benchmarks/bench_record_rule.py). A recording of one window
+gets that window's class under every rule. The rule `task` instead takes the window the task
+itself cuts from the recording (`record_window`: the first `window` samples for crop=start, the
+middle ones for crop=center), the answer `half eval --split` gives on the task's own records.
+A model trained
 with `rr_features=true` gets each window's RR-irregularity features from
 `half.data.cinc2017.window_rr_features` (beats from the QRS detector), as the task computes them.
 """
@@ -121,9 +125,37 @@ def beat_rows(model: Model, rec: Recording, beats: Beats, progress: Progress | N
     return rows, pred
 
 
-def window_rows(model: Model, rec: Recording, progress: Progress | None = None
-                ) -> tuple[list[dict], dict]:
+# How the windows of a recording longer than one window make the record's class
+# (`record_class`); benchmarks/bench_record_rule.py measures them on the validation split.
+RECORD_RULES = ("af-any", "mean", "vote", "task")
+DEFAULT_RECORD_RULE = "af-any"
+
+
+def record_class(rule: str, classes: tuple[str, ...], scores: np.ndarray, own: int) -> str:
+    """The record's class from its windows' scores (rows: windows in time order) by `rule`:
+    `task` the class of the window the task itself cuts (`own`, its class index); `mean` the
+    class of the mean score over the windows; `vote` the commonest window class (ties go to
+    `mean`'s answer); `af-any` AF when any window says AF, else `mean`."""
+    if rule not in RECORD_RULES:
+        raise ConfigError("record rule", f"one of {', '.join(RECORD_RULES)}, got {rule!r}")
+    if rule == "task":
+        return classes[own]
+    mean = int(np.argmax(scores.mean(axis=0)))
+    if rule == "mean":
+        return classes[mean]
+    votes = np.bincount(scores.argmax(axis=1), minlength=len(classes))
+    if rule == "vote":
+        best = np.flatnonzero(votes == votes.max())
+        return classes[mean if mean in best else int(best[0])]
+    a = classes.index("A" if "A" in classes else "AF")  # four classes, or the binary task
+    return classes[a] if votes[a] > 0 else classes[mean]
+
+
+def window_rows(model: Model, rec: Recording, progress: Progress | None = None,
+                rule: str = DEFAULT_RECORD_RULE) -> tuple[list[dict], dict]:
     """cinc2017-af: one row per window and the record's row (see the module docstring)."""
+    if rule not in RECORD_RULES:
+        raise ConfigError("--record-rule", f"one of {', '.join(RECORD_RULES)}, got {rule!r}")
     p = model.params
     sig = prepare(rec.signal, rec.fs, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
     w = p.window
@@ -148,14 +180,23 @@ def window_rows(model: Model, rec: Recording, progress: Progress | None = None
                      "end_s": round(min(s + w, sig.size) / p.fs, 3),
                      "class": model.classes[pred[i]], **_scores(model.classes, scores[i])})
     k = own if own is not None else len(starts)
-    record = {"record": rec.name, "row": "record", "start_s": round(ws / p.fs, 3),
-              "end_s": round(min(ws + w, sig.size) / p.fs, 3),
-              "class": model.classes[pred[k]], **_scores(model.classes, scores[k])}
+    if rule == "task" or len(starts) == 1:
+        record = {"record": rec.name, "row": "record", "start_s": round(ws / p.fs, 3),
+                  "end_s": round(min(ws + w, sig.size) / p.fs, 3),
+                  "class": model.classes[pred[k]], **_scores(model.classes, scores[k])}
+    else:  # the whole recording; the scores shown are the windows' mean
+        tiles = np.asarray(scores[:len(starts)], dtype=np.float64)
+        record = {"record": rec.name, "row": "record", "start_s": 0.0,
+                  "end_s": round(sig.size / p.fs, 3),
+                  "class": record_class(rule, model.classes, tiles, int(pred[k])),
+                  **_scores(model.classes, tiles.mean(axis=0))}
+    record["rule"] = rule
     return rows, record
 
 
 def predict_recording(model: Model, rec: Recording, *, method: str = "gqrs",
-                      annotations: str | None = None, progress: Progress | None = None) -> Result:
+                      annotations: str | None = None, progress: Progress | None = None,
+                      rule: str = DEFAULT_RECORD_RULE) -> Result:
     """The model's answers on one recording (read with `half.data.recording.read_recording`)."""
     check_recording(model, rec)
     if isinstance(model.task, MitdbAami):
@@ -166,7 +207,7 @@ def predict_recording(model: Model, rec: Recording, *, method: str = "gqrs",
         if annotations is not None:
             raise ConfigError("--annotations", "cinc2017-af classifies windows of the "
                               "recording, not beats")
-        rows, record = window_rows(model, rec, progress)
+        rows, record = window_rows(model, rec, progress, rule)
         notes = []
         n = rec.signal.size * model.params.fs / rec.fs
         if n < model.params.window:

@@ -11,7 +11,15 @@ from rich.table import Table
 
 from half import _ui
 from half.data.qrs import METHODS
+from half.predict.apply import DEFAULT_RECORD_RULE, RECORD_RULES
 from half.predict.model import ENGINES
+
+RECORD_RULE_OPTION = click.option(
+    "--record-rule", type=click.Choice(RECORD_RULES), default=DEFAULT_RECORD_RULE,
+    show_default=True,
+    help="cinc2017-af: the record's class from its windows: af-any (AF when any window says "
+         "AF, else the mean score's class), mean, vote, or task (the window the task itself "
+         "uses, as --split does).")
 
 
 @click.command("predict")
@@ -33,15 +41,16 @@ from half.predict.model import ENGINES
               help="golden: the integer model the FPGA computes; torch: the QAT network.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), default=None,
               help="Write every row to this .csv or .json file (atomically).")
+@RECORD_RULE_OPTION
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as JSON on stdout (every row without -o; a summary with).")
 def predict_cmd(model_spec: str, task_name: str | None, records: tuple[str, ...],
                 fs: float | None, lead: str | None, annotations: str | None, detector: str,
-                engine: str, out: Path | None, as_json: bool) -> None:
+                engine: str, out: Path | None, record_rule: str, as_json: bool) -> None:
     """Classify your own recordings (WFDB, EDF or CSV, any sampling rate) with a model.
 
     mitdb-aami models give one row per beat (time_s, sample, class, scores); cinc2017-af models
-    one row per window and one per record (the class of the window the task itself uses)."""
+    one row per window and one per record (by --record-rule)."""
     from half.data.recording import read_recording
     from half.predict import output
     from half.predict.apply import predict_recording
@@ -59,7 +68,8 @@ def predict_cmd(model_spec: str, task_name: str | None, records: tuple[str, ...]
             if len(recs) > 1:
                 progress(f"record {rec.name} ({i + 1}/{len(recs)})", i, len(recs))
             results.append(predict_recording(model, rec, method=detector,
-                                             annotations=annotations, progress=progress))
+                                             annotations=annotations, progress=progress,
+                                             rule=record_rule))
     meta = model.describe()
     if out is not None:
         output.write(out, meta, results)

@@ -35,7 +35,7 @@ from half.data.recording import read_recording
 from half.data.task import Progress
 from half.errors import ConfigError, DataError
 from half.nn.metrics import MITDB_MACRO_EXCLUDED, metrics_for
-from half.predict.apply import check_recording, find_beats, window_rows
+from half.predict.apply import DEFAULT_RECORD_RULE, check_recording, find_beats, window_rows
 from half.predict.model import Model
 
 # rhythm label (lower case) -> CinC 2017 class
@@ -78,7 +78,8 @@ def read_rhythm_labels(path: Path) -> tuple[dict[str, str], Counter]:
 def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = None,
                     detect: bool = False, per_record: bool = False, lead: str | None = None,
                     annotations: str = "atr", method: str = "gqrs",
-                    progress: Progress | None = None) -> dict:
+                    progress: Progress | None = None,
+                    record_rule: str = DEFAULT_RECORD_RULE) -> dict:
     """The task's metrics of `model` on the recordings in `folder` (see the module docstring)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -94,7 +95,8 @@ def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = 
         if rhythm_labels is None:
             raise ConfigError("--rhythm-labels", "cinc2017-af needs rhythm labels: a CSV file "
                               "of record,label")
-        res = _rhythm(model, folder, Path(rhythm_labels), lead, progress)
+        res = _rhythm(model, folder, Path(rhythm_labels), lead, progress, record_rule)
+        res["record_rule"] = record_rule
     else:
         raise ConfigError("model", f"half eval --records does not know task {model.task.name}")
     if not per_record:
@@ -198,7 +200,7 @@ def with_misses(cm: np.ndarray, missed: np.ndarray, false: np.ndarray,
 
 
 def _rhythm(model: Model, folder: Path, labels_file: Path, lead: str | None,
-            progress: Progress | None) -> dict:
+            progress: Progress | None, record_rule: str = DEFAULT_RECORD_RULE) -> dict:
     classes = model.classes
     labels, unknown = read_rhythm_labels(labels_file)
     binary = len(classes) == 2
@@ -215,7 +217,7 @@ def _rhythm(model: Model, folder: Path, labels_file: Path, lead: str | None,
                 continue
         rec = read_recording(path, lead=lead)
         check_recording(model, rec)
-        _, record = window_rows(model, rec)
+        _, record = window_rows(model, rec, rule=record_rule)
         cls = labels[name]
         t = (1 if cls == "A" else 0) if binary else classes.index(cls)
         y_true.append(t)
