@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/train_presets.py [--only mitdb-aami-small ...] [--seeds 0 1 2]
         [--out runs/presets] [--install] [--data-dir DIR]
     .venv/bin/python benchmarks/train_presets.py --reexport   # rewrite the shipped exports only
+    .venv/bin/python benchmarks/train_presets.py --record-predictions  # cinc2017-af's per-record
 
 Each recipe in benchmarks/presets/<task>-<name>.yaml holds the architecture, the task parameters
 and the training options. Every seed trains a run folder `<out>/<task>-<name>/seed<k>` with
@@ -79,6 +80,7 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
             test = eval_run(str(run), task, "test", data_dir)
             # recorded so that a test can check the shipped weights still give this figure
             (run / "metrics_test.json").write_text(json.dumps(test, indent=2))
+            record_predictions(run, task, data_dir)
             val = res["val"].get(key, cv["cv_epoch_score"] if cv else None)
             row = {"preset": f"{task}/{name}", "seed": seed, "params": arch.params(),
                    "macs": arch.macs(), "best_epoch": res["best_epoch"],
@@ -97,6 +99,23 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
             "cv": None if cv is None else {k: cv[k] for k in ("cv_epoch", "cv_epoch_score",
                                                               "fold_mean", "fold_std")},
             "runs": rows}
+
+
+def record_predictions(run: Path, task: str, data_dir: Path | None) -> Path | None:
+    """cinc2017-af: the predicted class of every test recording, in predictions_test.json, so
+    that tests/test_presets.py can check the shipped weights on a subset of the recordings
+    (preparing all 8,528 with RR features takes minutes). None for other tasks."""
+    if task != "cinc2017-af":
+        return None
+    from half.nn.runs import load_run_data
+    from half.nn.train import predict
+
+    _, _, norm, model, data = load_run_data(str(run), task, "test", data_dir)
+    pred = predict(model, data.x, norm(data.side))
+    out = run / "predictions_test.json"
+    out.write_text(json.dumps({str(r): data.classes[int(k)] for r, k in
+                               zip(data.record, pred, strict=True)}, indent=0) + "\n")
+    return out
 
 
 def install(run: Path, task: str, name: str) -> Path:
@@ -121,7 +140,14 @@ def main() -> None:
     ap.add_argument("--install", action="store_true")
     ap.add_argument("--reexport", action="store_true",
                     help="only rewrite the shipped presets' ONNX exports from their weights")
+    ap.add_argument("--record-predictions", action="store_true",
+                    help="only write the shipped cinc2017-af presets' predictions_test.json")
     args = ap.parse_args()
+    if args.record_predictions:
+        for name in list_presets("cinc2017-af"):
+            print(record_predictions(presets_dir("cinc2017-af") / name, "cinc2017-af",
+                                     args.data_dir), flush=True)
+        return
     if args.reexport:
         for task in ("mitdb-aami", "cinc2017-af"):
             for name in list_presets(task):

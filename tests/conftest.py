@@ -110,15 +110,18 @@ def mitdb_subset(tmp_path_factory, shared_data):
 
 @pytest.fixture
 def make_cinc(tmp_path, shared_data):
-    """make_cinc(n) -> a data folder whose cinc2017/ holds the first n real recordings + labels."""
+    """make_cinc(n) -> a data folder whose cinc2017/ holds the first n real recordings + labels;
+    make_cinc(records=NAMES) -> the same with those recordings."""
 
-    def make(n=40) -> Path:
+    def make(n=40, records=None) -> Path:
         src = shared_data / "cinc2017"
         root = tmp_path / "data"
         dst = root / "cinc2017"
         (dst / "training2017").mkdir(parents=True)
         for fname in ("REFERENCE-v3.csv", "training2017/REFERENCE.csv"):
-            lines = (src / fname).read_text().splitlines()[:n]
+            lines = (src / fname).read_text().splitlines()
+            lines = (lines[:n] if records is None else
+                     [line for line in lines if line.split(",")[0] in set(records)])
             (dst / fname).write_text("\n".join(lines) + "\n")
         for line in lines:
             rec = line.split(",")[0]
@@ -141,3 +144,13 @@ def run_json(*args: str, env: dict | None = None) -> dict:
     proc = run_half(*args, "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # stdout holds the JSON result and nothing else
+
+
+def cinc_split_records(split: str) -> list[str]:
+    """The recordings of one split of cinc2017-af's shipped split file, sorted."""
+    from importlib import resources
+
+    from half.data.cinc2017 import read_split, shipped_split_name
+
+    f = resources.files("half.data").joinpath("splits", shipped_split_name(0, 0.15, 0.15))
+    return sorted(r for r, s in read_split(Path(str(f))).items() if s == split)

@@ -144,7 +144,7 @@ def test_cinc_csv_gives_the_class_of_the_task(capsys, tmp_path, make_cinc, share
     model = Model("preset:tiny", "cinc2017-af")
     root = make_cinc(12)
     data = model.task.load(root)
-    want, _ = model.classify(data.x, None)
+    want, _ = model.classify(data.x, data.side)
     expected = {r: model.classes[k] for r, k in zip(data.record, want, strict=True)}
     # one recording longer than a window (two tiles), one as long as a window or shorter
     lengths = {r: wfdb.rdheader(str(shared_data / "cinc2017" / "training2017" / r)).sig_len
@@ -305,7 +305,7 @@ def test_eval_records_with_rhythm_labels(capsys, tmp_path, make_cinc):
     model = Model("preset:tiny", "cinc2017-af")
     root = make_cinc(12)
     data = model.task.load(root)
-    want, _ = model.classify(data.x, None)
+    want, _ = model.classify(data.x, data.side)
     names = {"N": "Normal", "A": "AF", "O": "Other", "~": "noisy"}
     labels = tmp_path / "labels.csv"
     labels.write_text("record,label\n" + "".join(

@@ -466,7 +466,8 @@ def test_search_settings_follow_the_tiny_preset():
     cinc = SearchSpec(task="cinc2017-af", goal="low-power").resolved()
     assert (cinc.task_params["fs"], cinc.task_params["window"]) == (100.0, 3000)
     assert cinc.rate == pytest.approx(100 / 3000)
-    assert cinc.arch_shape() == {"window": 3000, "n_classes": 4, "side_inputs": 0}
+    assert cinc.task_params["rr_features"] is True  # the tiny preset's RR side inputs
+    assert cinc.arch_shape() == {"window": 3000, "n_classes": 4, "side_inputs": 8}
     assert SearchSpec(seed=1).key() != SearchSpec(seed=0).key()
     assert SearchSpec(threads=2).key() == SearchSpec(threads=1).key()
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import run_half, run_json
+from conftest import cinc_split_records, run_half, run_json
 
 
 @pytest.mark.rtl
@@ -18,10 +18,14 @@ from conftest import run_half, run_json
     ("cinc2017-af", "up5k", "high-throughput"),
     ("cinc2017-af", "up5k", "low-power"),
 ])
-def test_build_and_verify_tiny(tmp_path, shared_data, task, device, goal):
+def test_build_and_verify_tiny(tmp_path, shared_data, make_cinc, task, device, goal):
     if not (shared_data / ("mitdb" if task == "mitdb-aami" else "cinc2017")).is_dir():
         pytest.skip(f"no data for {task}")
     from half.flow.verify import build
+
+    data = shared_data
+    if task == "cinc2017-af":  # 12 test recordings: preparing all 8,528 (RR features) is slow
+        data = make_cinc(records=cinc_split_records("test")[:12])
 
     project = tmp_path / "p"
     # what `half build` runs, in this process (its command line: the test after this one)
@@ -30,8 +34,7 @@ def test_build_and_verify_tiny(tmp_path, shared_data, task, device, goal):
               "README.md", "constraints/clock.py", "ir.json", "sim/tb_half.sv"):
         assert (project / f).is_file(), f
     windows = 8 if goal != "low-power" else 4
-    res = run_json("--data-dir", str(shared_data), "verify", str(project), "--windows",
-                   str(windows))
+    res = run_json("--data-dir", str(data), "verify", str(project), "--windows", str(windows))
     assert res["windows"] == windows and res["mismatches"] == 0
     assert res["cycles_measured"] == res["cycles_model"] == built["latency_cycles"]
     assert res["ii_measured"] == res["ii_model"] == built["ii_cycles"]
