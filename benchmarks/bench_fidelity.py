@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/bench_fidelity.py run --archs 40 \
         --out benchmarks/results/fidelity.jsonl
     .venv/bin/python benchmarks/bench_fidelity.py table benchmarks/results/fidelity.jsonl
+    .venv/bin/python benchmarks/bench_fidelity.py replicate benchmarks/results/fidelity.jsonl \
+        --out benchmarks/results/fidelity_ref2.jsonl
 
 Issue 14, item 1. Architectures: the task's presets, then `--archs` drawn from the search space
 (seeded) that pass the search's pre-checks for the goal on the device (the ones a search would
@@ -15,6 +17,10 @@ train). Each is scored
   pooled out-of-fold metric at each fold's best epoch;
 * at the reference: every training window (train and val records), `--ref-epochs`, patient-wise
   `--ref-folds`-fold CV with another training seed.
+
+`replicate` scores the reference of every architecture of a results file once more with another
+training seed (rows appended to its own --out, resumable): the reference's seed-to-seed rho, the
+ceiling any fidelity can reach against it; `table --replicate FILE` prints it.
 
 The test split is never loaded. Rows are appended one per architecture as soon as it is done
 (a partial run still counts); `table` prints Spearman rho of each fidelity against the
@@ -134,6 +140,41 @@ def _work(job: tuple) -> dict:
     return row
 
 
+def _replicate(job: tuple) -> dict:
+    args, row, seed = job
+    import torch
+
+    from half.nn.arch import Arch
+    from half.search.evaluate import search_data
+
+    torch.set_num_threads(1)
+    spec = _spec(args)
+    data = search_data(spec.task, spec.task_params, args.data_dir)
+    ref = _score(args, Arch.from_dict(row["arch"]), data, args.ref_fraction, args.ref_epochs,
+                 f"cv{args.ref_folds}", seed)
+    return {"arch_hash": row["arch_hash"], "source": row["source"], "seed": seed, **ref}
+
+
+def cmd_replicate(args) -> int:
+    rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
+    ok = [r for r in rows if r.get("status") == "ok"]
+    out = Path(args.out)
+    done = ({json.loads(line)["arch_hash"] for line in out.read_text().splitlines() if line}
+            if out.is_file() else set())
+    seed = args.seed + 2  # the cheap fidelities used seed, the reference seed + 1
+    jobs = [(args, r, seed) for r in ok if r["arch_hash"] not in done]
+    print(f"{len(ok)} scored architectures, {len(jobs)} to replicate, {args.workers} workers",
+          flush=True)
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for k, rec in enumerate(pool.imap_unordered(_replicate, jobs), 1):
+            with out.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+            print(f"[{time.perf_counter() - t0:7.0f} s] {k}/{len(jobs)} {rec['arch_hash']} "
+                  f"ref2={rec['metric']:.4f}", flush=True)
+    return 0
+
+
 def cmd_run(args) -> int:
     out = Path(args.out)
     done = set()
@@ -189,6 +230,21 @@ def cmd_table(args) -> int:
         lo, hi = np.nanpercentile(rho, [2.5, 97.5])
         print(f"| {name} | {f} x {e} | {p} | {spearman(vals, ref):.3f} ({lo:.2f} .. {hi:.2f}) "
               f"| {hit} / 5 | {sec:.1f} / {cpu:.1f} |")
+    if args.replicate:
+        again = {}
+        for line in Path(args.replicate).read_text().splitlines():
+            if line:
+                rec = json.loads(line)
+                again[rec["arch_hash"]] = rec["metric"]
+        both = [r for r in ok if r["arch_hash"] in again]
+        if len(both) >= 3:
+            a = [r["reference"]["metric"] for r in both]
+            b = [again[r["arch_hash"]] for r in both]
+            bo = [rng.integers(0, len(both), len(both)) for _ in range(1000)]
+            rho = [spearman(np.take(a, i), np.take(b, i)) for i in bo]
+            lo, hi = np.nanpercentile(rho, [2.5, 97.5])
+            print(f"| reference, another seed ({len(both)} architectures) | | | "
+                  f"{spearman(a, b):.3f} ({lo:.2f} .. {hi:.2f}) | | |")
     cpu = np.mean([r["reference"]["cpu_seconds"] for r in ok])
     print(f"| reference | 1 x {ok[0]['reference']['protocol'].split(', ')[1]} | "
           f"cv | 1 | 5 / 5 | {np.mean([r['reference']['seconds'] for r in ok]):.1f} / "
@@ -196,25 +252,35 @@ def cmd_table(args) -> int:
     return 0
 
 
+def _common_options(p: argparse.ArgumentParser) -> None:
+    """The task, the reference protocol and the workers (of `run` and `replicate`)."""
+    p.add_argument("--task", default="mitdb-aami")
+    p.add_argument("--goal", default="low-energy")
+    p.add_argument("--device", default="up5k")
+    p.add_argument("--ref-epochs", type=int, default=8)
+    p.add_argument("--ref-folds", type=int, default=3)
+    p.add_argument("--ref-fraction", type=float, default=1.0, help="(smoke runs only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--data-dir", default=None)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--task", default="mitdb-aami")
-    r.add_argument("--goal", default="low-energy")
-    r.add_argument("--device", default="up5k")
+    _common_options(r)
     r.add_argument("--archs", type=int, default=40, help="architectures drawn from the space")
-    r.add_argument("--ref-epochs", type=int, default=8)
-    r.add_argument("--ref-folds", type=int, default=3)
-    r.add_argument("--ref-fraction", type=float, default=1.0, help="(smoke runs only)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--workers", type=int, default=2)
-    r.add_argument("--data-dir", default=None)
     r.add_argument("--out", required=True)
     t = sub.add_parser("table")
     t.add_argument("results")
+    t.add_argument("--replicate", default=None, help="rows of `replicate` (the ceiling)")
+    p = sub.add_parser("replicate")
+    p.add_argument("results")
+    _common_options(p)
+    p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    return cmd_run(args) if args.cmd == "run" else cmd_table(args)
+    return {"run": cmd_run, "table": cmd_table, "replicate": cmd_replicate}[args.cmd](args)
 
 
 if __name__ == "__main__":
