@@ -17,7 +17,7 @@ from scipy.signal import resample_poly
 from half.cli import run
 from half.data.mitdb import AAMI
 from half.data.recording import read_recording
-from half.errors import ConfigError
+from half.errors import ConfigError, DataError
 from half.predict import Model, predict_recording
 from half.predict.apply import record_class
 
@@ -116,6 +116,28 @@ def test_detected_beats_on_the_250_hz_record(at_250, original, mitdb_model):
     m = match_beats(beats, det, 250.0)
     assert m.se >= 0.99 and m.ppv >= 0.99
     assert (_classes(res)[m.det] == _classes(orig)[m.ref]).mean() >= 0.95
+
+
+def test_the_models_lead_under_another_name(capsys, tmp_path, original):
+    """A single-lead file named 'ECG' and one whose lead is 'II' are read without --lead, each
+    with a note; the answers equal those on the same signal named MLII; with several leads and
+    none of the model's, the error lists them."""
+    rows = {}
+    for lead in ("MLII", "II", "ECG"):
+        rec = _write_wfdb(tmp_path / lead, f"r_{lead}", original.signal, 360.0, lead=lead)
+        code, out, err = _half(capsys, "predict", "--model", "preset:tiny", str(rec), "--json")
+        assert code == 0, err
+        res = json.loads(out)["records"][0]
+        assert res["lead"] == lead
+        assert any(f"lead {lead!r} read in place of 'MLII'" in n for n in res["notes"]) == (
+            lead != "MLII")
+        rows[lead] = [r["class"] for r in res["rows"]]
+    assert rows["II"] == rows["ECG"] == rows["MLII"] and len(rows["MLII"]) > 10
+    with pytest.raises(DataError, match="no lead named 'MLII' \\(has 'ECG'\\)"):
+        read_recording(tmp_path / "ECG" / "r_ECG", lead="MLII")  # only the model's own choice
+    two = _csv(tmp_path / "two.csv", "V5,V2", ["0.1,0.2"] * 10)
+    code, _, err = _half(capsys, "predict", "--model", "preset:tiny", two, "--fs", "360")
+    assert code == 2 and "no lead named 'MLII' (has 'V5', 'V2')" in err
 
 
 def test_edf_round_trip_with_a_slow_channel_and_microvolts(tmp_path, at_250, mitdb_model):

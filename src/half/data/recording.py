@@ -12,6 +12,7 @@ Every fault is a one-line DataError naming the file (ConfigError for a bad optio
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +61,16 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
                     "or .bdf file, or a .csv file")
 
 
-def choose_lead(leads: list[str] | tuple[str, ...], want: str | None, where: Path) -> int:
-    """Index of the lead named `want` (exact, else the one case-insensitive match); without a
-    name, the file's only lead. A DataError listing the leads otherwise."""
+# Other names of a lead in other databases' files (matched case-insensitively, in this order):
+# MIT-BIH's "modified lead II" is lead II from chest electrodes.
+LEAD_ALIASES = {"MLII": ("II", "ML2", "ML II", "lead II", "ECG II")}
+
+
+def choose_lead(leads: list[str] | tuple[str, ...], want: str | None, where: Path,
+                fallback: bool = False) -> int:
+    """Index of the lead named `want` (exact, else the one case-insensitive match, else one of
+    its LEAD_ALIASES); with `fallback`, a file with one lead gives that lead whatever its name;
+    without a name, the file's only lead. A DataError listing the leads otherwise."""
     leads = list(leads)
     have = ", ".join(repr(x) for x in leads) or "none"
     if want is None:
@@ -71,9 +79,12 @@ def choose_lead(leads: list[str] | tuple[str, ...], want: str | None, where: Pat
         raise DataError(where, f"has {len(leads)} leads ({have}): choose one with --lead")
     if want in leads:
         return leads.index(want)
-    folded = [i for i, x in enumerate(leads) if x.strip().lower() == want.strip().lower()]
-    if len(folded) == 1:
-        return folded[0]
+    for name in (want, *LEAD_ALIASES.get(want, ())):
+        folded = [i for i, x in enumerate(leads) if x.strip().lower() == name.strip().lower()]
+        if len(folded) == 1:
+            return folded[0]
+    if fallback and len(leads) == 1:
+        return 0
     raise DataError(where, f"no lead named {want!r} (has {have}): choose one with --lead")
 
 
@@ -85,33 +96,45 @@ def _in_mv(signal: np.ndarray, units: str, lead: str) -> tuple[np.ndarray, tuple
 
 
 def read_recording(path: str | Path, *, lead: str | None = None, fs: float | None = None,
-                   annotations: str | None = None) -> Recording:
+                   annotations: str | None = None, lead_fallback: bool = False) -> Recording:
     """One lead of the recording at `path` (see the module docstring), with the WFDB annotation
     file of extension `annotations` when given. `fs` is required for CSV; for WFDB and EDF it
-    must be absent or equal the file's own rate."""
+    must be absent or equal the file's own rate. With `lead_fallback` (the lead is the model's,
+    not the user's choice), a file with one lead of another name gives that lead; a lead read
+    in place of `lead` is said in the recording's notes."""
+    rec = _read(path, lead, fs, annotations, lead_fallback)
+    if lead is not None and rec.lead.strip().lower() != lead.strip().lower():
+        rec = dataclasses.replace(rec, notes=(*rec.notes, f"lead {rec.lead!r} read in place of "
+                                              f"{lead!r} (the model's lead; --lead to choose)"))
+    return rec
+
+
+def _read(path: str | Path, lead: str | None, fs: float | None, annotations: str | None,
+          fallback: bool) -> Recording:
     if fs is not None and not fs > 0:
         raise ConfigError("--fs", f"must be positive, got {fs:g}")
     fmt, file = detect_format(path)
     if annotations is not None and fmt != "wfdb":
         raise ConfigError("--annotations", f"{file}: only WFDB records have annotation files")
     if fmt == "wfdb":
-        rec = _read_wfdb(file, lead, annotations)
+        rec = _read_wfdb(file, lead, annotations, fallback)
     elif fmt == "edf":
-        rec = _read_edf(file, lead)
+        rec = _read_edf(file, lead, fallback)
     else:
         if fs is None:
             raise ConfigError("--fs", f"{file} is a CSV file: give its sampling rate with --fs HZ")
-        return _read_csv(file, lead, fs)
+        return _read_csv(file, lead, fs, fallback)
     if fs is not None and abs(fs - rec.fs) > 1e-9 * rec.fs:
         raise ConfigError("--fs", f"{file} is sampled at {rec.fs:g} Hz, not {fs:g} Hz (--fs is "
                           "for CSV files)")
     return rec
 
 
-def _read_wfdb(hea: Path, lead: str | None, annotations: str | None) -> Recording:
+def _read_wfdb(hea: Path, lead: str | None, annotations: str | None, fallback: bool
+               ) -> Recording:
     folder, name = hea.parent, hea.name[: -len(".hea")]
     h = read_header(folder, name)
-    idx = choose_lead(h.sig_name or [], lead, hea)
+    idx = choose_lead(h.sig_name or [], lead, hea, fallback)
     r = read_record(folder, name, channel=h.sig_name[idx], annotations=annotations)
     units = (h.units or [""] * h.n_sig)[idx] or "mV"
     signal, notes = _in_mv(r.signal, units, h.sig_name[idx])
@@ -119,7 +142,7 @@ def _read_wfdb(hea: Path, lead: str | None, annotations: str | None) -> Recordin
                      r.ann_sample, r.ann_symbol, notes)
 
 
-def _read_edf(file: Path, lead: str | None) -> Recording:
+def _read_edf(file: Path, lead: str | None, fallback: bool) -> Recording:
     import edfio
 
     try:
@@ -130,7 +153,7 @@ def _read_edf(file: Path, lead: str | None) -> Recording:
     if not signals:
         raise DataError(file, "holds no signals")
     labels = [s.label for s in signals]
-    idx = choose_lead(labels, lead, file)
+    idx = choose_lead(labels, lead, file, fallback)
     s = signals[idx]
     try:
         data = np.nan_to_num(np.asarray(s.data, dtype=np.float64))
@@ -143,7 +166,7 @@ def _read_edf(file: Path, lead: str | None) -> Recording:
     return Recording(file, file.stem, "edf", fs, labels[idx], tuple(labels), signal, notes=notes)
 
 
-def _read_csv(file: Path, lead: str | None, fs: float) -> Recording:
+def _read_csv(file: Path, lead: str | None, fs: float, fallback: bool) -> Recording:
     import pandas as pd
 
     try:
@@ -155,7 +178,7 @@ def _read_csv(file: Path, lead: str | None, fs: float) -> Recording:
     names = [str(c).strip() for c in df.columns]
     if all(_is_number(c) for c in names):
         raise DataError(file, "no header row: the first line must name the leads (e.g. MLII,V5)")
-    idx = choose_lead(names, lead, file)
+    idx = choose_lead(names, lead, file, fallback)
     col = df.iloc[:, idx]
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))

@@ -30,7 +30,8 @@ RECORD_RULE_OPTION = click.option(
 @click.option("--fs", type=float, default=None,
               help="Sampling rate (Hz) of CSV input (WFDB and EDF files carry their own).")
 @click.option("--lead", default=None, help="Lead to read, by name (default: the task's lead, "
-              "MLII for mitdb-aami; the file's only lead for cinc2017-af).")
+              "MLII for mitdb-aami, or lead II, or a file's only lead; the file's only lead for "
+              "cinc2017-af).")
 @click.option("--annotations", default=None, metavar="EXT",
               help="Take the beats from this WFDB annotation file (e.g. atr) instead of the "
                    "QRS detector.")
@@ -60,8 +61,8 @@ def predict_cmd(model_spec: str, task_name: str | None, records: tuple[str, ...]
         output.check_out(out)
     model = Model(model_spec, task_name, engine)
     default_lead = getattr(model.params, "lead", None)
-    recs = [read_recording(r, lead=lead or default_lead, fs=fs, annotations=annotations)
-            for r in records]
+    recs = [read_recording(r, lead=lead or default_lead, fs=fs, annotations=annotations,
+                           lead_fallback=lead is None) for r in records]
     results = []
     with _ui.progress_bar() as progress:
         for i, rec in enumerate(recs):
