@@ -133,8 +133,15 @@ def test_the_models_lead_under_another_name(capsys, tmp_path, original):
             lead != "MLII")
         rows[lead] = [r["class"] for r in res["rows"]]
     assert rows["II"] == rows["ECG"] == rows["MLII"] and len(rows["MLII"]) > 10
-    with pytest.raises(DataError, match="no lead named 'MLII' \\(has 'ECG'\\)"):
-        read_recording(tmp_path / "ECG" / "r_ECG", lead="MLII")  # only the model's own choice
+    for lead in ("ECG", "II"):  # a lead the user names is read by that name only
+        with pytest.raises(DataError, match=f"no lead named 'MLII' \\(has '{lead}'\\)"):
+            read_recording(tmp_path / lead / f"r_{lead}", lead="MLII")
+    code, _, err = _half(capsys, "predict", "--model", "preset:tiny",
+                         str(tmp_path / "II" / "r_II"), "--lead", "MLII")
+    assert code == 2 and "no lead named 'MLII'" in err
+    code, _, err = _half(capsys, "predict", "--model", "preset:tiny",
+                         str(tmp_path / "II" / "r_II"), "--record-rule", "vote")
+    assert code == 2 and "--record-rule: only for cinc2017-af" in err
     two = _csv(tmp_path / "two.csv", "V5,V2", ["0.1,0.2"] * 10)
     code, _, err = _half(capsys, "predict", "--model", "preset:tiny", two, "--fs", "360")
     assert code == 2 and "no lead named 'MLII' (has 'V5', 'V2')" in err
@@ -364,6 +371,8 @@ def test_human_output(capsys, at_250):
     (["--detect"], "--detect: only with --records"),
     (["--records", "DIR", "--task", "cinc2017-af", "--detect"], "--detect"),
     (["--records", "NOWHERE"], "no such folder"),
+    (["--split", "val", "--record-rule", "vote"], "--record-rule: only with --records"),
+    (["--records", "DIR", "--record-rule", "mean"], "--record-rule: only for cinc2017-af"),
 ])
 def test_eval_records_faults(args, words, capsys, tmp_path):
     args = [a.replace("DIR", str(tmp_path)) for a in args]

@@ -275,7 +275,8 @@ def eval_cmd(ctx: click.Context, model_spec: str, task_name: str | None, split: 
         return
     for flag, given in (("--rhythm-labels", rhythm_labels is not None), ("--detect", detect),
                         ("--per-record", per_record), ("--lead", lead is not None),
-                        ("--engine", engine is not None)):
+                        ("--engine", engine is not None),
+                        ("--record-rule", record_rule is not None)):
         if given:
             raise ConfigError(flag, "only with --records DIR")
     task_name = task_name or DEFAULT_TASK
@@ -599,10 +600,14 @@ def run(argv: list[str] | None = None, command: str = "half") -> int:
     except click.ClickException as exc:  # usage errors
         _error(exc.format_message())
         return 2
-    except HalfError as exc:
-        _error(str(exc))
-        return exc.exit_code
-    except OSError as exc:
+    except (HalfError, OSError) as exc:
+        from half import _io
+
+        if _io.interrupted():  # a Ctrl-C a library turned into an error: the entry point says so
+            raise KeyboardInterrupt from None
+        if isinstance(exc, HalfError):
+            _error(str(exc))
+            return exc.exit_code
         where = exc.filename if exc.filename is not None else "error"
         _error(f"{where}: {exc.strerror or exc}")
         return 2

@@ -68,9 +68,10 @@ LEAD_ALIASES = {"MLII": ("II", "ML2", "ML II", "lead II", "ECG II")}
 
 def choose_lead(leads: list[str] | tuple[str, ...], want: str | None, where: Path,
                 fallback: bool = False) -> int:
-    """Index of the lead named `want` (exact, else the one case-insensitive match, else one of
-    its LEAD_ALIASES); with `fallback`, a file with one lead gives that lead whatever its name;
-    without a name, the file's only lead. A DataError listing the leads otherwise."""
+    """Index of the lead named `want` (exact, else the one case-insensitive match); with
+    `fallback` (`want` is the model's lead, not the user's choice), else one of its
+    LEAD_ALIASES, else a file's only lead whatever its name; without a name, the file's only
+    lead. A DataError listing the leads otherwise."""
     leads = list(leads)
     have = ", ".join(repr(x) for x in leads) or "none"
     if want is None:
@@ -79,7 +80,7 @@ def choose_lead(leads: list[str] | tuple[str, ...], want: str | None, where: Pat
         raise DataError(where, f"has {len(leads)} leads ({have}): choose one with --lead")
     if want in leads:
         return leads.index(want)
-    for name in (want, *LEAD_ALIASES.get(want, ())):
+    for name in (want, *(LEAD_ALIASES.get(want, ()) if fallback else ())):
         folded = [i for i, x in enumerate(leads) if x.strip().lower() == name.strip().lower()]
         if len(folded) == 1:
             return folded[0]
@@ -99,11 +100,11 @@ def read_recording(path: str | Path, *, lead: str | None = None, fs: float | Non
                    annotations: str | None = None, lead_fallback: bool = False) -> Recording:
     """One lead of the recording at `path` (see the module docstring), with the WFDB annotation
     file of extension `annotations` when given. `fs` is required for CSV; for WFDB and EDF it
-    must be absent or equal the file's own rate. With `lead_fallback` (the lead is the model's,
-    not the user's choice), a file with one lead of another name gives that lead; a lead read
-    in place of `lead` is said in the recording's notes."""
+    must be absent or equal the file's own rate. With `lead_fallback` (`lead` is the model's,
+    not the user's choice), a lead named as one of its LEAD_ALIASES, else a file's only lead,
+    may be read instead; that is said in the recording's notes."""
     rec = _read(path, lead, fs, annotations, lead_fallback)
-    if lead is not None and rec.lead.strip().lower() != lead.strip().lower():
+    if lead is not None and rec.lead.strip().lower() != lead.strip().lower():  # (fallback only)
         rec = dataclasses.replace(rec, notes=(*rec.notes, f"lead {rec.lead!r} read in place of "
                                               f"{lead!r} (the model's lead; --lead to choose)"))
     return rec

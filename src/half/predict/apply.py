@@ -196,9 +196,14 @@ def window_rows(model: Model, rec: Recording, progress: Progress | None = None,
 
 def predict_recording(model: Model, rec: Recording, *, method: str = "gqrs",
                       annotations: str | None = None, progress: Progress | None = None,
-                      rule: str = DEFAULT_RECORD_RULE) -> Result:
-    """The model's answers on one recording (read with `half.data.recording.read_recording`)."""
+                      rule: str | None = None) -> Result:
+    """The model's answers on one recording (read with `half.data.recording.read_recording`);
+    `rule`: the record rule of a cinc2017-af model (None: DEFAULT_RECORD_RULE)."""
     check_recording(model, rec)
+    if rule is not None and not isinstance(model.task, Cinc2017Af):
+        raise ConfigError("--record-rule", "only for cinc2017-af models (they classify "
+                          "windows of a recording)")
+    rule = rule or DEFAULT_RECORD_RULE
     if isinstance(model.task, MitdbAami):
         beats = find_beats(rec, method=method, progress=progress, annotations=annotations)
         rows, _ = beat_rows(model, rec, beats, progress)

@@ -15,11 +15,10 @@ from half.predict.apply import DEFAULT_RECORD_RULE, RECORD_RULES
 from half.predict.model import ENGINES
 
 RECORD_RULE_OPTION = click.option(
-    "--record-rule", type=click.Choice(RECORD_RULES), default=DEFAULT_RECORD_RULE,
-    show_default=True,
+    "--record-rule", type=click.Choice(RECORD_RULES), default=None,
     help="cinc2017-af: the record's class from its windows: af-any (AF when any window says "
          "AF, else the mean score's class), mean, vote, or task (the window the task itself "
-         "uses, as --split does).")
+         f"uses, as --split does) [default: {DEFAULT_RECORD_RULE}].")
 
 
 @click.command("predict")

@@ -15,8 +15,9 @@ against each class's Se and the detections matched to no beat (false detections)
 `cinc2017-af`: the recordings named in a rhythm-label CSV (`record,label`; a first row whose
 first field is `record` or `name` is a header), found in the folder as WFDB records or
 `.edf` files. Labels map to the classes as `RHYTHM_LABELS` says (case-insensitive); others are
-counted and left out. Each recording's class is the record class of `half.predict.apply` (the
-task's own window), so on the task's own recordings this equals `half eval --split`.
+counted and left out. Each recording's class is the record class of `half.predict.apply` by
+the record rule (default af-any); with the rule `task` (the task's own window), on the task's
+own recordings this equals `half eval --split`.
 """
 
 from __future__ import annotations
@@ -79,14 +80,18 @@ def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = 
                     detect: bool = False, per_record: bool = False, lead: str | None = None,
                     annotations: str = "atr", method: str = "gqrs",
                     progress: Progress | None = None,
-                    record_rule: str = DEFAULT_RECORD_RULE) -> dict:
-    """The task's metrics of `model` on the recordings in `folder` (see the module docstring)."""
+                    record_rule: str | None = None) -> dict:
+    """The task's metrics of `model` on the recordings in `folder` (see the module docstring);
+    `record_rule`: cinc2017-af's record rule (None: DEFAULT_RECORD_RULE)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "no such folder")
     if isinstance(model.task, MitdbAami):
         if rhythm_labels is not None:
             raise ConfigError("--rhythm-labels", "mitdb-aami is scored on beat annotations")
+        if record_rule is not None:
+            raise ConfigError("--record-rule", "only for cinc2017-af models (they classify "
+                              "windows of a recording)")
         res = _beats(model, folder, detect, lead or model.params.lead, annotations, method,
                      progress)
     elif isinstance(model.task, Cinc2017Af):
@@ -95,6 +100,7 @@ def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = 
         if rhythm_labels is None:
             raise ConfigError("--rhythm-labels", "cinc2017-af needs rhythm labels: a CSV file "
                               "of record,label")
+        record_rule = record_rule or DEFAULT_RECORD_RULE
         res = _rhythm(model, folder, Path(rhythm_labels), lead, progress, record_rule)
         res["record_rule"] = record_rule
     else:
