@@ -417,17 +417,12 @@ def _target(row: dict) -> tuple[float, float]:
 
 
 def _spec(row: dict) -> str:
-    """The design's model: recorded since this field exists; for older rows the preset whose
-    MAC layers the folding names."""
-    if row.get("spec"):
-        return row["spec"]
-    from half.hw.plan import graph_for
-
-    names = set(row["folding"]["layers"])
-    for preset in ("preset:tiny", "preset:small"):
-        if {x.name for x in graph_for(preset, row["task"])[0].mac_layers()} == names:
-            return preset
-    raise ValueError(f"design {row['index']}: no preset has the layers {sorted(names)}")
+    """The model the design was built from (a preset as it was then, kept in
+    results/calibration_models/, or a run folder): every row names it, since a retrained preset
+    changes the cost model's features (calibration_models/README.md)."""
+    if not row.get("spec"):
+        raise ValueError(f"design {row['index']}: no `spec` (the model it was measured on)")
+    return row["spec"]
 
 
 def _refresh(rows: list[dict]) -> list[dict]:
