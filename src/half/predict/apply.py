@@ -11,12 +11,11 @@ one row per window and one for the record. Windows tile the recording from its s
 end (overlapping the one before); a recording shorter than a window gets the task's one window,
 zero-padded (`half.data.cinc2017.record_window`; with pad=false it is an error). **The record's
 class comes from its windows by a rule** (`RECORD_RULES`, `record_class`), by default `af-any`:
-AF when any window says AF, else the class of the windows' mean score — the rule with the best
-validation F1_NAO (docs/RESULTS.md, benchmarks/bench_record_rule.py). A recording of one window
-gets that window's class under every rule. The rule `task` instead takes the window the task
-itself cuts from the recording (`record_window`: the first `window` samples for crop=start, the
-middle ones for crop=center), the answer `half eval --split` gives on the task's own records.
-A model trained
+AF when any window says AF, else the class of the windows' mean score (chosen on the validation
+split: docs/RESULTS.md, benchmarks/bench_record_rule.py). A recording of one window gets that
+window's class under every rule. The rule `task` instead takes the window the task itself cuts
+from the recording (`record_window`: the first `window` samples for crop=start, the middle ones
+for crop=center), the answer `half eval --split` gives on the task's own records. A model trained
 with `rr_features=true` gets each window's RR-irregularity features from
 `half.data.cinc2017.window_rr_features` (beats from the QRS detector), as the task computes them.
 """
@@ -131,13 +130,29 @@ RECORD_RULES = ("af-any", "mean", "vote", "task")
 DEFAULT_RECORD_RULE = "af-any"
 
 
+def _check_rule(rule: str) -> None:
+    if rule not in RECORD_RULES:
+        raise ConfigError("--record-rule", f"one of {', '.join(RECORD_RULES)}, got {rule!r}")
+
+
+def resolve_record_rule(model: Model, rule: str | None) -> str:
+    """The record rule a command uses: `rule` (only a cinc2017-af model has one; a ConfigError
+    for another), else DEFAULT_RECORD_RULE."""
+    if rule is None:
+        return DEFAULT_RECORD_RULE
+    if not isinstance(model.task, Cinc2017Af):
+        raise ConfigError("--record-rule", "only for cinc2017-af models (they classify "
+                          "windows of a recording)")
+    _check_rule(rule)
+    return rule
+
+
 def record_class(rule: str, classes: tuple[str, ...], scores: np.ndarray, own: int) -> str:
     """The record's class from its windows' scores (rows: windows in time order) by `rule`:
     `task` the class of the window the task itself cuts (`own`, its class index); `mean` the
     class of the mean score over the windows; `vote` the commonest window class (ties go to
     `mean`'s answer); `af-any` AF when any window says AF, else `mean`."""
-    if rule not in RECORD_RULES:
-        raise ConfigError("record rule", f"one of {', '.join(RECORD_RULES)}, got {rule!r}")
+    _check_rule(rule)
     if rule == "task":
         return classes[own]
     mean = int(np.argmax(scores.mean(axis=0)))
@@ -154,8 +169,7 @@ def record_class(rule: str, classes: tuple[str, ...], scores: np.ndarray, own: i
 def window_rows(model: Model, rec: Recording, progress: Progress | None = None,
                 rule: str = DEFAULT_RECORD_RULE) -> tuple[list[dict], dict]:
     """cinc2017-af: one row per window and the record's row (see the module docstring)."""
-    if rule not in RECORD_RULES:
-        raise ConfigError("--record-rule", f"one of {', '.join(RECORD_RULES)}, got {rule!r}")
+    _check_rule(rule)
     p = model.params
     sig = prepare(rec.signal, rec.fs, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
     w = p.window
@@ -200,10 +214,7 @@ def predict_recording(model: Model, rec: Recording, *, method: str = "gqrs",
     """The model's answers on one recording (read with `half.data.recording.read_recording`);
     `rule`: the record rule of a cinc2017-af model (None: DEFAULT_RECORD_RULE)."""
     check_recording(model, rec)
-    if rule is not None and not isinstance(model.task, Cinc2017Af):
-        raise ConfigError("--record-rule", "only for cinc2017-af models (they classify "
-                          "windows of a recording)")
-    rule = rule or DEFAULT_RECORD_RULE
+    rule = resolve_record_rule(model, rule)
     if isinstance(model.task, MitdbAami):
         beats = find_beats(rec, method=method, progress=progress, annotations=annotations)
         rows, _ = beat_rows(model, rec, beats, progress)

@@ -36,7 +36,7 @@ from half.data.recording import read_recording
 from half.data.task import Progress
 from half.errors import ConfigError, DataError
 from half.nn.metrics import MITDB_MACRO_EXCLUDED, metrics_for
-from half.predict.apply import DEFAULT_RECORD_RULE, check_recording, find_beats, window_rows
+from half.predict.apply import check_recording, find_beats, resolve_record_rule, window_rows
 from half.predict.model import Model
 
 # rhythm label (lower case) -> CinC 2017 class
@@ -89,9 +89,7 @@ def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = 
     if isinstance(model.task, MitdbAami):
         if rhythm_labels is not None:
             raise ConfigError("--rhythm-labels", "mitdb-aami is scored on beat annotations")
-        if record_rule is not None:
-            raise ConfigError("--record-rule", "only for cinc2017-af models (they classify "
-                              "windows of a recording)")
+        resolve_record_rule(model, record_rule)  # none given, or a one-line error
         res = _beats(model, folder, detect, lead or model.params.lead, annotations, method,
                      progress)
     elif isinstance(model.task, Cinc2017Af):
@@ -100,7 +98,7 @@ def evaluate_folder(model: Model, folder: Path, *, rhythm_labels: Path | None = 
         if rhythm_labels is None:
             raise ConfigError("--rhythm-labels", "cinc2017-af needs rhythm labels: a CSV file "
                               "of record,label")
-        record_rule = record_rule or DEFAULT_RECORD_RULE
+        record_rule = resolve_record_rule(model, record_rule)
         res = _rhythm(model, folder, Path(rhythm_labels), lead, progress, record_rule)
         res["record_rule"] = record_rule
     else:
@@ -206,7 +204,7 @@ def with_misses(cm: np.ndarray, missed: np.ndarray, false: np.ndarray,
 
 
 def _rhythm(model: Model, folder: Path, labels_file: Path, lead: str | None,
-            progress: Progress | None, record_rule: str = DEFAULT_RECORD_RULE) -> dict:
+            progress: Progress | None, record_rule: str) -> dict:
     classes = model.classes
     labels, unknown = read_rhythm_labels(labels_file)
     binary = len(classes) == 2
