@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from half.data import find_dataset
-from half.data.cinc2017 import read_split
+from half.data.cinc2017 import read_labels, read_split
 from half.data.recording import read_recording
 from half.nn.metrics import metrics_for
 from half.predict.apply import RECORD_RULES, check_recording, record_class, window_rows
@@ -48,8 +48,7 @@ def main() -> None:
     folder = src.path / "training2017"
     labels_task = model.task
     split = read_split(labels_task.split_path(src))
-    labels = {r: lab for r, lab in (line.split(",")[:2] for line in
-              labels_task.labels_path(src).read_text().split()) if r in split}
+    labels = read_labels(labels_task.labels_path(src))
     recs = sorted(r for r, s in split.items() if s == args.split)[:args.limit]
     classes = model.classes
     t0 = time.monotonic()

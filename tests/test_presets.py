@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import cinc_split_records, run_json
+from half.data.cinc2017 import LABELS, read_labels
 from half.nn.arch import load_arch
 from half.nn.runs import list_presets, load_run_data, presets_dir, resolve_model
 from half.nn.train import load_run, predict
@@ -70,9 +71,8 @@ def test_shipped_cinc_checkpoint_reproduces_its_recorded_predictions(name, make_
     recorded = json.loads((folder / "predictions_test.json").read_text())
     metrics = json.loads((folder / "metrics_test.json").read_text())
     assert sorted(recorded) == cinc_split_records("test")
-    labels = dict(line.split(",")[:2] for line in
-                  (shared_data / "cinc2017" / "REFERENCE-v3.csv").read_text().split())
-    classes = ("N", "A", "O", "~")
+    labels = read_labels(shared_data / "cinc2017" / "REFERENCE-v3.csv")
+    classes = LABELS
     cm = np.zeros((4, 4), dtype=int)
     for r, c in recorded.items():
         cm[classes.index(labels[r]), classes.index(c)] += 1
