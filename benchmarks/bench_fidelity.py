@@ -110,16 +110,23 @@ def _score(args, arch, data, fraction: float, epochs: int, protocol: str, seed: 
             "cpu_seconds": round(time.process_time() - c0, 2)}
 
 
-def _work(job: tuple) -> dict:
-    args, cand = job
+def _worker_data(args):
+    """(search spec, prepared data) in a worker process, one torch thread."""
     import torch
 
-    from half.nn.arch import Arch
-    from half.search.evaluate import _untrained_hardware, search_data
+    from half.search.evaluate import search_data
 
     torch.set_num_threads(1)
     spec = _spec(args)
-    data = search_data(spec.task, spec.task_params, args.data_dir)
+    return spec, search_data(spec.task, spec.task_params, args.data_dir)
+
+
+def _work(job: tuple) -> dict:
+    args, cand = job
+    from half.nn.arch import Arch
+    from half.search.evaluate import _untrained_hardware
+
+    spec, data = _worker_data(args)
     arch = Arch.from_dict(cand["arch"])
     row = {**cand, "params": arch.params(), "macs": arch.macs(),
            "task": args.task, "goal": args.goal, "device": args.device, "pid": os.getpid()}
@@ -142,14 +149,9 @@ def _work(job: tuple) -> dict:
 
 def _replicate(job: tuple) -> dict:
     args, row, seed = job
-    import torch
-
     from half.nn.arch import Arch
-    from half.search.evaluate import search_data
 
-    torch.set_num_threads(1)
-    spec = _spec(args)
-    data = search_data(spec.task, spec.task_params, args.data_dir)
+    _, data = _worker_data(args)
     ref = _score(args, Arch.from_dict(row["arch"]), data, args.ref_fraction, args.ref_epochs,
                  f"cv{args.ref_folds}", seed)
     return {"arch_hash": row["arch_hash"], "source": row["source"], "seed": seed, **ref}
