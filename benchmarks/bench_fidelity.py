@@ -6,6 +6,11 @@
     .venv/bin/python benchmarks/bench_fidelity.py table benchmarks/results/fidelity.jsonl
     .venv/bin/python benchmarks/bench_fidelity.py replicate benchmarks/results/fidelity.jsonl \
         --out benchmarks/results/fidelity_ref2.jsonl
+    .venv/bin/python benchmarks/bench_fidelity.py extend benchmarks/results/fidelity.jsonl \
+        --fidelity f0.25-e12-val --out benchmarks/results/fidelity_extra.jsonl
+    .venv/bin/python benchmarks/bench_fidelity.py table benchmarks/results/fidelity.jsonl \
+        --extra benchmarks/results/fidelity_extra.jsonl \
+        --replicate benchmarks/results/fidelity_ref2.jsonl
 
 Issue 14, item 1. Architectures: the task's presets, then `--archs` drawn from the search space
 (seeded) that pass the search's pre-checks for the goal on the device (the ones a search would
@@ -20,7 +25,9 @@ train). Each is scored
 
 `replicate` scores the reference of every architecture of a results file once more with another
 training seed (rows appended to its own --out, resumable): the reference's seed-to-seed rho, the
-ceiling any fidelity can reach against it; `table --replicate FILE` prints it.
+ceiling any fidelity can reach against it; `table --replicate FILE` prints it. `extend` scores
+the architectures of a results file at further fidelities (named fSHARE-eEPOCHS-PROTOCOL, rows
+in their own --out, resumable); `table --extra FILE` adds them to the table.
 
 The test split is never loaded. Rows are appended one per architecture as soon as it is done
 (a partial run still counts); `table` prints Spearman rho of each fidelity against the
@@ -177,6 +184,56 @@ def cmd_replicate(args) -> int:
     return 0
 
 
+def parse_fidelity(name: str) -> tuple[float, int, str]:
+    """'f0.25-e12-val' -> (0.25, 12, 'val'), the naming of FIDELITIES."""
+    try:
+        f, e, p = name.split("-")
+        out = float(f[1:]), int(e[1:]), p
+    except ValueError:
+        out = None
+    if not (out and f[0] == "f" and e[0] == "e" and 0 < out[0] <= 1 and out[1] >= 1
+            and (p == "val" or (p.startswith("cv") and p[2:].isdigit()))):
+        raise SystemExit(f"--fidelity {name}: expected fSHARE-eEPOCHS-(val|cvK), "
+                         "e.g. f0.25-e12-val")
+    return out
+
+
+def _extend(job: tuple) -> dict:
+    args, row, name = job
+    from half.nn.arch import Arch
+
+    _, data = _worker_data(args)
+    f, e, p = parse_fidelity(name)
+    rec = _score(args, Arch.from_dict(row["arch"]), data, f, e, p, args.seed)
+    rec.pop("cost", None)
+    return {"arch_hash": row["arch_hash"], "source": row["source"], "fidelity": name, **rec}
+
+
+def cmd_extend(args) -> int:
+    rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
+    ok = [r for r in rows if r.get("status") == "ok"]
+    out = Path(args.out)
+    done = set()
+    if out.is_file():
+        done = {(json.loads(line)["arch_hash"], json.loads(line)["fidelity"])
+                for line in out.read_text().splitlines() if line}
+    for name in args.fidelity:
+        parse_fidelity(name)
+    # fidelity by fidelity, so that a partial run completes the first ones
+    jobs = [(args, r, name) for name in args.fidelity for r in ok
+            if (r["arch_hash"], name) not in done]
+    print(f"{len(ok)} scored architectures, {len(jobs)} scores to add, {args.workers} workers",
+          flush=True)
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for k, rec in enumerate(pool.imap(_extend, jobs), 1):
+            with out.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+            print(f"[{time.perf_counter() - t0:7.0f} s] {k}/{len(jobs)} {rec['fidelity']} "
+                  f"{rec['arch_hash']} {rec['metric']:.4f}", flush=True)
+    return 0
+
+
 def cmd_run(args) -> int:
     out = Path(args.out)
     done = set()
@@ -223,10 +280,28 @@ def cmd_table(args) -> int:
     top = set(np.argsort(ref)[-5:].tolist())
     rng = np.random.default_rng(0)
     boots = [rng.integers(0, len(ok), len(ok)) for _ in range(1000)]
-    for name, (f, e, p) in FIDELITIES.items():
-        vals = [r["fidelities"][name]["metric"] for r in ok]
-        sec = np.mean([r["fidelities"][name]["seconds"] for r in ok])
-        cpu = np.mean([r["fidelities"][name]["cpu_seconds"] for r in ok])
+    extra: dict[str, dict[str, dict]] = {}
+    for line in (Path(args.extra).read_text().splitlines() if args.extra else []):
+        if line:
+            rec = json.loads(line)
+            extra.setdefault(rec["fidelity"], {})[rec["arch_hash"]] = rec
+    for r in ok:
+        r["fidelities"].update({n: got[r["arch_hash"]] for n, got in extra.items()
+                                if r["arch_hash"] in got})
+    names = {**{n: FIDELITIES[n] for n in FIDELITIES},
+             **{n: parse_fidelity(n) for n in extra}}
+    for name, (f, e, p) in names.items():
+        have = [r for r in ok if name in r["fidelities"]]
+        if len(have) < 3:
+            continue
+        if len(have) < len(ok):
+            print(f"({name}: {len(have)} of {len(ok)} architectures so far)")
+        vals = [r["fidelities"][name]["metric"] for r in have]
+        ref = [r["reference"]["metric"] for r in have]
+        top = set(np.argsort(ref)[-5:].tolist())
+        boots = [rng.integers(0, len(have), len(have)) for _ in range(1000)]
+        sec = np.mean([r["fidelities"][name]["seconds"] for r in have])
+        cpu = np.mean([r["fidelities"][name]["cpu_seconds"] for r in have])
         hit = len(top & set(np.argsort(vals)[-5:].tolist()))
         rho = [spearman(np.take(vals, b), np.take(ref, b)) for b in boots]
         lo, hi = np.nanpercentile(rho, [2.5, 97.5])
@@ -247,6 +322,11 @@ def cmd_table(args) -> int:
             lo, hi = np.nanpercentile(rho, [2.5, 97.5])
             print(f"| reference, another seed ({len(both)} architectures) | | | "
                   f"{spearman(a, b):.3f} ({lo:.2f} .. {hi:.2f}) | | |")
+    ref = [r["reference"]["metric"] for r in ok]
+    for name, vals in (("parameters (no training)", [r["params"] for r in ok]),
+                       ("MACs (no training)", [r["macs"] for r in ok]),
+                       ("conv blocks (no training)", [len(r["arch"]["blocks"]) for r in ok])):
+        print(f"| {name} | | | {spearman(vals, ref):.3f} | | 0 |")
     cpu = np.mean([r["reference"]["cpu_seconds"] for r in ok])
     print(f"| reference | 1 x {ok[0]['reference']['protocol'].split(', ')[1]} | "
           f"cv | 1 | 5 / 5 | {np.mean([r['reference']['seconds'] for r in ok]):.1f} / "
@@ -277,12 +357,21 @@ def main(argv=None) -> int:
     t = sub.add_parser("table")
     t.add_argument("results")
     t.add_argument("--replicate", default=None, help="rows of `replicate` (the ceiling)")
+    t.add_argument("--extra", default=None, help="rows of `extend` (more fidelities)")
+    x = sub.add_parser("extend", help="score the architectures of a results file at more "
+                                      "fidelities (rows appended to --out, resumable)")
+    x.add_argument("results")
+    _common_options(x)
+    x.add_argument("--fidelity", action="append", required=True,
+                   help="fSHARE-eEPOCHS-(val|cvK), repeatable, e.g. f0.25-e12-val")
+    x.add_argument("--out", required=True)
     p = sub.add_parser("replicate")
     p.add_argument("results")
     _common_options(p)
     p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    return {"run": cmd_run, "table": cmd_table, "replicate": cmd_replicate}[args.cmd](args)
+    return {"run": cmd_run, "table": cmd_table, "replicate": cmd_replicate,
+            "extend": cmd_extend}[args.cmd](args)
 
 
 if __name__ == "__main__":

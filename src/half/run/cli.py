@@ -15,6 +15,7 @@ from half import _ui
 from half.errors import ConfigError
 from half.hw.goal import DEFAULT_GOAL
 from half.search.cli import GOAL_HELP, GoalChoice, LiveStatus, _fmt_s, _pairs, _train_options
+from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
 
 STAGE_NAMES = (
     "search",
@@ -128,14 +129,14 @@ class RunConsole:
 @click.option(
     "--fidelity",
     type=float,
-    default=0.1,
+    default=DEFAULT_FIDELITY,
     show_default=True,
     help="Share of the training windows each search candidate trains on.",
 )
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
-    default=6,
+    default=DEFAULT_EPOCHS,
     show_default=True,
     help="Training epochs per search candidate.",
 )
@@ -156,7 +157,7 @@ class RunConsole:
     "--rungs",
     default="",
     metavar="SHARExEPOCHS,...",
-    help="Costlier search fidelities above --fidelity/--epochs (e.g. 0.25x4): each batch's "
+    help="Costlier search fidelities above --fidelity/--epochs (e.g. 1x12): each batch's "
     "best --promote share is trained again there (see `half search --help`).",
 )
 @click.option(

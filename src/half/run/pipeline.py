@@ -57,6 +57,7 @@ from typing import Any
 from half._io import write_json_atomic
 from half.errors import ConfigError, HalfError
 from half.hw.goal import DEFAULT_GOAL, get_goal
+from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
 
 Progress = Callable[[dict], None]
 FLOOR_SLACK = 0.05  # default floor: the best re-evaluated validation metric minus this
@@ -78,8 +79,8 @@ class RunSettings:
     seed_presets: bool = True  # warm start: the task's presets among the first search trials
     seed_archs: tuple[str, ...] = ()  # warm start: architecture files, likewise
     seed: int = 0  # search sampler and training seed (re-evaluation: seed+1 ...)
-    fidelity: float = 0.1  # share of the training windows a search candidate trains on
-    epochs: int = 6  # training epochs of a search candidate
+    fidelity: float = DEFAULT_FIDELITY  # share of the training windows a search candidate
+    epochs: int = DEFAULT_EPOCHS  # training epochs of a search candidate
     population: int = 16  # NSGA-II population (trials per generation; a batch for the rungs)
     sampler: str = "nsga2"  # the search's sampler: nsga2, tpe or random (the control)
     rungs: str = ""  # costlier search fidelities above (fidelity, epochs): "0.25x4,1x6"

@@ -17,6 +17,7 @@ import click
 from half import _ui
 from half.errors import ConfigError
 from half.hw.goal import DEFAULT_GOAL, GOALS, get_goal
+from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
 
 GOAL_HELP = "; ".join(f"{g.name}: {g.description}" for g in GOALS.values()) + "."
 
@@ -147,9 +148,10 @@ class LiveStatus:
 @click.option("--storage", default=None,
               help="SQLAlchemy URL of the study storage (default: sqlite in the output folder).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--fidelity", type=float, default=0.1, show_default=True,
+@click.option("--fidelity", type=float, default=DEFAULT_FIDELITY, show_default=True,
               help="Share of the training windows each candidate trains on.")
-@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS,
+              show_default=True,
               help="Training epochs per candidate.")
 @click.option("--population", type=click.IntRange(min=2), default=16, show_default=True,
               help="NSGA-II population (trials per generation).")
@@ -157,7 +159,7 @@ class LiveStatus:
               help="nsga2, tpe (multi-objective TPE with the constant liar), or random (the "
                    "baseline).")
 @click.option("--rungs", default="", show_default=True, metavar="SHARExEPOCHS,...",
-              help="Costlier fidelities above --fidelity/--epochs, e.g. 0.25x6,1x6: per batch "
+              help="Costlier fidelities above --fidelity/--epochs, e.g. 0.5x12,1x12: per batch "
                    "of --population trials the best --promote share (non-dominated sorting on "
                    "error x cost) is trained again at the next rung; the front uses the "
                    "highest rung each design reached. Empty: one rung.")

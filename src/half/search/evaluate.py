@@ -62,6 +62,15 @@ def _jsonable(obj: Any) -> Any:
                                  str(o)))
 
 
+# The search's default fidelity: a quarter of the training windows for 12 epochs. Of the
+# fidelities measured against the reference protocol (every DS1 window, patient-wise 3-fold CV;
+# benchmarks/bench_fidelity.py, docs/RESULTS.md "Search fidelity"), it ranks designs best:
+# Spearman rho 0.64, where the former default 0.1 x 6 had 0.09 (short runs favour small
+# networks), at about 3x its CPU time per candidate.
+DEFAULT_FIDELITY = 0.25
+DEFAULT_EPOCHS = 12
+
+
 @dataclass(frozen=True)
 class SearchSpec:
     """Everything that defines the evaluation of a candidate (and so its cached result)."""
@@ -69,8 +78,8 @@ class SearchSpec:
     task: str = "mitdb-aami"
     goal: str = DEFAULT_GOAL  # a name of half.hw.goal.GOALS (a Goal is stored as its name)
     device: str = "up5k"  # a device of the catalog
-    fidelity: float = 0.1  # share of the training windows (class-stratified): train_fraction
-    epochs: int = 6  # training epochs at search fidelity (one-cycle schedule over them)
+    fidelity: float = DEFAULT_FIDELITY  # share of the training windows (class-stratified)
+    epochs: int = DEFAULT_EPOCHS  # training epochs at search fidelity (one-cycle schedule)
     seed: int = 0  # training seed of every candidate (and the sampler's)
     rate: float | None = None  # required inferences/s (default: half.hw.folding.required_rate)
     accuracy_floor: float | None = None  # least validation primary metric (None = no floor)
