@@ -56,7 +56,7 @@ def _random_case(args: tuple[int, int, int]) -> dict:
     """Random architecture i of the seeded sampler: train briefly, fold at random, verify."""
     import torch
 
-    from half.hw.cost import Folding, options
+    from half.hw.design import Folding, options
     from half.hw.plan import graph_for
     from half.nn.runs import resolve_model, train_run
     from half.nn.space import Space

@@ -57,7 +57,8 @@ MAX_LUTS = 20000
 
 def _designs(n: int, seed: int) -> list[dict]:
     """Presets x goals, then random legal foldings of the presets, n in all."""
-    from half.hw.cost import Folding, estimate, options
+    from half.hw.cost import Folding, estimate
+    from half.hw.design import options
     from half.hw.devices import get_device
     from half.hw.folding import required_rate
     from half.hw.plan import graph_for, plan
@@ -208,7 +209,8 @@ TIMING_DEVICES = {"ice40": "up5k", "ecp5": "ecp5-85k"}
 def _timing_designs(n: int, seed: int) -> list[dict]:
     """Tiny-preset designs that fit an UP5K: each task x (low-power, low-energy), then random
     foldings of at most 8 lanes per layer (seeded), n in all."""
-    from half.hw.cost import Folding, estimate, options
+    from half.hw.cost import Folding, estimate
+    from half.hw.design import options
     from half.hw.devices import get_device
     from half.hw.plan import graph_for
 
@@ -236,7 +238,8 @@ def _timing_designs(n: int, seed: int) -> list[dict]:
 def _large_designs(n: int, seed: int, first: int) -> list[dict]:
     """Small-preset designs that fill 30-70 % of the ECP5-85's LUTs (random legal foldings,
     seeded), for the fmax model's utilization term; indices from `first`."""
-    from half.hw.cost import Folding, estimate, options
+    from half.hw.cost import Folding, estimate
+    from half.hw.design import options
     from half.hw.devices import get_device
     from half.hw.plan import graph_for
 

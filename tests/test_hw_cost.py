@@ -7,7 +7,8 @@ import pytest
 
 from conftest import run_half, run_json
 from half.errors import ConfigError
-from half.hw.cost import Folding, cycles_of, estimate, options
+from half.hw.cost import Folding, estimate
+from half.hw.design import cycles_of, options
 from half.hw.devices import get_device
 from half.hw.folding import GOALS, fold, fold_for_ii, set_folding
 from half.hw.lower import lower

@@ -530,7 +530,8 @@ def test_fits_constraint_is_violated_exactly_when_the_design_does_not_fit(device
     """The `fits` constraint (utilization - 1) and Estimate.fits agree: on the UP5K both count
     logic cells (a design of 4,331 LUTs and 3,503 FFs is under 85 % of the LUTs but needs
     6,800 cells: it was once told feasible with an infinite cost)."""
-    from half.hw.cost import Folding, estimate, options, utilization
+    from half.hw.cost import Folding, estimate, utilization
+    from half.hw.design import options
     from half.hw.devices import get_device
     from half.hw.plan import graph_for
 

@@ -4,7 +4,20 @@
 from __future__ import annotations
 
 # the testbenches' packing is the ROMs' and the streams' layout
-from half.rtl.mem import pack, unpack  # noqa: F401
+from half.hw.rom import pack, unpack  # noqa: F401
+
+
+def write_roms(roms: dict[str, tuple[list[int], int]], folder) -> dict[str, str]:
+    """ROM images (`half.hw.rom.mvu_roms`, `gap_roms`: words and width by Verilog parameter)
+    written into `folder`: the parameters naming them (quoted paths)."""
+    from half.rtl.mem import write_mem
+
+    out = {}
+    for key, (words, width) in roms.items():
+        path = folder / f"{key.lower()}.mem"
+        write_mem(path, words, width)
+        out[key] = f'"{path}"'
+    return out
 
 
 async def start(dut, idle_inputs: tuple[str, ...]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tbutil import pack, start, unpack
+from tbutil import pack, start, unpack, write_roms
 
 HERE = Path(__file__).resolve().parent
 
@@ -132,8 +132,8 @@ def test_gap_join(tmp_path, rq_bits, side, idle, stall, trail, side_idle):
     from half.hw import golden
     from half.hw.ir import IntType, PoolJoin, SideInput
     from half.hw.lower import _acc_type, make_requant
+    from half.hw.rom import gap_params, gap_roms
     from half.rtl import LIB
-    from half.rtl.mem import gap_params, write_gap_mem
 
     rng = np.random.default_rng(rq_bits + side)
     c, length, in_t = 6, 9, IntType(4, False)
@@ -147,19 +147,19 @@ def test_gap_join(tmp_path, rq_bits, side, idle, stall, trail, side_idle):
     sq = rng.integers(out.min, out.max + 1, size=(n, side)) if side else None
     y = golden.step(layer, x, sq)
     params = gap_params(layer)
-    r_file = write_gap_mem(layer, tmp_path, params)
+    files = write_roms(gap_roms(layer), tmp_path)
     case = {"params": params, "x": x.transpose(0, 2, 1).tolist(),
             "side": [] if sq is None else sq.tolist(), "y": y.tolist(), "seed": 3,
             "idle": idle, "stall": stall, "trail": trail, "side_idle": side_idle}
     (tmp_path / "case.json").write_text(json.dumps(case))
     run_cocotb("gap_join", [LIB / "gap_join.v"], "test_gap_join", HERE, tmp_path / "build",
-               parameters={**params, "R_FILE": f'"{r_file}"',
+               parameters={**params, **files,
                            **({"SIDE_TRAIL": trail} if trail else {})},
                extra_env={"HALF_CASE": str(tmp_path / "case.json"),
                           "HALF_TIMING": str(tmp_path / "timing.json")})
     timing = json.loads((tmp_path / "timing.json").read_text())
     if idle == 0 and stall == 0:
-        from half.hw.cost import gap_depth
+        from half.hw.design import gap_depth
 
         lat = [o - timing["in_last"][str(w)] for w, o in enumerate(timing["out"])]
         # a channel a cycle; one more through the queue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tbutil import pack, start, unpack
+from tbutil import pack, start, unpack, write_roms
 
 HERE = Path(__file__).resolve().parent
 
@@ -122,34 +122,34 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
 ])
 def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     from half.flow.sim import run_cocotb
+    from half.hw.rom import mvu_params, mvu_roms
     from half.rtl import LIB
-    from half.rtl.mem import stage_params, write_stage_mems
 
     rng = np.random.default_rng(hash((kind, pe, simd, pool)) % 2**32)
     layer, x, y, length = _case(rng, kind, pe, simd, pool, out_bits)
-    params = stage_params(layer, pe, simd, pool)
+    params = mvu_params(layer, pe, simd, pool)
     if kind == "dense-argmax":
         params.update(ARGMAX=1, IDX_W=3)
     # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
     params.update(MAC_DSP=int(kind not in ("conv", "dense")),
                   W_BRAM=int(kind in ("dense", "depthwise") and simd < 5),
                   BUF_BRAM=int(kind in ("dense", "conv-signed", "dense-argmax")))
-    w_file, r_file = write_stage_mems(layer, pe, simd, tmp_path, params)
-    from half.hw.cost import cycles_of
+    files = write_roms(mvu_roms(layer, pe, simd), tmp_path)
+    from half.hw.design import cycles_of
 
     n_cycles = cycles_of(layer, pe, simd)  # the cost model's formula, checked here
     case = {"params": params, "x": x, "y": y, "seed": 11, "idle": idle, "stall": stall,
             "n_cycles": n_cycles}
     (tmp_path / "case.json").write_text(json.dumps(case))
     run_cocotb("mvu_stage", [LIB / "mvu_stage.v"], "test_mvu_stage", HERE, tmp_path / "build",
-               parameters={**params, "W_FILE": f'"{w_file}"', "R_FILE": f'"{r_file}"'},
+               parameters={**params, **files},
                extra_env={"HALF_CASE": str(tmp_path / "case.json"),
                           "HALF_TIMING": str(tmp_path / "timing.json")})
     timing = json.loads((tmp_path / "timing.json").read_text())
     if idle == 0 and stall == 0:
         # last input beat -> last output beat: N MAC steps + the stage's depth; then windows
         # follow each other at the stage's initiation interval max(N, L_IN)
-        from half.hw.cost import mvu_depth
+        from half.hw.design import mvu_depth
 
         steps = n_cycles // params.get("L_IN", 1) if "dense" in kind else n_cycles // \
             layer.length_out
@@ -163,7 +163,7 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
 def test_threshold_tree_search_counts():
     """The heap-ordered tree the RTL searches one level per cycle gives, for every sum, the
     count of thresholds <= sum (the golden model's rule), whatever order they come in."""
-    from half.rtl.mem import threshold_tree
+    from half.hw.rom import threshold_tree
 
     rng = np.random.default_rng(5)
     for bits in (1, 2, 4):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The stream contract of a generated top (half.rtl.generate.CONTRACT), driven by a third-party
+"""The stream contract of a generated top (half.hw.design.CONTRACT), driven by a third-party
 AXI4-Stream driver (cocotbext-axi) on real test-split windows of preset:tiny (mitdb-aami, with
 side features), against the golden model:
 
@@ -169,7 +169,7 @@ if cocotb is not None:
 def test_top_stream_contract(tmp_path, shared_data):
     from half.flow.sim import run_cocotb
     from half.flow.verify import build, prepare
-    from half.rtl.mem import pack
+    from half.hw.rom import pack
 
     if not (shared_data / "mitdb").is_dir():
         pytest.skip("no MIT-BIH data")

@@ -9,6 +9,8 @@ transitions per signal bit per cycle of its work (clock and reset excluded): tra
 inference switches. The cost model's dynamic power is then computed per stage at that rate instead
 of the reference rate (12.5 %, the vendors' default). Both figures are estimates: the
 coefficients are first-order and the RTL signals stand in for the mapped netlist's nets.
+Instances are counted for the design stage they implement (`half.hw.design`: the decimator
+`u_decimate` is the input stage's), the stages whose names the cost model's carry.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from half._io import write_json_atomic
-from half.hw.cost import Folding, estimate
+from half.hw.cost import estimate
+from half.hw.design import Folding, bind
 from half.hw.devices import get_device
 from half.hw.plan import power_model
 
@@ -60,28 +63,25 @@ def measure(project: Path, windows: int = 100, seed: int = 0,
     cycles = res["cycles"]
     per_inst = parse_toggles(cov)
     rates, detail = {}, {}
-    last_mac = [st["name"] for st in run.design["stages"] if st["module"] == "mvu_stage"][-1]
+    dev = get_device(run.src["device"])
+    # the project's design (bound again from its IR: a design.json of any age will do)
+    design = bind(run.graph, Folding.from_dict(run.design["folding"]), dev)
     groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for st in run.design["stages"]:
-        # the cost model's stages: the decimator is the input stage, argmax belongs to the
-        # last dense stage's writer
-        name = {"decimate": "input", "argmax": last_mac}.get(st["name"], st["name"])
+    for st in design.chain:  # the instance u_<instance> of the design's stage <name>
         for inst, tb in per_inst.items():
-            if inst.endswith(f".u_{st['name']}"):
-                groups[name].append(tb)
+            if inst.endswith(f".u_{st.instance}"):
+                groups[st.name].append(tb)
     busy = {s.name: s.occupancy for s in run.est.stages}
     n = len(run.xq)
     for name, pairs in groups.items():
         t, b = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
         rates[name] = t / max(1, b * n * busy.get(name, cycles / n))
         detail[name] = {"transitions": t, "signal_bits": b, "toggle_rate": round(rates[name], 5)}
-    dev = get_device(run.src["device"])
     notes: list[str] = []
     power = power_model(dev, notes)
-    folding = Folding.from_dict(run.design["folding"])
     rate = run.src.get("rate")
-    ref = estimate(run.graph, dev, folding, power)
-    act = estimate(run.graph, dev, folding, power, activity=rates)
+    ref = estimate(run.graph, dev, design.folding, power)
+    act = estimate(run.graph, dev, design.folding, power, activity=rates)
     all_t = sum(d["transitions"] for d in detail.values())
     all_b = sum(d["signal_bits"] for d in detail.values())
     out = {

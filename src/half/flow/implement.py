@@ -49,9 +49,9 @@ from pathlib import Path
 from half._io import write_bytes_atomic, write_json_atomic
 from half.errors import ConfigError
 from half.flow.toolchain import ToolError
+from half.hw.design import TOP  # the generated top level
 from half.hw.devices import Device, get_device
 
-TOP = "half_top"  # the generator's top level (half.rtl.generate.TOP)
 SHELL = "half_shell"
 IMPL = "impl"  # intermediate files, inside the project
 REPORTS = "reports"

@@ -18,11 +18,12 @@ from half.flow.harness import render_tb
 from half.flow.toolchain import ToolError
 from half.hw import golden
 from half.hw.cost import Folding, estimate
+from half.hw.design import TOP, bind
 from half.hw.devices import get_device
 from half.hw.folding import fold, required_rate
 from half.hw.plan import graph_for, power_model, report
-from half.rtl.generate import TOP, check_roms, read_ir, write_project
-from half.rtl.mem import pack
+from half.hw.rom import pack
+from half.rtl.generate import check_roms, read_ir, write_project
 
 
 def build(model_spec: str, task: str, device: str, goal: str, out: Path,
@@ -44,8 +45,7 @@ def build(model_spec: str, task: str, device: str, goal: str, out: Path,
         est = estimate(graph, dev, folding, power)
         info = {"goal": goal, "required_rate_per_s": rate, "folding": "given"}
     with atomic_dir(out, "project", force=force) as tmp:
-        write_project(graph, folding, tmp, est)
-        design = json.loads((tmp / "design.json").read_text())
+        design = write_project(bind(graph, folding, dev), tmp).to_dict()
         (tmp / "sim").mkdir()
         (tmp / "sim" / f"{TB_NAME}.sv").write_text(render_tb(design))  # Verilator harness
         _constraints(tmp, folding.clock_mhz)
@@ -74,7 +74,7 @@ def read_folding(path: Path) -> Folding:
 
 def check_folding(graph, folding: Folding) -> None:
     """A given folding must name every MAC layer with a legal (PE, SIMD) pair."""
-    from half.hw.cost import options
+    from half.hw.design import options
 
     for layer in graph.mac_layers():
         if layer.name not in folding.pe_simd:
@@ -163,10 +163,10 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
 
 
 def _contract(side: bool) -> list[str]:
-    """The README's stream contract and reset sections (half.rtl.generate.CONTRACT)."""
+    """The README's stream contract and reset sections (half.hw.design.CONTRACT)."""
     import textwrap
 
-    from half.rtl.generate import CONTRACT
+    from half.hw.design import CONTRACT
 
     items = [("input", "Input windows"), ("side", "Side features"), ("output", "Output"),
              ("status", "Status")]
@@ -360,7 +360,7 @@ def localise(project: Path, design: dict, graph, case: dict, k: int, xq: np.ndar
     """Rerun windows 0..k (the same stimulus and stalls: the mismatch recurs) recording every
     link between stages; the first stage whose output for window k differs from the golden
     model's output of its IR layer, the beat and the values."""
-    from half.rtl.mem import unpack
+    from half.hw.rom import unpack
 
     stages = design["stages"]
     trace = golden.run(graph, xq[: k + 1], None if sq is None else sq[: k + 1], trace=True)

@@ -1,36 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Analytical cost models of the dataflow accelerator: cycles, resources, power, energy.
+"""Analytical cost model of a hardware design: cycles, resources, power, energy.
 
-Micro-architecture the formulas describe (rtl/lib implements exactly this one; `half verify`
-checks the cycle counts on every build):
-one **stage** per IR layer that does work, each with a double-buffered input, so stages run
-concurrently on consecutive windows and each stage's timing is independent of its neighbours:
-
-* `input`  — receives the window's samples at one per cycle (decimation drops samples on write):
-  cycles = length.
-* `conv`   — matrix-vector unit with PE output channels and SIMD inputs in parallel (SIMD divides
-  cin, or is a multiple of cin spanning whole taps); standard:
-  cycles = L_out * (K * cin / SIMD) * (cout / PE); depthwise (PE channels, SIMD taps):
-  cycles = L_out * (C / PE) * (K / SIMD). A following max-pool is fused into its output writer.
-* `gap`    — global average pool + join: one channel vector per cycle; on the last, the sums go
-  to a snapshot requantized one channel per cycle (one multiplier), side features appended:
-  cycles = max(L_in, C + d), output C + d cycles after the last input (d = `gap_depth`: 3, or
-  4 with multiply-shift).
-* `dense`  — cycles = (fin / SIMD) * (fout / PE); the last one's argmax is fused into its writer.
-
-A stage starts a window as soon as its input bank is full and overlaps consecutive windows, so
-the initiation interval is II = max cycles_i; its last output beat leaves `mvu_depth` cycles
-after its last MAC step (earlier by the steps of positions a fused max-pool drops): latency =
-sum over stages of (cycles_i - tail_i + depth_i). Measured on rtl/lib/mvu_stage.v by
-tests/rtl/test_mvu_stage.py.
+`estimate(graph, dev, folding)` binds the design (`half.hw.design.bind`: the stages, their
+fusions, cycles and depths, and their DSPs and block RAMs on the device) and sums its stages:
+per stage its LUT and FF terms below (dispatch on the stage's type), then the calibration,
+fmax and power. Cycle counts are the design's and match the RTL exactly (`half verify` checks
+them on every build); the initiation interval is the slowest stage's cycles, the latency the
+sum of the stages' (cycles - tail + depth).
 
 Resources are estimates (labelled so wherever shown): per-component LUT and FF counts below,
 scaled by the coefficients fitted per family against Yosys (`calibration.json`, written by
-`benchmarks/calibrate.py fit --install`); BRAM and DSP counts follow the choices the generator
-passes to the RTL (so synthesis agrees); fmax from a per-family model fitted on placed designs.
-Power is an estimate: static power from the
-device catalog plus an activity-based dynamic model (coefficients per resource in
-`half/hw/power.yaml`, with their sources).
+`benchmarks/calibrate.py fit --install`); BRAM and DSP counts are the design's binding (the
+RTL follows it, so synthesis agrees); fmax from a per-family model fitted on placed designs.
+Power is an estimate: static power from the device catalog plus an activity-based dynamic model
+(coefficients per resource in `half/hw/power.yaml`, with their sources).
 """
 
 from __future__ import annotations
@@ -43,26 +26,24 @@ from pathlib import Path
 
 import numpy as np
 
+from half.hw.design import (
+    ArgMaxStage,
+    Folding,
+    GapJoinStage,
+    InputStage,
+    MVUStage,
+    bind,
+    window_reads,
+)
 from half.hw.devices import Device
-from half.hw.ir import ArgMax, Conv, Decimate, Dense, Graph, MaxPool, PoolJoin
+from half.hw.ir import Conv, Dense, Graph
+from half.hw.lower import MUL_BITS
+from half.hw.rom import out_bits, signed_bits, weight_lanes
 
-# Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
-# on rtl/lib/mvu_stage.v and gap_join.v by tests/rtl/); the input writer is not built yet.
-# "input": a final argmax not fused into a dense stage, per class (one comparison a cycle, then
-# the output register); the input's own part is its samples up to the last kept.
-# "mvu": mvu_stage (conv, dense) with multiply-shift or affine requantization; thresholds take
-# one cycle per output bit in place of its one (`mvu_depth`). "gap": see `gap_depth`.
-DEPTH = {"input": 1, "mvu": 6, "gap": 3}
 # -- resource coefficients (estimates; LUT4 units, LUT6 = LUT4 * LUT6_FACTOR) -------------------
 LUT6_FACTOR = 0.6  # a LUT6 holds about 1.6 LUT4s of random logic
 CTRL_LUT, CTRL_FF = 40, 32  # per stage: counters, address generation, handshakes
 ROM_BITS_PER_LUT = 8  # a constant table in logic (mux trees): measured 2,560 bits in 315 LUT4s
-W_BRAM_MIN_BITS = 1024  # weight ROMs from this size go to block RAM while blocks are left
-DSP_MIN_PRODUCT_BITS = 5  # multipliers with both operands >= this use a DSP when one is left
-# Yosys maps a product to a DSP only from this many result bits (synth_ice40: DSP_Y_MINWIDTH=11;
-# the other flows map any product of 2 x 2 bits or more)
-DSP_MIN_RESULT_BITS = {"ice40up": 11}
-MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 # iCE40 packing, measured with nextpnr-ice40 on three tiny-preset designs (docs/RESULTS.md):
 # logic cells = LUT4s + 0.81-0.83 x FFs (most FFs are fed by block RAM, DSPs, other FFs or a LUT
 # that also feeds something else). The per-stage LUT and FF fits count each stage synthesized on
@@ -72,36 +53,6 @@ MUL_BITS = 16  # multiply-shift multiplier width (half.hw.lower.MUL_BITS)
 # implement` is the check)
 ICE40_UNPACKED_FF = 0.83
 LC_MARGIN = 0.97
-
-
-def mvu_depth(requant) -> int:
-    """mvu_stage's cycles from its last MAC step to its last output beat: 6, or with
-    thresholds 5 + the output bits (a binary search, one tree level per cycle)."""
-    if requant.kind == "thresholds":
-        return DEPTH["mvu"] - 1 + requant.out.bits
-    return DEPTH["mvu"]
-
-
-def gap_depth(requant) -> int:
-    """gap_join's cycles beyond one per channel from its last input beat to its output: 3, or 4
-    with multiply-shift (the product is registered before the shift)."""
-    return DEPTH["gap"] + (requant.kind != "thresholds")
-
-
-@dataclass(frozen=True)
-class Folding:
-    """Per MAC stage (by layer name): (PE, SIMD); and the clock."""
-
-    pe_simd: dict[str, tuple[int, int]]
-    clock_mhz: float
-
-    def to_dict(self) -> dict:
-        return {"clock_mhz": self.clock_mhz,
-                "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Folding:
-        return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"])
 
 
 @dataclass
@@ -118,9 +69,10 @@ class StageCost:
     dsp: int = 0
     rom_bits: int = 0  # weights and thresholds
     buffer_bits: int = 0  # double-buffered input activations
-    mac_dsp: bool = False  # the MAC products in DSP blocks (else in logic); the RTL follows
-    w_bram: bool = False  # the weight ROM in block RAM (else in logic); the RTL follows
-    buf_bram: bool = False  # the input buffers in block RAM (else registers); the RTL follows
+    # the stage's binding (`half.hw.design.Binding`), which the RTL follows
+    mac_dsp: bool = False  # the MAC products in DSP blocks (else in logic)
+    w_bram: bool = False  # the weight ROM in block RAM (else in logic)
+    buf_bram: bool = False  # the input buffers in block RAM (else registers)
     raw_ffs: float = 0.0  # FFs before calibration
     energy_uj: float = 0.0  # dynamic energy per inference of this stage (estimate)
     tail: int = 0  # cycles of work after its last output (pool-dropped positions, samples
@@ -235,33 +187,6 @@ class Estimate:
         }
 
 
-def options(layer: Conv | Dense) -> tuple[list[int], list[int]]:
-    """Legal PE and SIMD values (divisors of their dimensions)."""
-    if isinstance(layer, Dense):
-        return _divisors(layer.fout), _divisors(layer.fin)
-    if layer.groups > 1:
-        return _divisors(layer.cout), _divisors(layer.kernel)
-    # SIMD spans input channels, and whole taps of all channels beyond that
-    cin = layer.cin
-    simd = [d for d in _divisors(cin * layer.kernel) if cin % d == 0 or d % cin == 0]
-    return _divisors(layer.cout), simd
-
-
-def cycles_of(layer: Conv | Dense, pe: int, simd: int) -> int:
-    if isinstance(layer, Dense):
-        return (layer.fin // simd) * (layer.fout // pe)
-    if layer.groups > 1:
-        return layer.length_out * (layer.cout // pe) * (layer.kernel // simd)
-    return layer.length_out * (layer.kernel * layer.cin // simd) * (layer.cout // pe)
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _ram_blocks(dev: Device, depth: int, width: int) -> int:
-    """Fewest block RAMs for a depth x width memory (any one aspect ratio of the catalog)."""
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in dev.bram.configs)
 
 
 def _mulshift_luts(ab: int, r) -> float:
@@ -273,35 +198,15 @@ def _mulshift_luts(ab: int, r) -> float:
     return yw + yw * shifts + 2 * yw
 
 
-def _mul_dsps(dev: Device, a: int, b: int) -> int:
-    """DSP blocks of one a x b product written as `*` (the requant multipliers)."""
-    if not dev.dsp.count:
-        return 0
-    return math.ceil(a / dev.dsp.a_bits) * math.ceil(b / dev.dsp.b_bits)
-
-
-def _requant_dsps(dev: Device, layer: Conv | Dense, pe: int) -> int:
-    """The requant multipliers' DSPs (acc x unsigned multiplier: the acc's sign rides in the
-    block's signed mode, so a block holds one bit more of it)."""
-    if layer.requant.kind == "thresholds":
-        return 0
-    return pe * _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
-
-
 @functools.lru_cache(maxsize=4096)  # a fold estimates the same layer for many foldings
 def _weight_bits(layer: Conv | Dense, pe: int, simd: int) -> tuple[int, int]:
-    """Of a weight ROM in logic, the bits (two's complement, W_W bits per lane) that synthesis
-    keeps: (live, varying) = set in some word of their lane (a shifted add each), not the same
-    in every word (a register bit each: constant ones and zeros are not registered). The layout
-    is rtl/mem.py's: word (group g, chunk c), lane (p, j) holds the weight of output channel
-    g*PE + p for flat input f = c*SIMD + j (tap f // cin, channel f % cin)."""
-    w = layer.weights if isinstance(layer, Conv) else layer.weights[:, :, None]
-    cout, cin, k = w.shape
-    bits = layer.w_type.bits + (0 if layer.w_type.signed else 1)
-    flat = np.asarray(w, dtype=np.int64).transpose(0, 2, 1).reshape(cout, k * cin)
-    lanes = (flat & ((1 << bits) - 1)).reshape(cout // pe, pe, k * cin // simd, simd)
-    ored = np.bitwise_or.reduce(np.bitwise_or.reduce(lanes, axis=2), axis=0)  # (pe, simd)
-    anded = np.bitwise_and.reduce(np.bitwise_and.reduce(lanes, axis=2), axis=0)
+    """Of a weight ROM in logic (`half.hw.rom.weight_lanes`, W_W bits per lane, two's
+    complement), the bits that synthesis keeps: (live, varying) = set in some word of their
+    lane (a shifted add each), not the same in every word (a register bit each: constant ones
+    and zeros are not registered)."""
+    lanes = weight_lanes(layer, pe, simd) & ((1 << signed_bits(layer.w_type)) - 1)
+    ored = np.bitwise_or.reduce(lanes, axis=0)  # (pe * simd,)
+    anded = np.bitwise_and.reduce(lanes, axis=0)
 
     def ones(x: np.ndarray) -> int:
         return int(np.unpackbits(x.astype(np.uint64).view(np.uint8)).sum())
@@ -309,63 +214,40 @@ def _weight_bits(layer: Conv | Dense, pe: int, simd: int) -> tuple[int, int]:
     return ones(ored), ones(ored & ~anded)
 
 
-def _reads(layer: Conv, simd: int) -> int:
-    """mvu_stage's identical window buffers: one per time step read in a cycle."""
-    if layer.groups > 1:
-        return simd
-    return max(1, simd // layer.cin)
+def _input(st: InputStage, dev: Device, lut_div: float) -> StageCost:
+    """The input writer (the framing check, a fused decimation): one control block."""
+    cost = StageCost(st.name, "input", cycles=st.cycles, depth=st.depth, ffs=CTRL_FF,
+                     tail=st.tail)
+    cost.add_luts("input", CTRL_LUT * lut_div)
+    return cost
 
 
-def _buffer_brams(dev: Device, layer: Conv | Dense, simd: int) -> int:
-    """Block RAMs of a conv stage's window buffers (a dense stage's two words are registers)."""
-    if isinstance(layer, Dense):
-        return 0
-    words, width = 2 * layer.length_in, layer.cin * layer.in_type.bits
-    return _reads(layer, simd) * _ram_blocks(dev, words, width)
-
-
-def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
-         lut_div: float) -> StageCost:
-    """One mvu_stage: MAC lanes, requantization, ROMs and buffers (see rtl/lib/mvu_stage.v)."""
-    pe, simd = folding.pe_simd.get(layer.name, (1, 1))
-    kind = "conv" if isinstance(layer, Conv) else "dense"
+def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
+    """One mvu_stage: MAC lanes, requantization, ROMs and buffers (see rtl/lib/mvu_stage.v),
+    with the stage's binding."""
+    layer, pe, simd, b = st.layer, st.pe, st.simd, st.binding
     r = layer.requant
-    st = StageCost(layer.name, kind, pe, simd, cycles_of(layer, pe, simd), mvu_depth(r))
-    if isinstance(layer, Conv) and isinstance(nxt, MaxPool):
-        st.tail = layer.length_out % nxt.pool * (st.cycles // layer.length_out)
+    cost = StageCost(st.name, st.op, pe, simd, st.cycles, st.depth, bram=b.bram, dsp=b.dsp,
+                     mac_dsp=b.mac_dsp, w_bram=b.w_bram, buf_bram=b.buf_bram, tail=st.tail)
     wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
     lanes = pe * simd
-    # the weight ROM: in block RAM from W_BRAM_MIN_BITS while blocks are left, else in logic,
-    # where synthesis sees the weights: a weight bit that is 0 in every word of its lane drops
-    # out with its shifted add and register bit (a fully parallel stage, one word, keeps only
-    # the set bits of its constant weights)
+    # the weight ROM in logic, where synthesis sees the weights: a weight bit that is 0 in every
+    # word of its lane drops out with its shifted add and register bit (a fully parallel stage,
+    # one word, keeps only the set bits of its constant weights)
     words = layer.weights.size // lanes
-    wbits = layer.weights.size * wb
-    st.rom_bits += wbits
-    blocks = _ram_blocks(dev, words, lanes * wb)
-    if words > 1 and wbits >= W_BRAM_MIN_BITS and blocks <= left["bram"]:
-        st.w_bram = True
-        st.bram += blocks
-        left["bram"] -= blocks
+    cost.rom_bits += layer.weights.size * wb
+    if b.w_bram:
         live = varying = lanes * wb
     else:
         live, varying = _weight_bits(layer, pe, simd)
-        st.add_luts("memory", live * words / ROM_BITS_PER_LUT * lut_div)
-    # MAC products: DSPs when wide enough for synthesis to map them and enough are left (not
-    # for constant weights: their few shifted adds are cheaper)
-    xb = ib + (0 if layer.in_type.signed else 1)  # the input as a signed operand
-    min_result = DSP_MIN_RESULT_BITS.get(dev.power_family, 4)
-    if (words > 1 and min(wb, ib) >= DSP_MIN_PRODUCT_BITS and xb + wb >= min_result
-            and lanes * _mul_dsps(dev, xb, wb) <= left["dsp"]):
-        st.mac_dsp = True
-        st.dsp += lanes * _mul_dsps(dev, xb, wb)
-        left["dsp"] -= st.dsp
-    else:  # shift-and-add of the (live) weight bits; constant weights: one sum per PE of
-        # the inputs shifted by their set bits, which takes the adder tree's place
-        st.add_luts("multipliers", live * xb * lut_div)
-    if st.mac_dsp or words > 1:
+        cost.add_luts("memory", live * words / ROM_BITS_PER_LUT * lut_div)
+    xb = signed_bits(layer.in_type)  # the input as a signed operand
+    if not b.mac_dsp:  # shift-and-add of the (live) weight bits; constant weights: one sum per
+        # PE of the inputs shifted by their set bits, which takes the adder tree's place
+        cost.add_luts("multipliers", live * xb * lut_div)
+    if b.mac_dsp or words > 1:
         width = wb + ib + max(0, math.ceil(math.log2(simd)))
-        st.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+        cost.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
     if isinstance(layer, Dense):
         slices, vectors = layer.fin // simd, 1
     elif layer.groups > 1:  # depthwise: each PE's channel of its group, for each tap read
@@ -373,129 +255,98 @@ def _mvu(layer: Conv | Dense, nxt, folding: Folding, dev: Device, left: dict,
     else:
         slices, vectors = (layer.cin // simd if simd < layer.cin else 1), 1
     # the operands of the read words: a slices-to-1 mux of each of the simd inputs (per vector)
-    st.add_luts("mux", vectors * simd * ib * max(0, slices - 1) / 2 * lut_div)
+    cost.add_luts("mux", vectors * simd * ib * max(0, slices - 1) / 2 * lut_div)
     if isinstance(layer, Conv):  # per window buffer read: position, padding test, address
-        reads = _reads(layer, simd)
+        reads = window_reads(layer, simd)
         pw = math.ceil(math.log2(layer.length_in + 2 * layer.pad + layer.kernel
                                  + layer.stride * layer.length_out + 2)) + 1
         aw = math.ceil(math.log2(2 * layer.length_in))
-        st.add_luts("address", reads * (3 * pw + 2 * aw) * lut_div)
-    st.add_luts("accumulators", pe * ab * lut_div)
+        cost.add_luts("address", reads * (3 * pw + 2 * aw) * lut_div)
+    cost.add_luts("accumulators", pe * ab * lut_div)
     # accumulators, weight (varying bits) and operand registers
-    st.ffs += pe * ab + varying + vectors * simd * (xb + 1)
+    cost.ffs += pe * ab + varying + vectors * simd * (xb + 1)
     if r.kind == "thresholds":
         # binary search: one comparator per level and PE; the tree ROM in logic
         bits = r.out.bits
-        st.add_luts("comparators", pe * bits * ab * lut_div)
+        cost.add_luts("comparators", pe * bits * ab * lut_div)
         tree_bits = r.channels * ((1 << bits) - 1) * ab
-        st.add_luts("memory", tree_bits / ROM_BITS_PER_LUT * lut_div)
+        cost.add_luts("memory", tree_bits / ROM_BITS_PER_LUT * lut_div)
         # per level its node's threshold, and beyond the first the sum and the node reached
         # (with one channel group the roots are constants, not registered)
-        st.ffs += pe * ((bits - (r.channels == pe)) * ab + (bits - 1) * (ab + bits)) + 4 * bits
-        st.rom_bits += tree_bits
+        cost.ffs += pe * ((bits - (r.channels == pe)) * ab + (bits - 1) * (ab + bits)) + 4 * bits
+        cost.rom_bits += tree_bits
     else:  # mulshift, or the classifier's affine scores: one multiply-add per PE
-        rq_dsps = _requant_dsps(dev, layer, pe)
-        st.dsp += rq_dsps
-        if not rq_dsps:  # a device without DSP blocks
-            st.add_luts("multipliers", pe * ab * MUL_BITS * lut_div)
+        if not dev.dsp.count:  # the multipliers in logic on a device without DSP blocks
+            cost.add_luts("multipliers", pe * ab * MUL_BITS * lut_div)
         if r.kind == "mulshift":
-            st.add_luts("requant", pe * _mulshift_luts(ab, r) * lut_div)
+            cost.add_luts("requant", pe * _mulshift_luts(ab, r) * lut_div)
         else:  # affine: the adder
-            st.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)
+            cost.add_luts("requant", pe * (ab + MUL_BITS) * lut_div)
         rq_bits = r.channels * 2 * (ab + MUL_BITS)
-        st.add_luts("memory", rq_bits / ROM_BITS_PER_LUT * lut_div)
-        st.ffs += pe * 2 * (ab + MUL_BITS)
-    out_bits = r.out.bits + (1 if r.kind == "affine" and not r.out.signed else 0)
-    if isinstance(layer, Dense) and isinstance(nxt, ArgMax):  # fused: a running comparison
-        st.add_luts("comparators", pe * out_bits * lut_div)
-        st.ffs += out_bits + 2 * max(1, (nxt.classes - 1).bit_length())
+        cost.add_luts("memory", rq_bits / ROM_BITS_PER_LUT * lut_div)
+        cost.ffs += pe * 2 * (ab + MUL_BITS)
+    ob = out_bits(r)
+    if st.classes:  # the argmax fused: a running comparison
+        cost.add_luts("comparators", pe * ob * lut_div)
+        cost.ffs += ob + 2 * max(1, (st.classes - 1).bit_length())
     else:  # the pooling queue and the output register
-        st.ffs += 2 * r.channels * out_bits
+        cost.ffs += 2 * r.channels * ob
     # double-buffered input: R identical conv window buffers in block RAM; dense: two words
-    # and their read register, in block RAM while blocks are left (they would take registers)
+    # and their read register, in registers where the binding left them out of block RAM
     if isinstance(layer, Conv):
-        st.buffer_bits = 2 * layer.cin * layer.length_in * ib * _reads(layer, simd)
-        st.bram += _buffer_brams(dev, layer, simd)
-        st.buf_bram = True
+        cost.buffer_bits = 2 * layer.cin * layer.length_in * ib * window_reads(layer, simd)
     else:
-        st.buffer_bits = 2 * layer.fin * ib
-        blocks = _ram_blocks(dev, 2, layer.fin * ib)
-        if blocks <= left["bram"]:
-            st.buf_bram = True
-            st.bram += blocks
-            left["bram"] -= blocks
-        else:
-            st.ffs += st.buffer_bits + layer.fin * ib
-    st.add_luts("control", CTRL_LUT * lut_div)
-    st.ffs += CTRL_FF
-    return st
+        cost.buffer_bits = 2 * layer.fin * ib
+        if not b.buf_bram:
+            cost.ffs += cost.buffer_bits + layer.fin * ib
+    cost.add_luts("control", CTRL_LUT * lut_div)
+    cost.ffs += CTRL_FF
+    return cost
+
+
+def _gap(st: GapJoinStage, dev: Device, lut_div: float) -> StageCost:
+    """gap_join: accumulates while its input arrives, then requantizes one channel per cycle."""
+    layer = st.layer
+    cost = StageCost(st.name, "gap", cycles=st.cycles, depth=st.depth, tail=st.tail,
+                     dsp=st.binding.dsp)
+    ab = layer.acc_type.bits
+    cost.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
+    cost.add_luts("memory", layer.channels * ab / 2 * lut_div)  # snapshot, read a channel
+    if layer.requant.kind == "mulshift":
+        if not cost.dsp:  # the multiplier in logic on a device without DSP blocks
+            cost.add_luts("multipliers", ab * MUL_BITS * lut_div)
+        cost.add_luts("requant", _mulshift_luts(ab, layer.requant) * lut_div)
+        cost.add_luts("memory", layer.channels * 2 * (ab + MUL_BITS) / ROM_BITS_PER_LUT
+                      * lut_div)
+    else:
+        n_thr = layer.requant.out.max - layer.requant.out.min
+        cost.add_luts("comparators", n_thr * ab * lut_div)
+    # running sums and their snapshot, the read registers and the multiply-add register
+    cost.ffs += 2 * layer.channels * ab + CTRL_FF + 3 * (ab + MUL_BITS)
+    cost.add_luts("control", CTRL_LUT * lut_div)
+    cost.buffer_bits = layer.features * layer.out_type.bits  # the output beat
+    cost.ffs += cost.buffer_bits
+    return cost
+
+
+_STAGE_COSTS = {InputStage: _input, MVUStage: _mvu, GapJoinStage: _gap}
 
 
 def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
              activity: float | dict[str, float] | None = None, calibrated: bool = True
              ) -> Estimate:
     """Cycles, resources and power of `graph` on `dev` with `folding` (all estimates except the
-    cycle counts, which the RTL matches exactly). `activity`: toggle rate of the logic (per
-    stage name, or one for all; default the power model's reference rate). `calibrated`
-    False: the raw model (the calibration's features)."""
+    cycle counts, which the RTL matches exactly): the sum of the stages of its design bound to
+    `dev` (`half.hw.design.bind`). `activity`: toggle rate of the logic (per stage name, or one
+    for all; default the power model's reference rate). `calibrated` False: the raw model (the
+    calibration's features)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
     est = Estimate(dev.name, folding.clock_mhz)
-    # what synthesis places whatever the budget (requant multipliers, window buffers) is
-    # reserved first; MAC products and weight ROMs take DSPs and BRAMs from what is left
-    left = {"dsp": dev.dsp.count, "bram": dev.bram.count}
-    for layer in graph.layers:
-        if isinstance(layer, Conv | Dense):
-            pe, simd = folding.pe_simd.get(layer.name, (1, 1))
-            left["dsp"] -= _requant_dsps(dev, layer, pe)
-            left["bram"] -= _buffer_brams(dev, layer, simd)
-        elif isinstance(layer, PoolJoin) and layer.requant.kind == "mulshift":
-            left["dsp"] -= _mul_dsps(dev, layer.acc_type.bits - 1, MUL_BITS)
-    first = True
-    layers = list(graph.layers)
-    for i, layer in enumerate(layers):
-        if first:
-            length = graph.input.length
-            factor = layer.factor if isinstance(layer, Decimate) else 1
-            # the window's last kept sample ends the input's part of the latency
-            # an argmax after a dense layer is fused into its writer (no cycles of its own)
-            classes = sum(x.classes for k, x in enumerate(layers)
-                          if isinstance(x, ArgMax) and not (k and isinstance(layers[k - 1], Dense)))
-            st = StageCost("input", "input", cycles=length, depth=DEPTH["input"] * classes,
-                           ffs=CTRL_FF,
-                           tail=length - (-(-length // factor) - 1) * factor)
-            st.add_luts("input", CTRL_LUT * lut_div)
-            est.stages.append(st)
-            first = False
-        if isinstance(layer, Decimate | MaxPool):
-            continue  # fused into the input writer / the previous stage's output writer
-        if isinstance(layer, Conv | Dense):
-            est.stages.append(_mvu(layer, layers[i + 1] if i + 1 < len(layers) else None,
-                                   folding, dev, left, lut_div))
-        elif isinstance(layer, PoolJoin):
-            # accumulates while its input arrives, then requantizes one channel per cycle: only
-            # that (channels + DEPTH) adds to the latency
-            busy = max(layer.length_in, layer.channels + gap_depth(layer.requant))
-            st = StageCost(layer.name, "gap", cycles=busy,
-                           depth=gap_depth(layer.requant) + layer.channels, tail=busy)
-            ab = layer.acc_type.bits
-            st.add_luts("accumulators", layer.channels * ab * lut_div)  # one per channel
-            st.add_luts("memory", layer.channels * ab / 2 * lut_div)  # snapshot, read a channel
-            if layer.requant.kind == "mulshift":
-                st.dsp += _mul_dsps(dev, ab - 1, MUL_BITS)
-                if not st.dsp:
-                    st.add_luts("multipliers", ab * MUL_BITS * lut_div)
-                st.add_luts("requant", _mulshift_luts(ab, layer.requant) * lut_div)
-                st.add_luts("memory", layer.channels * 2 * (ab + MUL_BITS) / ROM_BITS_PER_LUT
-                            * lut_div)
-            else:
-                n_thr = layer.requant.out.max - layer.requant.out.min
-                st.add_luts("comparators", n_thr * ab * lut_div)
-            # running sums and their snapshot, the read registers and the multiply-add register
-            st.ffs += 2 * layer.channels * ab + CTRL_FF + 3 * (ab + MUL_BITS)
-            st.add_luts("control", CTRL_LUT * lut_div)
-            st.buffer_bits = layer.features * layer.out_type.bits  # the output beat
-            st.ffs += st.buffer_bits
-            est.stages.append(st)
+    for st in bind(graph, folding, dev).stages:
+        if isinstance(st, ArgMaxStage):  # no LUT model of its own: its comparisons, one per
+            est.stages[0].depth += st.depth  # class, count in the input's latency
+        else:
+            est.stages.append(_STAGE_COSTS[type(st)](st, dev, lut_div))
     _calibrate(est, dev, calibrated)
     # the fmax model is a calibration too (fitted on calibrated LUT totals)
     est.fmax_mhz = fmax_estimate(dev, folding, est.total("luts")) if calibrated else None

@@ -30,7 +30,8 @@ import math
 import time
 
 from half.errors import ConfigError
-from half.hw.cost import Estimate, Folding, cycles_of, estimate, options
+from half.hw.cost import Estimate, estimate
+from half.hw.design import Folding, cycles_of, options
 from half.hw.devices import Device
 from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
 from half.hw.goal import Goal, get_goal
