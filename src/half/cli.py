@@ -640,6 +640,15 @@ def _register_run() -> None:
 _register_run()
 
 
+def _register_calibrate() -> None:
+    from half.flow.calibrate_cli import calibrate_grp
+
+    cli.add_command(calibrate_grp)
+
+
+_register_calibrate()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (`half`): see half._entry."""
     from half._entry import main as entry

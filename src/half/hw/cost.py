@@ -9,9 +9,10 @@ them on every build); the initiation interval is the slowest stage's cycles, the
 sum of the stages' (cycles - tail + depth).
 
 Resources are estimates (labelled so wherever shown): per-component LUT and FF counts below,
-scaled by the coefficients fitted per family against Yosys (`calibration.json`, written by
-`benchmarks/calibrate.py fit --install`); BRAM and DSP counts are the design's binding (the
-RTL follows it, so synthesis agrees); fmax from a per-family model fitted on placed designs.
+scaled by the coefficients fitted per family against Yosys (`calibration.json`, read and fitted
+by `half.hw.calibration`: `half calibrate fit --install`); BRAM and DSP counts are the design's
+binding (the RTL follows it, so synthesis agrees); fmax from a per-family model fitted on placed
+designs.
 Power is an estimate: static power from the device catalog plus an activity-based dynamic model
 (coefficients per resource in `half/hw/power.yaml`, with their sources).
 """
@@ -19,13 +20,12 @@ Power is an estimate: static power from the device catalog plus an activity-base
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from half.hw import calibration as _calibration
 from half.hw.design import (
     ArgMaxStage,
     Folding,
@@ -376,18 +376,19 @@ def utilization(totals: dict, dev: Device, margin: float = 0.85) -> float:
                share(totals["bram"], dev.bram.count))
 
 
-CALIBRATION = Path(__file__).with_name("calibration.json")
+CALIBRATION = _calibration.PATH  # the installed calibration.json (package data)
 
 
 @functools.cache
 def calibration() -> dict:
-    """Fitted coefficients per device family (`benchmarks/calibrate.py fit --install`): LUTs
-    per LUT part of the model, FFs as a * model FFs + b per stage, the fmax model, iCE40's
-    packing factor. Empty when calibration.json is missing (a broken install: the wheel ships
-    it; `calibration_status` and every estimate say so)."""
+    """Fitted coefficients per device family (`half.hw.calibration.load`, fitted by `half
+    calibrate fit --install`): LUTs per LUT part of the model, FFs as a * model FFs + b per
+    stage, the fmax model, iCE40's packing factor. Empty when calibration.json is missing (a
+    broken install: the wheel ships it; `calibration_status` and every estimate say so); a
+    malformed one is a DataError naming the file and the field."""
     if not CALIBRATION.is_file():
         return {}
-    return json.loads(CALIBRATION.read_text())["families"]
+    return _calibration.load(CALIBRATION)
 
 
 def calibration_status(dev: Device) -> tuple[bool, str | None]:
@@ -413,8 +414,8 @@ def calibration_status(dev: Device) -> tuple[bool, str | None]:
 def fmax_estimate(dev: Device, folding: Folding, luts: float = 0.0) -> float | None:
     """Estimated fmax (MHz) of the design on the device's family: the calibrated clock period
     a + b x adder-tree levels of the widest MAC stage + c x the design's share of the part's
-    LUTs (`luts`; routing congestion) (`benchmarks/calibrate.py timing`; the MAC path is the
-    critical one), None if the family has no fmax calibration."""
+    LUTs (`luts`; routing congestion), fitted on placed designs (`benchmarks/calibrate.py
+    timing`; the MAC path is the critical one); None if the family has no fmax calibration."""
     fm = calibration().get(dev.power_family, {}).get("fmax")
     if not fm:
         return None
