@@ -84,9 +84,13 @@ def main(argv=None) -> int:
            "wall_s": round(wall, 1), "cores": os.cpu_count(), "load": os.getloadavg(),
            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                     text=True).stdout.strip(),
-           "search": {k: run.get("search", {}).get(k) for k in
-                      ("trials_done", "feasible", "front_size", "seconds_used",
-                       "evaluations_per_hour")},
+           "search": {**{k: run.get("search", {}).get(k) for k in
+                         ("trials_done", "feasible", "seconds_used")},
+                      "front_size": len(run.get("search", {}).get("front") or [])},
+           "front": [{"arch_hash": c["arch_hash"], "validation": c.get("metric_mean"),
+                      "validation_std": c.get("metric_std"), "cost": c.get("cost"),
+                      "meets_floor": c.get("meets_floor")}
+                     for c in run.get("choice", {}).get("candidates", [])],
            "settings": {k: run["settings"].get(k) for k in
                         ("fidelity", "epochs", "rungs", "sampler", "population",
                          "reeval_fidelity", "reeval_epochs", "reeval_seeds")},
@@ -98,6 +102,9 @@ def main(argv=None) -> int:
                          "test": (ref.get("test") or {}).get(metric), "cost": ref.get("cost"),
                          "how": ref.get("how")},
            "warnings": run.get("warnings")}
+    arch = Path(args.run_dir) / "model" / "arch.json"
+    if arch.is_file():  # the run folder may not outlive the session: keep the design
+        row["chosen"]["arch"] = json.loads(arch.read_text())
     c, r = row["chosen"], row["reference"]
     if None not in (c["test"], c["cost"], r["test"], r["cost"]):
         row["vs_reference"] = verdict(c["test"], c["cost"], r["test"], r["cost"])
