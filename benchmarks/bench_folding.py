@@ -24,7 +24,8 @@ from half.errors import ConfigError
 from half.hw.cost import estimate
 from half.hw.devices import get_device
 from half.hw.folding import GOALS, _targets, fold, required_rate, set_folding
-from half.hw.plan import graph_for, power_model
+from half.hw.plan import graph_for
+from half.hw.power import power_model
 from half.nn.runs import list_presets
 
 

@@ -16,7 +16,8 @@ import json
 
 from half.hw.devices import get_device
 from half.hw.folding import GOALS, fold, required_rate
-from half.hw.plan import graph_for, power_model
+from half.hw.plan import graph_for
+from half.hw.power import power_model
 
 
 def main() -> None:

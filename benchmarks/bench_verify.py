@@ -32,7 +32,8 @@ PRESET_DEVICE = {"tiny": "up5k", "small": "ecp5-85k"}
 
 def _row(spec: str, task: str, device: str, goal: str, windows: int, folding=None,
          extra: dict | None = None) -> dict:
-    from half.flow.verify import build, verify
+    from half.flow.verify import verify
+    from half.rtl.build import build
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

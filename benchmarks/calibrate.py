@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Calibration data for the cost model, and its fit: a driver over `half.flow.calibrate` (the
-synthesis sweep) and `half.hw.calibration` (the row schema, the fit, the check), which `half
-calibrate collect|fit|check` runs too; the place-and-route sweep (`timing`) is here.
+synthesis sweep) and `half.hw.calibration` (the sweep's designs and their IR graphs, the row
+schema, the fit, the check), which `half calibrate collect|fit|check` runs too; the
+place-and-route sweep (`timing`) is here.
 
     .venv/bin/python benchmarks/calibrate.py collect [--designs 20] [--small 0] [--jobs 2] \
         [--out benchmarks/results/calibration.jsonl]
@@ -9,7 +10,7 @@ calibrate collect|fit|check` runs too; the place-and-route sweep (`timing`) is h
     .venv/bin/python benchmarks/calibrate.py fit [--data ...] [--timing ...] [--install]
     .venv/bin/python benchmarks/calibrate.py check --data FILE
 
-`collect`: `half.flow.calibrate.designs` (the shipped presets folded for each goal, then random
+`collect`: `half.hw.calibration.designs` (the shipped presets folded for each goal, then random
 legal foldings, seeded) and, with `--small`, UP5K-sized foldings of the tiny preset, each
 synthesized per family with the hierarchy kept (`half.flow.calibrate.collect`): one JSON line
 per (design, family, stage), appended as each design finishes (a killed run resumes).
@@ -114,8 +115,8 @@ def _large_designs(n: int, seed: int, first: int) -> list[dict]:
 def _timing(design: dict) -> list[dict]:
     """Place and route one design on each family's device: fmax, critical path, cells."""
     from half.flow.implement import implement
-    from half.flow.verify import build
     from half.hw.cost import Folding
+    from half.rtl.build import build
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,10 +141,10 @@ def _timing(design: dict) -> list[dict]:
 
 
 def collect(n: int, jobs: int, out: Path, seed: int, small: int = 0) -> None:
-    designs = calibrate.designs(n, seed)
+    designs = calibration.designs(n, seed)
     for d in _timing_designs(small, seed + 1) if small else []:  # small UP5K-sized designs
         designs.append({**d, "index": len(designs), "device": "up5k"})
-    res = calibrate.collect(designs, out, jobs=jobs)
+    res = calibrate.collect(designs, out, calibration.graphs(designs), jobs=jobs)
     if res["failed"]:
         raise SystemExit(f"{len(res['failed'])} designs failed; rerun to retry them")
 

@@ -33,7 +33,8 @@ def test_data(mitdb_subset) -> Path:
 def project(tmp_path_factory, test_data) -> Path:
     """preset:tiny built for the UP5K (low-energy) and verified on 5 windows by Verilator
     (what `half build` and `half verify` run, in this process)."""
-    from half.flow.verify import build, verify
+    from half.flow.verify import verify
+    from half.rtl.build import build
 
     p = tmp_path_factory.mktemp("baseline") / "P"
     build("preset:tiny", "mitdb-aami", "up5k", "low-energy", p)

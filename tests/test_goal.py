@@ -10,7 +10,8 @@ import pytest
 from half.errors import ConfigError
 from half.hw.devices import get_device
 from half.hw.goal import DEFAULT_GOAL, GOALS, HIGH_THROUGHPUT, LOW_ENERGY, LOW_POWER, get_goal
-from half.hw.plan import graph_for, plan, power_model
+from half.hw.plan import graph_for, plan
+from half.hw.power import power_model
 
 RATE = 250 / 60  # one beat at 250 bpm
 # the search's cost name and report unit of each goal, as search.json and run.json hold them

@@ -12,7 +12,7 @@ from half.hw.design import cycles_of, options
 from half.hw.devices import get_device
 from half.hw.folding import GOALS, fold, fold_for_ii, set_folding
 from half.hw.lower import lower
-from half.hw.plan import power_model
+from half.hw.power import power_model
 from half.nn.arch import Arch, ConvBlock, DenseLayer
 from half.nn.export import export_qonnx
 from half.nn.model import QuantCNN

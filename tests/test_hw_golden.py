@@ -158,7 +158,8 @@ def test_unsupported_ops_are_rejected_with_node_and_op(tmp_path, shared_data):
 def test_depthwise_separable_run_builds_and_verifies_bit_exactly(runs, shared_data, tmp_path):
     """The mitdb run (decimation, a depthwise-separable block, per-channel weights, side
     inputs, a hidden dense layer) through the generator and Verilator, against golden."""
-    from half.flow.verify import build, verify
+    from half.flow.verify import verify
+    from half.rtl.build import build
 
     graph = graph_of_run(runs["mitdb"])
     assert any(isinstance(x, Conv) and x.groups > 1 for x in graph.layers)

@@ -20,7 +20,7 @@ def _build(path: Path, device: str = "up5k", goal: str = "low-energy",
            model: str = "preset:tiny") -> Path:
     """The project `half build` writes (its own function, in this process: the command line
     itself is tested in tests/rtl/test_generate.py)."""
-    from half.flow.verify import build
+    from half.rtl.build import build
 
     build(model, "mitdb-aami", device, goal, path)
     return path

@@ -2,7 +2,8 @@
 """A project of `half build` is self-contained: ir.json holds the IR exactly (the golden model
 of `Graph.from_dict` equals the lowered one, layer by layer, on real windows), and verify,
 power and implement's inputs come from the project folder alone (a copy elsewhere, with the
-model it was built from deleted)."""
+model it was built from deleted; a project built from a QONNX file verifies and implements
+after that file and half's cache are deleted)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run_json
 from half.data import get_task
 from half.errors import ConfigError
 from half.hw import golden
@@ -92,7 +94,7 @@ def test_a_malformed_ir_is_a_config_error():
 def portable(tmp_path_factory) -> Path:
     """preset:tiny for the UP5K at low energy, built from a copy of the preset's run folder;
     then the run folder is deleted and the project moved to another folder."""
-    from half.flow.verify import build
+    from half.rtl.build import build
 
     tmp = tmp_path_factory.mktemp("portable")
     model = shutil.copytree(resolve_model("preset:tiny", "mitdb-aami"), tmp / "model")
@@ -155,3 +157,54 @@ def test_a_project_without_ir_json_or_task_parameters_says_rebuild(portable, tmp
     (project / "source.json").write_text(json.dumps(src))
     with pytest.raises(ConfigError, match="no task, task_params or device"):
         prepare(project, 2)
+
+
+# A small network (one 4-channel convolution, decimation 4, the RR side features, a hidden
+# dense layer), untrained: exported to a QONNX file here, as a user's own model would come
+MICRO = {"window": 360, "n_classes": 5, "decimation": 4, "side_inputs": 8,
+         "blocks": [{"channels": 4, "kernel": 5, "pool": 4, "weight_bits": 4, "act_bits": 4}],
+         "dense": [{"units": 8, "weight_bits": 4, "act_bits": 4}], "out_bits": 6}
+
+
+@pytest.fixture(scope="module")
+def from_qonnx(tmp_path_factory) -> Path:
+    """`half build --model FILE.onnx` for the UP5K at low energy (the command line, with a
+    half cache of its own); then the file, its folder and that cache are deleted."""
+    import torch
+
+    from half.nn.arch import Arch
+    from half.nn.export import export_qonnx
+    from half.nn.model import QuantCNN
+
+    tmp = tmp_path_factory.mktemp("qonnx")
+    (tmp / "model").mkdir()
+    torch.manual_seed(0)
+    onnx = export_qonnx(QuantCNN(Arch.from_dict(MICRO)), tmp / "model" / "micro.onnx")
+    cache = tmp / "cache"
+    res = run_json("build", "--model", str(onnx), "--task", "mitdb-aami", "--device", "up5k",
+                   "--goal", "low-energy", "-o", str(tmp / "p"),
+                   env={"HALF_CACHE_DIR": str(cache)})
+    assert res["project"] == str(tmp / "p")
+    shutil.rmtree(tmp / "model")
+    shutil.rmtree(cache, ignore_errors=True)
+    source = json.loads((tmp / "p" / "source.json").read_text())
+    assert source["model"] == str(onnx) and not onnx.exists()
+    return tmp / "p"
+
+
+@pytest.mark.rtl
+def test_a_project_built_from_a_deleted_qonnx_file_verifies(from_qonnx, make_mitdb, tmp_path):
+    predicted = json.loads((from_qonnx / "predicted.json").read_text())
+    data = make_mitdb((100,))  # a test-split record (DS2)
+    res = run_json("--data-dir", str(data), "verify", str(from_qonnx), "--windows", "6",
+                   env={"HALF_CACHE_DIR": str(tmp_path / "new-cache")})
+    assert res["windows"] == 6 and res["mismatches"] == 0 and res["lint_clean"], res
+    assert res["cycles_measured"] == res["cycles_model"] == predicted["latency_cycles"]
+    assert res["ii_measured"] == res["ii_model"] == predicted["ii_cycles"]
+
+
+@pytest.mark.impl
+def test_a_project_built_from_a_deleted_qonnx_file_implements(from_qonnx):
+    res = run_json("implement", str(from_qonnx))
+    assert res["device"] == "up5k" and res["kind"] == "post-route" and res["fits"], res
+    assert res["bitstream"] and Path(res["bitstream"]).is_file()

@@ -419,7 +419,7 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
 def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
               out_dir: Path, force: bool, folding_file: Path | None, as_json: bool) -> None:
     """Generate the RTL project of a model folded for a goal on a device."""
-    from half.flow.verify import build, read_folding
+    from half.rtl.build import build, read_folding
 
     folding = read_folding(folding_file) if folding_file else None
     res = build(model_spec, task_name, device, goal, out_dir, rate, folding, force=force)

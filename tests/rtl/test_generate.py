@@ -21,7 +21,7 @@ from conftest import cinc_split_records, run_half, run_json
 def test_build_and_verify_tiny(tmp_path, shared_data, make_cinc, task, device, goal):
     if not (shared_data / ("mitdb" if task == "mitdb-aami" else "cinc2017")).is_dir():
         pytest.skip(f"no data for {task}")
-    from half.flow.verify import build
+    from half.rtl.build import build
 
     data = shared_data
     if task == "cinc2017-af":  # 12 test recordings: preparing all 8,528 (RR features) is slow
@@ -66,7 +66,8 @@ def test_verify_rejects_a_folder_that_is_no_project(tmp_path):
 def test_verify_names_the_first_mismatching_layer(tmp_path, shared_data):
     """A fault injected into one stage's weight ROM (every weight w -> -w - 1) is found at
     that stage: verify reruns up to the first wrong window and compares every link."""
-    from half.flow.verify import build, verify
+    from half.flow.verify import verify
+    from half.rtl.build import build
 
     if not (shared_data / "mitdb").is_dir():
         pytest.skip("no MIT-BIH data")
@@ -88,7 +89,7 @@ def test_power_from_measured_toggles(tmp_path, shared_data):
     """Toggle coverage of a real run gives per-stage rates in (0, 1); the power model at those
     rates differs from the reference-rate estimate only in its dynamic part."""
     from half.flow.activity import measure
-    from half.flow.verify import build
+    from half.rtl.build import build
 
     if not (shared_data / "mitdb").is_dir():
         pytest.skip("no MIT-BIH data")

@@ -122,19 +122,21 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
 ])
 def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
     from half.flow.sim import run_cocotb
+    from half.hw.design import geometry
     from half.hw.rom import mvu_params, mvu_roms
     from half.rtl import LIB
 
     rng = np.random.default_rng(hash((kind, pe, simd, pool)) % 2**32)
     layer, x, y, length = _case(rng, kind, pe, simd, pool, out_bits)
-    params = mvu_params(layer, pe, simd, pool)
+    geo = geometry(layer)  # the layer's shape, as its design stage gives it
+    params = mvu_params(layer, geo, pe, simd, pool)
     if kind == "dense-argmax":
         params.update(ARGMAX=1, IDX_W=3)
     # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
     params.update(MAC_DSP=int(kind not in ("conv", "dense")),
                   W_BRAM=int(kind in ("dense", "depthwise") and simd < 5),
                   BUF_BRAM=int(kind in ("dense", "conv-signed", "dense-argmax")))
-    files = write_roms(mvu_roms(layer, pe, simd), tmp_path)
+    files = write_roms(mvu_roms(layer, geo, pe, simd), tmp_path)
     from half.hw.design import cycles_of
 
     n_cycles = cycles_of(layer, pe, simd)  # the cost model's formula, checked here

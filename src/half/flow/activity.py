@@ -23,7 +23,7 @@ from half._io import write_json_atomic
 from half.hw.cost import estimate
 from half.hw.design import Folding, bind
 from half.hw.devices import get_device
-from half.hw.plan import power_model
+from half.hw.power import power_model
 
 _ENTRY = re.compile(r"^C '(.*)' (\d+)$")
 _SKIP = {"clk", "rst"}

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """The calibration's measurements: generated designs synthesized with Yosys, stage by stage.
 
-`designs(n, seed)` makes the sweep: the shipped presets folded for each goal, then random legal
-foldings of them (seeded), skipping designs the cost model puts above `MAX_LUTS` LUT4s.
-`collect(designs, out)` builds each with `half build` per family and synthesizes it with
-YoWASP Yosys keeping the hierarchy (`SYNTH`: `synth_ice40 -dsp -noflatten`, `synth_ecp5
--noflatten`, `synth_xilinx -family xc7`, which keeps it by default), so that every stage's
-cells are counted on their own, and appends one synthesis row per (design, family, stage) to
-`out` (the row schema is `half.hw.calibration`'s). `sweep` is the resumable runner under it:
-each design's rows are appended as it finishes, so a killed sweep resumes where it stopped
-(`benchmarks/calibrate.py timing` runs its place-and-route sweep through it too).
+`collect(designs, out, graphs)` builds each design of the sweep (`half.hw.calibration.designs`)
+per family from its IR graph (`graphs`: `half.hw.calibration.graphs` reads them; nothing here
+reads a model) with `half.rtl.build.build_graph`, and synthesizes it with YoWASP Yosys keeping
+the hierarchy (`SYNTH`: `synth_ice40 -dsp -noflatten`, `synth_ecp5 -noflatten`, `synth_xilinx
+-family xc7`, which keeps it by default), so that every stage's cells are counted on their own,
+and appends one synthesis row per (design, family, stage) to `out` (the row schema is
+`half.hw.calibration`'s). `sweep` is the resumable runner under it: each design's rows are
+appended as it finishes, so a killed sweep resumes where it stopped (`benchmarks/calibrate.py
+timing` runs its place-and-route sweep through it too).
 """
 
 from __future__ import annotations
@@ -22,54 +22,13 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from half.errors import DataError
 from half.hw.calibration import FAMILY_DEVICES, counted_in, parse_rows
+from half.hw.devices import get_device
+from half.hw.ir import Graph
 
 SYNTH = {"ice40": "synth_ice40 -dsp -noflatten", "ecp5": "synth_ecp5 -noflatten",
          "xc7": "synth_xilinx -family xc7"}  # synth_xilinx keeps the hierarchy by default
-GOALS = ("low-energy", "low-power", "high-throughput")  # (the order numbers the designs)
-MAX_LUTS = 20000  # designs the raw-calibrated model puts above this are not synthesized
-PRESETS = (("tiny", "up5k"), ("small", "ecp5-85k"))  # (preset, the device its goals fold for)
-TASKS = ("mitdb-aami", "cinc2017-af")
-
-
-def designs(n: int, seed: int = 0) -> list[dict]:
-    """Presets x tasks x goals, then random legal foldings of the presets (seeded), n in all,
-    numbered by `index`: {model, task, goal, device[, folding]} (no folding: the goal's)."""
-    from half.hw.cost import Folding, estimate
-    from half.hw.design import options
-    from half.hw.devices import get_device
-    from half.hw.folding import required_rate
-    from half.hw.plan import graph_for, plan
-
-    out = []
-    for p, d in PRESETS:
-        for t in TASKS:
-            graph, params = graph_for(f"preset:{p}", t)
-            for g in GOALS:
-                if plan(graph, d, g, required_rate(t, params))["resources_estimate"]["luts"] \
-                        <= MAX_LUTS:
-                    out.append({"model": f"preset:{p}", "task": t, "goal": g, "device": d})
-    rng = np.random.default_rng(seed)
-    dev = get_device("ecp5-85k")
-    while len(out) < n:
-        p = ("tiny", "small")[int(rng.integers(2))]
-        t = TASKS[int(rng.integers(2))]
-        graph, _ = graph_for(f"preset:{p}", t)
-        pe_simd = {}
-        for layer in graph.mac_layers():
-            pes, simds = options(layer)
-            pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
-        f = Folding(pe_simd, 24.0)
-        if estimate(graph, dev, f).total("luts") > MAX_LUTS:
-            continue
-        out.append({"model": f"preset:{p}", "task": t, "goal": "high-throughput",
-                    "device": "ecp5-85k", "folding": f.to_dict()})
-    for i, d in enumerate(out[:n]):
-        d["index"] = i
-    return out[:n]
 
 
 def synth_stages(project: Path, synth: str) -> dict[str, dict[str, int]]:
@@ -120,27 +79,31 @@ def summary(cells: dict[str, int]) -> dict[str, float]:
             "dsp": total("SB_MAC16", "MULT18X18D", "DSP48E1")}
 
 
-def collect_design(design: dict, families: tuple[str, ...] = tuple(SYNTH)) -> list[dict]:
+def collect_design(design: dict, families: tuple[str, ...], graph: Graph, params: dict
+                   ) -> list[dict]:
     """The synthesis rows of one design on each of `families`: the goal's folding on the
-    design's own device (or its given folding), built for the family's device and synthesized;
-    an instance's cells go to the stage whose cost counts them (`counted_in`)."""
-    from half.flow.verify import build
+    design's own device (or its given folding) of `graph` (the design's model, trained with
+    task parameters `params`), built for the family's device and synthesized; an instance's
+    cells go to the stage whose cost counts them (`counted_in`)."""
     from half.hw.cost import Folding
     from half.hw.design import Design
+    from half.hw.folding import fold, required_rate
+    from half.hw.power import power_model
+    from half.rtl.build import build_graph
     from half.rtl.generate import read_ir
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if "folding" in design:
             folding = Folding.from_dict(design["folding"])
-        else:
-            b = build(design["model"], design["task"], design["device"], design["goal"],
-                      Path(tmp) / "goal")
-            folding = Folding.from_dict(b["folding"])
+        else:  # the folding `half build` would choose for the goal
+            dev = get_device(design["device"])
+            folding = fold(graph, dev, design["goal"], required_rate(design["task"], params),
+                           power_model(dev))[0]
         for fam in families:
             proj = Path(tmp) / fam
-            build(design["model"], design["task"], FAMILY_DEVICES[fam], design["goal"], proj,
-                  folding=folding)
+            build_graph(graph, params, design["task"], FAMILY_DEVICES[fam], design["goal"],
+                        proj, model=design["model"], folding=folding)
             predicted = json.loads((proj / "predicted.json").read_text())
             model = {s["name"]: s for s in predicted["stages"]}
             owner = counted_in(Design.from_dict(json.loads((proj / "design.json").read_text()),
@@ -159,13 +122,15 @@ def collect_design(design: dict, families: tuple[str, ...] = tuple(SYNTH)) -> li
     return rows
 
 
-def collect(todo: list[dict], out: Path, *, jobs: int = 1,
-            families: tuple[str, ...] = tuple(SYNTH), progress: Callable | None = None,
-            log: Callable[[str], None] = print) -> dict:
-    """Synthesize the designs of `todo` (as `designs` makes them) on `families` and append their
-    rows to `out`, skipping every (design, family) `out` already holds (a killed sweep resumes;
-    a design of `out` that is not the one `todo` numbers so is refused). Returns the counts and
-    the designs that failed (each with its one-line error)."""
+def collect(todo: list[dict], out: Path, graphs: dict[tuple[str, str], tuple[Graph, dict]],
+            *, jobs: int = 1, families: tuple[str, ...] = tuple(SYNTH),
+            progress: Callable | None = None, log: Callable[[str], None] = print) -> dict:
+    """Synthesize the designs of `todo` (as `half.hw.calibration.designs` makes them) on
+    `families` and append their rows to `out`, skipping every (design, family) `out` already
+    holds (a killed sweep resumes; a design of `out` that is not the one `todo` numbers so is
+    refused). `graphs`: (IR graph, task parameters) by (model, task) of each design
+    (`half.hw.calibration.graphs`). Returns the counts and the designs that failed (each with
+    its one-line error)."""
     out = Path(out)
     have: set = set()
     by_index = {d["index"]: d for d in todo}
@@ -176,7 +141,7 @@ def collect(todo: list[dict], out: Path, *, jobs: int = 1,
                             " is not the one this sweep makes: give a new file, or the seed "
                             "and options it was collected with")
         have.add((r["index"], r["family"]))
-    items = [(d, (fams,)) for d in todo
+    items = [(d, (fams, *graphs[(d["model"], d["task"])])) for d in todo
              if (fams := tuple(f for f in families if (d["index"], f) not in have))]
     log(f"{len(todo)} designs x {len(families)} families: {len(items)} designs to synthesize "
         f"into {out}")

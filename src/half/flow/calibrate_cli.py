@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """`half calibrate collect|fit|check` (registered on the main group by half.cli): a thin layer
-over half.flow.calibrate (the synthesis sweep) and half.hw.calibration (the fit, the check and
-the calibration.json files)."""
+over half.flow.calibrate (the synthesis sweep) and half.hw.calibration (the sweep's designs and
+their IR graphs, read from the presets before the flow runs; the fit, the check and the
+calibration.json files)."""
 
 from __future__ import annotations
 
@@ -40,13 +41,15 @@ def calibrate_grp() -> None:
 def collect_cmd(ctx: click.Context, n: int, jobs: int, seed: int, families: tuple[str, ...],
                 out: Path, as_json: bool) -> None:
     """Synthesize N designs with Yosys, stage by stage, and append their rows to OUT."""
-    from half.flow.calibrate import collect, designs
+    from half.flow.calibrate import collect
+    from half.hw.calibration import designs, graphs
 
     if out.is_dir():
         raise OutputError(out, "is a folder; give the rows file (JSON lines) to append to")
     _ui.note(f"making {n} designs (seed {seed}) ...")
+    todo = designs(n, seed)
     with _ui.progress_bar() as progress:
-        res = collect(designs(n, seed), out, jobs=jobs, families=families or tuple(SYNTH),
+        res = collect(todo, out, graphs(todo), jobs=jobs, families=families or tuple(SYNTH),
                       progress=progress, log=_ui.note)
     if as_json:
         _ui.emit_json(res)

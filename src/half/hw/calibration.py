@@ -14,6 +14,10 @@ timing` write them; `read_rows` checks every field it reads, naming the file, li
 - a *timing* row is one design placed and routed: `index`, `model` (its spec), `task`,
   `family`, `impl_device`, `folding`, `fmax_mhz` (null: no timing), `utilization` (nextpnr's).
 
+`designs(n, seed)` is the synthesis sweep (the shipped presets folded per goal, then random
+foldings) and `graphs(designs)` the IR graphs it is built from (read here, through
+`half.hw.plan.graph_for`, so that `half.flow.calibrate` reads no model).
+
 `fit(rows, timing)` refits from the rows and the cost model as it is now (`refresh`: a change to
 the model's components needs no new synthesis): per family non-negative least squares of the
 LUTs on the model's LUT parts and of the FFs on the model's FFs and a constant per stage, then
@@ -33,6 +37,7 @@ import numpy as np
 from half.errors import ConfigError, DataError, HalfError
 from half.hw.design import ArgMaxStage, Design, Folding, Stage, bind
 from half.hw.devices import get_device
+from half.hw.ir import Graph
 
 SCHEMA = 1  # calibration.json's version (its "schema")
 PATH = Path(__file__).with_name("calibration.json")  # the installed calibration (package data)
@@ -187,6 +192,63 @@ def is_calibration_file(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(doc, dict) and "families" in doc and "source" in doc
+
+
+# -- the synthesis sweep's designs -------------------------------------------------------------
+GOALS = ("low-energy", "low-power", "high-throughput")  # (the order numbers the designs)
+MAX_LUTS = 20000  # designs the raw-calibrated model puts above this are not synthesized
+PRESETS = (("tiny", "up5k"), ("small", "ecp5-85k"))  # (preset, the device its goals fold for)
+TASKS = ("mitdb-aami", "cinc2017-af")
+
+
+def designs(n: int, seed: int = 0) -> list[dict]:
+    """Presets x tasks x goals, then random legal foldings of the presets (seeded), n in all,
+    numbered by `index`: {model, task, goal, device[, folding]} (no folding: the goal's). What
+    `half calibrate collect` synthesizes (`half.flow.calibrate.collect`, with `graphs`)."""
+    from half.hw.cost import estimate
+    from half.hw.design import options
+    from half.hw.folding import required_rate
+    from half.hw.plan import graph_for, plan
+
+    out = []
+    for p, d in PRESETS:
+        for t in TASKS:
+            graph, params = graph_for(f"preset:{p}", t)
+            for g in GOALS:
+                if plan(graph, d, g, required_rate(t, params))["resources_estimate"]["luts"] \
+                        <= MAX_LUTS:
+                    out.append({"model": f"preset:{p}", "task": t, "goal": g, "device": d})
+    rng = np.random.default_rng(seed)
+    dev = get_device("ecp5-85k")
+    while len(out) < n:
+        p = ("tiny", "small")[int(rng.integers(2))]
+        t = TASKS[int(rng.integers(2))]
+        graph, _ = graph_for(f"preset:{p}", t)
+        pe_simd = {}
+        for layer in graph.mac_layers():
+            pes, simds = options(layer)
+            pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
+        f = Folding(pe_simd, 24.0)
+        if estimate(graph, dev, f).total("luts") > MAX_LUTS:
+            continue
+        out.append({"model": f"preset:{p}", "task": t, "goal": "high-throughput",
+                    "device": "ecp5-85k", "folding": f.to_dict()})
+    for i, d in enumerate(out[:n]):
+        d["index"] = i
+    return out[:n]
+
+
+def graphs(todo: list[dict]) -> dict[tuple[str, str], tuple[Graph, dict]]:
+    """(IR graph, task parameters) of each (model, task) of the designs `todo`: what
+    `half.flow.calibrate.collect` builds the designs from (the flow reads no model)."""
+    from half.hw.plan import graph_for
+
+    out: dict[tuple[str, str], tuple[Graph, dict]] = {}
+    for d in todo:
+        key = (d["model"], d["task"])
+        if key not in out:
+            out[key] = graph_for(*key)
+    return out
 
 
 # -- features ----------------------------------------------------------------------------------

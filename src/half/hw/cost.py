@@ -33,6 +33,7 @@ from half.hw.design import (
     InputStage,
     MVUStage,
     bind,
+    geometry,
     window_reads,
 )
 from half.hw.devices import Device
@@ -204,7 +205,7 @@ def _weight_bits(layer: Conv | Dense, pe: int, simd: int) -> tuple[int, int]:
     complement), the bits that synthesis keeps: (live, varying) = set in some word of their
     lane (a shifted add each), not the same in every word (a register bit each: constant ones
     and zeros are not registered)."""
-    lanes = weight_lanes(layer, pe, simd) & ((1 << signed_bits(layer.w_type)) - 1)
+    lanes = weight_lanes(layer, geometry(layer), pe, simd) & ((1 << signed_bits(layer.w_type)) - 1)
     ored = np.bitwise_or.reduce(lanes, axis=0)  # (pe * simd,)
     anded = np.bitwise_and.reduce(lanes, axis=0)
 
@@ -226,6 +227,7 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
     """One mvu_stage: MAC lanes, requantization, ROMs and buffers (see rtl/lib/mvu_stage.v),
     with the stage's binding."""
     layer, pe, simd, b = st.layer, st.pe, st.simd, st.binding
+    g, conv = st.geometry, st.op == "conv"
     r = layer.requant
     cost = StageCost(st.name, st.op, pe, simd, st.cycles, st.depth, bram=b.bram, dsp=b.dsp,
                      mac_dsp=b.mac_dsp, w_bram=b.w_bram, buf_bram=b.buf_bram, tail=st.tail)
@@ -248,19 +250,19 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
     if b.mac_dsp or words > 1:
         width = wb + ib + max(0, math.ceil(math.log2(simd)))
         cost.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
-    if isinstance(layer, Dense):
-        slices, vectors = layer.fin // simd, 1
-    elif layer.groups > 1:  # depthwise: each PE's channel of its group, for each tap read
-        slices, vectors = layer.cout // pe, pe
+    if not conv:  # dense
+        slices, vectors = g.cin // simd, 1
+    elif g.depthwise:  # each PE's channel of its group, for each tap read
+        slices, vectors = g.cout // pe, pe
     else:
-        slices, vectors = (layer.cin // simd if simd < layer.cin else 1), 1
+        slices, vectors = (g.cin // simd if simd < g.cin else 1), 1
     # the operands of the read words: a slices-to-1 mux of each of the simd inputs (per vector)
     cost.add_luts("mux", vectors * simd * ib * max(0, slices - 1) / 2 * lut_div)
-    if isinstance(layer, Conv):  # per window buffer read: position, padding test, address
+    if conv:  # per window buffer read: position, padding test, address
         reads = window_reads(layer, simd)
-        pw = math.ceil(math.log2(layer.length_in + 2 * layer.pad + layer.kernel
-                                 + layer.stride * layer.length_out + 2)) + 1
-        aw = math.ceil(math.log2(2 * layer.length_in))
+        pw = math.ceil(math.log2(g.length_in + 2 * g.pad + g.kernel
+                                 + g.stride * g.length_out + 2)) + 1
+        aw = math.ceil(math.log2(2 * g.length_in))
         cost.add_luts("address", reads * (3 * pw + 2 * aw) * lut_div)
     cost.add_luts("accumulators", pe * ab * lut_div)
     # accumulators, weight (varying bits) and operand registers
@@ -293,12 +295,12 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
         cost.ffs += 2 * r.channels * ob
     # double-buffered input: R identical conv window buffers in block RAM; dense: two words
     # and their read register, in registers where the binding left them out of block RAM
-    if isinstance(layer, Conv):
-        cost.buffer_bits = 2 * layer.cin * layer.length_in * ib * window_reads(layer, simd)
+    if conv:
+        cost.buffer_bits = 2 * g.cin * g.length_in * ib * window_reads(layer, simd)
     else:
-        cost.buffer_bits = 2 * layer.fin * ib
+        cost.buffer_bits = 2 * g.cin * ib
         if not b.buf_bram:
-            cost.ffs += cost.buffer_bits + layer.fin * ib
+            cost.ffs += cost.buffer_bits + g.cin * ib
     cost.add_luts("control", CTRL_LUT * lut_div)
     cost.ffs += CTRL_FF
     return cost

@@ -27,6 +27,10 @@ layout), its output stream and, for MAC and pooling stages, its `Binding`:
   (d = `gap_depth`: 3, or 4 with multiply-shift).
 * `ArgMaxStage` (`argmax`): `argmax`, only where no dense stage precedes it.
 
+This module and the IR's own (ir, lower, golden) are the only ones that tell IR layer classes
+apart: what comes after asks the stages (`MVUStage.op`, `.geometry`: `geometry(layer)`, the MAC
+layer's shape that the ROM layout and the cost model read, `.depthwise`).
+
 Every stage has a double-buffered input, so stages run concurrently on consecutive windows and
 each stage's timing is independent of its neighbours: a stage starts a window as soon as its
 input bank is full, so the initiation interval is II = max cycles_i; its last output beat leaves
@@ -236,8 +240,18 @@ class MVUStage(Stage):
         return "conv" if isinstance(self.layer, Conv) else "dense"
 
     @property
+    def geometry(self) -> rom.Geometry:
+        """Its layer's shape (`geometry`)."""
+        return geometry(self.layer)
+
+    @property
+    def depthwise(self) -> bool:
+        """A depthwise conv: the vector unit (PE channels x SIMD taps)."""
+        return self.geometry.depthwise
+
+    @property
     def params(self) -> dict:
-        p = rom.mvu_params(self.layer, self.pe, self.simd, self.pool)
+        p = rom.mvu_params(self.layer, self.geometry, self.pe, self.simd, self.pool)
         if self.binding is not None:
             p.update(MAC_DSP=int(self.binding.mac_dsp), W_BRAM=int(self.binding.w_bram),
                      BUF_BRAM=int(self.binding.buf_bram))
@@ -259,7 +273,7 @@ class MVUStage(Stage):
                       r.kind == "affine" or r.out.signed)
 
     def roms(self) -> list[tuple[str, list[int], int]]:
-        words = rom.mvu_roms(self.layer, self.pe, self.simd)
+        words = rom.mvu_roms(self.layer, self.geometry, self.pe, self.simd)
         return [(f, *words[k]) for k, f in _rom_files(self).items()]
 
 
@@ -502,6 +516,15 @@ def _bind_mvu(st: MVUStage, dev: Device, left: dict[str, int]) -> Binding:
             bram += blocks
             left["bram"] -= blocks
     return Binding(mac_dsp, w_bram, buf_bram, dsp, bram)
+
+
+def geometry(layer: Conv | Dense) -> rom.Geometry:
+    """A MAC layer's shape as the layout (`half.hw.rom`) and the cost model read it: a dense
+    layer is a conv of kernel 1 over one position."""
+    if isinstance(layer, Dense):
+        return rom.Geometry(layer.fin, layer.fout)
+    return rom.Geometry(layer.cin, layer.cout, layer.kernel, layer.stride, layer.pad,
+                        layer.length_in, layer.length_out, depthwise=layer.groups > 1)
 
 
 def options(layer: Conv | Dense) -> tuple[list[int], list[int]]:

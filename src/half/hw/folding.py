@@ -31,11 +31,11 @@ import time
 
 from half.errors import ConfigError
 from half.hw.cost import Estimate, estimate
-from half.hw.design import Folding, cycles_of, options
+from half.hw.design import Folding, GapJoinStage, bind, cycles_of, options
 from half.hw.devices import Device
 from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
 from half.hw.goal import Goal, get_goal
-from half.hw.ir import Conv, Dense, Graph, PoolJoin
+from half.hw.ir import Conv, Dense, Graph
 
 # Clocks a design may ask for (MHz): what a PLL or divider commonly gives from 12/25/100 MHz.
 CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
@@ -91,11 +91,12 @@ def _targets(graph: Graph) -> list[int]:
 
 
 def _fixed_cycles(graph: Graph) -> int:
-    """Cycles of the stages folding cannot change (input, global pooling)."""
+    """Cycles of the stages folding cannot change: the input's, and a global pool's input
+    length (its stage takes at least that; the design's stages say which there are)."""
     cycles = graph.input.length
-    for layer in graph.layers:
-        if isinstance(layer, PoolJoin):
-            cycles = max(cycles, layer.length_in)
+    for st in bind(graph, Folding({}, 1.0)).stages:
+        if isinstance(st, GapJoinStage):
+            cycles = max(cycles, st.layer.length_in)
     return cycles
 
 

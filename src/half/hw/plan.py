@@ -2,7 +2,11 @@
 """A hardware plan for a model: lower it, fold it for a goal on a device, estimate it.
 
 `plan(...)` is what `half estimate` prints and what the search calls per candidate; it writes
-nothing. `graph_for` accepts a run folder, `preset:NAME` or a QONNX file made elsewhere.
+nothing. `graph_for` accepts a run folder, `preset:NAME` or a QONNX file made elsewhere: it is
+the hardware layer's one door to a model (run folders and presets are `half.nn.runs`'), which
+`half estimate`, `half build` (`half.rtl.build`) and the calibration's sweep go through; the flow
+never does (it reads the project folder). `report` is the plain data of a folded design's
+estimate (`half estimate --json`, a project's predicted.json).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from half.hw.folding import fold
 from half.hw.goal import Goal
 from half.hw.ir import Graph
 from half.hw.lower import lower
+from half.hw.power import power_model as power_model  # re-exported (half.search.evaluate)
 
 
 def graph_for(model_spec: str, task: str) -> tuple[Graph, dict]:
@@ -34,45 +39,6 @@ def graph_for(model_spec: str, task: str) -> tuple[Graph, dict]:
     if info["task"] != task:
         raise ConfigError("task", f"{folder} was trained for {info['task']}, not {task}")
     return graph_of_run(folder), info["params"]
-
-
-# Where a family's coefficient is unknown (null in power.yaml), borrow it from a related family,
-# as a labelled cross-family estimate: ECP5 and CrossLink-NX from the iCE40 UltraPlus
-# measurements (Lattice LUT4 fabrics, 40 nm and 28 nm), UltraScale+ from 7-series, and block RAM
-# per bit from 7-series BRAM36 (iCE40 has no measurement). Block RAM is scaled by bits per block.
-BORROW = {"ecp5": ("ice40up", "xc7"), "nexus": ("ice40up", "xc7"), "zynqmp": ("xc7",),
-          "ice40up": ("xc7",), "xc7": ()}
-BRAM_BITS = {"ice40up": 4096, "ecp5": 18432, "nexus": 18432, "xc7": 36864, "zynqmp": 36864}
-
-
-def power_model(dev: Device, notes: list[str] | None = None):
-    """The device family's dynamic-power coefficients (µW per MHz per resource), unknown ones
-    borrowed per BORROW (each borrowing appended to `notes`)."""
-    import dataclasses
-
-    from half.hw.power import COEFFICIENTS, get_power_coefficients
-
-    own = dev.power_model()  # the family's own record, nulls included
-    filled = {}
-    for name in COEFFICIENTS:
-        if getattr(own, name) is not None:
-            continue
-        for donor_family in BORROW.get(own.family, ()):
-            donor = get_power_coefficients(donor_family)
-            value = getattr(donor, name)
-            if value is None:
-                continue
-            if name == "bram":
-                value *= BRAM_BITS.get(own.family, 0) / BRAM_BITS[donor_family]
-            filled[name] = value
-            if notes is not None:
-                notes.append(f"{own.family} {name} power coefficient unknown: borrowed from "
-                             f"{donor_family} (cross-family estimate)")
-            break
-        else:
-            if notes is not None:
-                notes.append(f"{own.family} {name} power coefficient unknown: counted as 0")
-    return dataclasses.replace(own, **filled) if filled else own
 
 
 def plan(graph: Graph, device: str, goal: str | Goal, rate: float | None) -> dict:
@@ -95,6 +61,9 @@ def _calibration_note(est: Estimate) -> str:
 
 def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dict,
            rate: float | None, notes: list[str] = ()) -> dict:
+    """The plain data of a folded design and its estimate: device, goal, folding, the search's
+    `info` (`half.hw.folding.fold`), the estimate's figures (`Estimate.to_dict`) and notes (how
+    the figures were made, what is borrowed or missing)."""
     d = est.to_dict(rate)
     return {"device": dev.name, "part": dev.part, "goal": info["goal"],
             "required_rate_per_s": rate, "folding": folding.to_dict(), "macs": graph.macs(),

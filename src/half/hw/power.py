@@ -2,6 +2,8 @@
 """Dynamic-power coefficients per FPGA family: typed, checked records read from `power.yaml` next
 to this module, the only place the numbers live (its header documents the model, the units and the
 12.5 % reference toggle rate). Each device of `devices.yaml` names its family (`power_family`).
+`power_model(device)` is a device's record with its unknown coefficients borrowed from related
+families (`BORROW`), what the cost model's power and energy estimates use.
 
     >>> from half.hw.power import get_power_coefficients
     >>> get_power_coefficients("xc7").toggle_ref
@@ -10,14 +12,18 @@ to this module, the only place the numbers live (its header documents the model,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from half._io import read_yaml_mapping
 from half.errors import ConfigError
+
+if TYPE_CHECKING:
+    from half.hw.devices import Device
 
 POWER_MODEL = "power.yaml"
 COEFFICIENTS = ("lut", "ff", "bram", "dsp", "clock_per_ff")  # uW per MHz per unit
@@ -140,11 +146,50 @@ def get_power_coefficients(family: str) -> PowerCoefficients:
     return models[family]
 
 
+# Where a family's coefficient is unknown (null in power.yaml), borrow it from a related family,
+# as a labelled cross-family estimate: ECP5 and CrossLink-NX from the iCE40 UltraPlus
+# measurements (Lattice LUT4 fabrics, 40 nm and 28 nm), UltraScale+ from 7-series, and block RAM
+# per bit from 7-series BRAM36 (iCE40 has no measurement). Block RAM is scaled by bits per block.
+BORROW = {"ecp5": ("ice40up", "xc7"), "nexus": ("ice40up", "xc7"), "zynqmp": ("xc7",),
+          "ice40up": ("xc7",), "xc7": ()}
+BRAM_BITS = {"ice40up": 4096, "ecp5": 18432, "nexus": 18432, "xc7": 36864, "zynqmp": 36864}
+
+
+def power_model(dev: Device, notes: list[str] | None = None) -> PowerCoefficients:
+    """The device family's dynamic-power coefficients (µW per MHz per resource), unknown ones
+    borrowed per BORROW (each borrowing appended to `notes`): what the cost model's power and
+    energy estimates use."""
+    own = dev.power_model()  # the family's own record, nulls included
+    filled = {}
+    for name in COEFFICIENTS:
+        if getattr(own, name) is not None:
+            continue
+        for donor_family in BORROW.get(own.family, ()):
+            donor = get_power_coefficients(donor_family)
+            value = getattr(donor, name)
+            if value is None:
+                continue
+            if name == "bram":
+                value *= BRAM_BITS.get(own.family, 0) / BRAM_BITS[donor_family]
+            filled[name] = value
+            if notes is not None:
+                notes.append(f"{own.family} {name} power coefficient unknown: borrowed from "
+                             f"{donor_family} (cross-family estimate)")
+            break
+        else:
+            if notes is not None:
+                notes.append(f"{own.family} {name} power coefficient unknown: counted as 0")
+    return dataclasses.replace(own, **filled) if filled else own
+
+
 __all__ = [
+    "BORROW",
+    "BRAM_BITS",
     "COEFFICIENTS",
     "POWER_MODEL",
     "PowerCoefficients",
     "get_power_coefficients",
     "load_power_models",
     "power_families",
+    "power_model",
 ]

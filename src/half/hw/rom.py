@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The one layout of a stage's Verilog parameters, ROM words and stream beats, from IR layers.
 
-`mvu_stage` (Conv, Dense):
+`mvu_stage` (Conv, Dense; their shape as a `Geometry`, which `half.hw.design.geometry` reads off
+the layer: a dense layer is a conv of kernel 1 over one position):
 Weight ROM: one word per (output-channel group g, chunk c), address g * NCHUNK + c; lane
 (p, j) = (PE lane, SIMD lane) at bits [(p*SIMD + j) * W_W +: W_W] holds the weight of output
 channel g*PE + p for the flat input index f = c*SIMD + j, tap f // CIN, channel f % CIN
@@ -15,14 +16,32 @@ stream's tdata (element 0 in the low bits).
 
 The hardware design (`half.hw.design`) gives each stage's parameters and ROM words from here;
 `half.rtl` writes them into the project, the cost model counts the live weight bits of this
-layout (`cost._weight_bits`).
+layout (`cost._weight_bits`). Nothing here asks which kind of IR layer it was given: the
+design's stage says (its `geometry`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from half.hw.ir import Conv, Dense, IntType, PoolJoin, Requant
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The shape of an mvu_stage's layer (`half.hw.design.geometry`): a conv's, or a dense
+    layer's as a conv of kernel 1 over one position."""
+
+    cin: int  # input channels (dense: inputs)
+    cout: int  # output channels (dense: outputs)
+    kernel: int = 1
+    stride: int = 1
+    pad: int = 0
+    length_in: int = 1  # positions in (dense: 1)
+    length_out: int = 1  # positions out (dense: 1)
+    depthwise: bool = False  # one kernel per channel (DW = 1: the vector unit)
 
 
 def signed_bits(t: IntType) -> int:
@@ -30,19 +49,15 @@ def signed_bits(t: IntType) -> int:
     return t.bits if t.signed else t.bits + 1
 
 
-def mvu_params(layer: Conv | Dense, pe: int, simd: int, pool: int = 1) -> dict[str, int]:
-    """The Verilog parameters of `mvu_stage` for `layer` folded as (pe, simd), with a fused
-    max-pool of `pool` (1: none)."""
+def mvu_params(layer: Conv | Dense, geo: Geometry, pe: int, simd: int, pool: int = 1
+               ) -> dict[str, int]:
+    """The Verilog parameters of `mvu_stage` for `layer` of shape `geo` folded as (pe, simd),
+    with a fused max-pool of `pool` (1: none)."""
     r = layer.requant
-    if isinstance(layer, Dense):
-        geo = dict(CIN=layer.fin, COUT=layer.fout, K=1, STRIDE=1, PAD=0, L_IN=1)
-    else:
-        geo = dict(CIN=layer.cin, COUT=layer.cout, K=layer.kernel, STRIDE=layer.stride,
-                   PAD=layer.pad, L_IN=layer.length_in)
-    dw = int(isinstance(layer, Conv) and layer.groups > 1)  # depthwise: the vector unit
-    out = dict(geo, POOL=pool, PE=pe, SIMD=simd, DW=dw, IN_W=layer.in_type.bits,
-               IN_SIGNED=int(layer.in_type.signed), W_W=signed_bits(layer.w_type),
-               ACC_W=signed_bits(layer.acc_type),
+    out = dict(CIN=geo.cin, COUT=geo.cout, K=geo.kernel, STRIDE=geo.stride, PAD=geo.pad,
+               L_IN=geo.length_in, POOL=pool, PE=pe, SIMD=simd, DW=int(geo.depthwise),
+               IN_W=layer.in_type.bits, IN_SIGNED=int(layer.in_type.signed),
+               W_W=signed_bits(layer.w_type), ACC_W=signed_bits(layer.acc_type),
                RQ={"thresholds": 0, "mulshift": 1, "affine": 2}[r.kind])
     out.update(OUT_W=out_bits(r), OUT_SIGNED=int(r.kind == "affine" or r.out.signed))
     out.update(_rq_params(r))
@@ -75,11 +90,12 @@ def _rq_params(r: Requant) -> dict[str, int]:
                 SH_W=max(1, int(shift.max()).bit_length()))
 
 
-def mvu_roms(layer: Conv | Dense, pe: int, simd: int) -> dict[str, tuple[list[int], int]]:
+def mvu_roms(layer: Conv | Dense, geo: Geometry, pe: int, simd: int
+             ) -> dict[str, tuple[list[int], int]]:
     """mvu_stage's ROM images by Verilog parameter: (words, word width) of the weights
     (W_FILE) and the requantization (R_FILE)."""
-    p = mvu_params(layer, pe, simd)
-    return {"W_FILE": weight_words(layer, pe, simd),
+    p = mvu_params(layer, geo, pe, simd)
+    return {"W_FILE": weight_words(layer, geo, pe, simd),
             "R_FILE": requant_words(layer.requant, p["COUT"] // pe, pe, p)}
 
 
@@ -89,20 +105,22 @@ def gap_roms(layer: PoolJoin) -> dict[str, tuple[list[int], int]]:
                                     tree=False)}
 
 
-def weight_lanes(layer: Conv | Dense, pe: int, simd: int) -> np.ndarray:
+def weight_lanes(layer: Conv | Dense, geo: Geometry, pe: int, simd: int) -> np.ndarray:
     """The weight ROM as (words, PE * SIMD) integers: row g * NCHUNK + c, column p * SIMD + j
     (the module docstring's layout)."""
-    w = layer.weights if isinstance(layer, Conv) else layer.weights[:, :, None]  # (cout, cin, k)
+    # (cout, cin per group, k): a conv's weights as they are, a dense layer's (fout, fin, 1)
+    w = np.asarray(layer.weights, dtype=np.int64).reshape(geo.cout, -1, geo.kernel)
     cout, cin, k = w.shape  # depthwise: cin == 1 (one kernel per channel)
-    flat = np.asarray(w, dtype=np.int64).transpose(0, 2, 1).reshape(cout, k * cin)  # [o, f]
+    flat = w.transpose(0, 2, 1).reshape(cout, k * cin)  # [o, f]
     lanes = flat.reshape(cout // pe, pe, k * cin // simd, simd).transpose(0, 2, 1, 3)
     return lanes.reshape(-1, pe * simd)
 
 
-def weight_words(layer: Conv | Dense, pe: int, simd: int) -> tuple[list[int], int]:
+def weight_words(layer: Conv | Dense, geo: Geometry, pe: int, simd: int
+                 ) -> tuple[list[int], int]:
     """The weight ROM's words and their width."""
     w_w = signed_bits(layer.w_type)
-    return [pack(row, w_w) for row in weight_lanes(layer, pe, simd)], pe * simd * w_w
+    return [pack(row, w_w) for row in weight_lanes(layer, geo, pe, simd)], pe * simd * w_w
 
 
 def requant_words(r: Requant, ngroup: int, pe: int, params: dict[str, int], tree: bool = True

@@ -374,7 +374,7 @@ def golden(ctx: Ctx) -> tuple[dict, dict]:
 
 
 def build(ctx: Ctx) -> tuple[dict, dict]:
-    from half.flow.verify import build as build_project
+    from half.rtl.build import build as build_project
 
     s = ctx.settings
     res = build_project(str(ctx.model_dir), s.task, s.device, s.goal, ctx.project, ctx.spec.rate)
