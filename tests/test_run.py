@@ -17,12 +17,18 @@ import pytest
 from conftest import run_half
 from half.data.task import TaskData
 from half.errors import ConfigError, HalfError, OutputError
+from half.hw.design import InputStage
+from half.nn.metrics import metrics_for
 from half.nn.space import Space
 from half.report import pareto_svg, render_report
+from half.report.html import INPUT_INSTANCE
 from half.report.svg import linear_ticks, log_ticks
 from half.run import STAGES, RunSettings, choose, run_all
+from half.run.summary import figures
 from half.search import evaluate as ev_mod
 
+# a real implementation.json of `half implement` (preset tiny, low-energy, iCE40 UP5K)
+IMPL_JSON = Path(__file__).parents[1] / "benchmarks" / "results" / "impl_tiny_low-energy_up5k.json"
 # 101 (train), 118 (validation), 100 (test): as tests/test_search.py
 RECORDS = (101, 118, 100)
 # one 4- or 8-channel convolution of kernel 3 or 5: small designs, quick to implement
@@ -398,6 +404,13 @@ def test_warnings_exit_3_after_writing_everything(tmp_path, monkeypatch):
 
 
 # -- the report on a synthetic run ---------------------------------------------------------
+def _modules() -> dict:
+    """The build's `modules` (design.json's stages: instance name -> module) of the synthetic
+    run: a decimating input stage, named as half.hw.design names it, and two MVU stages."""
+    inp = InputStage(layers=(0,), cycles=360, depth=0, width=8, signed=True, window=360, factor=4)
+    return {inp.instance: inp.module, "conv1": "mvu_stage", "dense3": "mvu_stage"}
+
+
 def _synthetic_run() -> dict:
     points = [
         {
@@ -467,6 +480,7 @@ def _synthetic_run() -> dict:
         "clock_mhz": 12.0,
         "ii_cycles": 90,
         "latency_cycles": 300,
+        "throughput_per_s": 12e6 / 90,
         "resources_estimate": {"luts": 300, "ffs": 150, "bram": 3, "dsp": 0},
         "power_estimate_mw": {
             "static": 0.1,
@@ -513,7 +527,7 @@ def _synthetic_run() -> dict:
             "per_class": {"N": {"se": 0.9, "ppv": 0.9, "f1": 0.9, "support": 90}},
         },
         "golden": {"windows": 100, "agreement": 1.0, "disagreements": 0},
-        "build": {"predicted": predicted, "modules": {"conv1": "mvu_stage", "dense3": "mvu_stage"}},
+        "build": {"predicted": predicted, "modules": _modules()},
         "verification": {
             "windows": 20,
             "mismatches": 0,
@@ -553,8 +567,18 @@ def _synthetic_run() -> dict:
 
     run["test"]["reference"] = {"macro_f1": 0.55, "accuracy": 0.9}
     run["reference"] = summary_block(ref, choice, run["test"])
-    from half.run.summary import figures
+    run["figures"] = figures(run)
+    return run
 
+
+def _section_of(html: str, anchor: str) -> str:
+    m = re.search(f'<section id="{anchor}">.*?</section>', html, re.S)
+    assert m, anchor
+    return m.group(0)
+
+
+def _with_implementation(run: dict, impl: dict) -> dict:
+    run["implementation"] = impl
     run["figures"] = figures(run)
     return run
 
@@ -604,6 +628,97 @@ def test_report_is_one_self_contained_page_with_every_section():
     run.update(warnings=["below the <reference>"], ok=False)
     html = render_report(run)
     assert "finished with warnings" in html and "below the &lt;reference&gt;" in html
+
+
+def test_summary_shows_the_goals_own_cost_figure():
+    """low-energy: its energy (and the average power at the rate); high-throughput: seconds per
+    inference and inferences/s, not the energy and power of another goal."""
+    run = _synthetic_run()
+    summary = _section_of(render_report(run), "summary")
+    assert "<td>low-energy figure</td>" in summary
+    assert "energy_uj 0.5 µJ: 0.5 µJ per inference, 0.3 mW at 4.2 inferences/s" in summary
+    run["search_spec"]["goal"] = "high-throughput"
+    summary = _section_of(render_report(run), "summary")
+    assert "<td>high-throughput figure</td>" in summary
+    assert "seconds_per_inference 7.5e-06 s: 1.333e+05 inferences/s at 12 MHz" in summary
+    assert "µJ" not in summary and "mW" not in summary
+
+
+def test_report_of_a_binary_run_shows_its_metric_and_no_per_class_rows():
+    """cinc2017-af with binary=true: test metrics of half.nn.metrics.binary_metrics (no
+    per_class); the run selected on f1, which the Summary shows."""
+    run = _synthetic_run()
+    test = metrics_for("cinc2017-af", ("rest", "AF"), [0, 0, 0, 1, 1, 0], [0, 0, 1, 1, 0, 0])
+    assert "per_class" not in test
+    run["test"] = {**test, "windows": 6, "reference": {"f1": 0.4, "accuracy": 0.5}}
+    run["choice"]["metric"] = run["reference"]["metric"] = "f1"
+    run["figures"] = figures(run)
+    html = render_report(run)
+    summary = _section_of(html, "summary")
+    assert '<td>test f1</td><td class="n">0.5</td>' in summary and "test accuracy" not in summary
+    section = _section_of(html, "test")
+    assert "<th>positive class</th>" in section and "<td>AF</td>" in section
+    run["choice"] = None  # no choice recorded: the reference's metric
+    assert "<td>test f1</td>" in _section_of(render_report(run), "summary")
+
+
+def test_input_stage_row_names_its_rtl_module():
+    run = _synthetic_run()
+    html = render_report(run)
+    assert INPUT_INSTANCE in run["build"]["modules"]  # as design.json names it
+    assert "<tr><td>input</td><td>input</td><td>axis_decimate</td>" in html
+
+
+def test_post_synthesis_counts_are_labelled_measured_by_yosys_everywhere():
+    impl = json.loads(IMPL_JSON.read_text())
+    run = _with_implementation(_synthetic_run(), impl)
+    post_synthesis = [f for f in run["figures"] if f["name"].endswith("(post-synthesis)")]
+    assert post_synthesis and all(f["kind"] == "measured" for f in post_synthesis)
+    assert all("synthesized netlist, before place and route" in f["how"] for f in post_synthesis)
+    post_route = [f for f in run["figures"] if f["name"].endswith("(post-route)")]
+    assert post_route and all(f["kind"] == "measured" for f in post_route)
+    html = render_report(run)
+    resources = _section_of(html, "resources")
+    assert "<th>post-synthesis (Yosys, measured)</th>" in resources
+    assert "Yosys / nextpnr: post-route (measured)" in _section_of(html, "summary")
+    # AMD/Xilinx: synthesis only (implement's kind "post-synthesis"), with or without
+    # a note on the bitstream
+    for note in ("no open place-and-route for AMD/Xilinx parts", None):
+        xilinx = {
+            **impl,
+            "kind": "post-synthesis",
+            "fmax_mhz": None,
+            "utilization": {},
+            "bitstream_note": note,
+        }
+        html = render_report(_with_implementation(_synthetic_run(), xilinx))
+        assert "<th>post-synthesis (Yosys, measured)</th>" in _section_of(html, "resources")
+        row = _section_of(html, "summary").split("<td>implementation</td>")[1]
+        assert "post-synthesis cell counts (measured, before place and route)" in row
+        assert "estimate" not in row
+
+
+def test_throughput_at_fmax_uses_the_measured_ii():
+    impl = json.loads(IMPL_JSON.read_text())
+    run = _synthetic_run()
+    run["verification"]["ii_measured"] = impl["ii_cycles"] + 10  # measured differs from model
+    figs = {f["name"]: f for f in _with_implementation(run, impl)["figures"]}
+    at_fmax = figs["throughput at fmax"]
+    assert at_fmax["value"] == pytest.approx(impl["fmax_mhz"] * 1e6 / (impl["ii_cycles"] + 10))
+    assert "measured II" in at_fmax["how"] and at_fmax["kind"] == "derived"
+    run = _synthetic_run()
+    run["verification"] = None  # no verification: the model's II, labelled so
+    figs = {f["name"]: f for f in _with_implementation(run, impl)["figures"]}
+    assert "throughput at fmax" not in figs
+    at_fmax = figs["throughput at fmax (model II)"]
+    assert at_fmax["value"] == impl["inferences_per_s"] and at_fmax["kind"] == "estimate"
+    assert "cycle model" in at_fmax["how"]
+
+
+def test_hypervolume_is_marked_as_an_estimate():
+    pareto = _section_of(render_report(_synthetic_run()), "pareto")
+    assert "Hypervolume* (error × log10 cost" in pareto
+    assert '(* an <span class="est">estimate</span>' in pareto
 
 
 def test_pareto_svg_places_points_by_cost_and_marks_the_front_and_the_choice():

@@ -5,7 +5,8 @@ Lattice parts run the open flow end to end: Yosys (`synth_ice40 -dsp` / `synth_e
 `synth_nexus`), nextpnr with the catalog's device arguments and the folding's clock as target
 (`--freq`), and the family's packer (icepack / ecppack / prjoxide). nextpnr's `--report` gives
 fmax per clock, utilization per cell type and the critical paths. AMD/Xilinx parts have no open
-place-and-route: Yosys `synth_xilinx` gives post-synthesis cell counts (labelled estimates) and
+place-and-route: Yosys `synth_xilinx` gives post-synthesis cell counts (measured before place and
+route; Vivado's differ) and
 `vivado/build.tcl` is written for the user to run.
 
 Every tool runs in the project folder (the $readmemh paths are relative to it) with its output in
@@ -366,7 +367,7 @@ def implement(project: Path, device: str | None = None,
 
     result = {
         "project": str(project), "device": dev.name, "part": dev.part,
-        "project_device": src["device"], "top": top, "kind": "post-synthesis estimate",
+        "project_device": src["device"], "top": top, "kind": "post-synthesis",
         "fits": not over, "target_mhz": target, "fmax_mhz": None, "fmax_per_clock": {},
         "timing_met": None, "slack_ns": None, "critical_path": None,
         "utilization": {}, "resources": _resource_table(res, dev, predicted),
@@ -386,8 +387,8 @@ def implement(project: Path, device: str | None = None,
         tcl = vivado_tcl(project, dev, files)
         write_bytes_atomic(project / "vivado" / "build.tcl", tcl.encode())
         result["vivado_tcl"] = str(project / "vivado" / "build.tcl")
-        notes.append("resources are Yosys synth_xilinx cell counts (post-synthesis estimates; "
-                     "Vivado's differ); no timing without Vivado")
+        notes.append("resources are Yosys synth_xilinx cell counts (post-synthesis, measured by "
+                     "Yosys before place and route; Vivado's differ); no timing without Vivado")
     elif family.allow_unconstrained is None and pins is None:
         result["bitstream_note"] = (f"{tc.nextpnr} needs every pin constrained: add "
                                     f"constraints/{family.pins[0]} (board pins) to place and "

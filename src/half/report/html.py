@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
+from half.hw.goal import get_goal
 from half.report.svg import pareto_svg
 
 CSS = """
@@ -23,6 +24,9 @@ tr.chosen td{background:#fdecee;font-weight:600}
 .box{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;background:#fafafa}
 code{background:#f3f3f3;padding:0 .25em;border-radius:3px}
 """
+
+
+INPUT_INSTANCE = "decimate"  # half.hw.design.InputStage.instance (axis_decimate, if any)
 
 
 class Raw(str):
@@ -64,6 +68,50 @@ def _missing(run: dict, stage: str) -> str:
 
 def _section(title: str, anchor: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{escape(title)}</h2>\n{body}\n</section>'
+
+
+def _test_metric(run: dict) -> str | None:
+    """The test metric the run selected on (the choice's, else the reference's); for a run
+    summary without either, the first of the task's primary metrics the test result has."""
+    t = run["test"] or {}
+    key = (run["choice"] or {}).get("metric") or (run.get("reference") or {}).get("metric")
+    if key in t:
+        return key
+    return next((k for k in ("macro_f1", "f1_nao", "f1", "accuracy") if k in t), None)
+
+
+def _goal_figure(run: dict) -> list:
+    """The Summary row of the goal's own cost (half.hw.goal: cost_name, cost_unit), with the
+    figures that explain it."""
+    p = run["build"]["predicted"]
+    goal = get_goal(run["search_spec"]["goal"])
+    value = f"{goal.cost_name} {goal.cost(p):.4g} {goal.cost_unit}"
+    if goal.needs_rate:  # low-energy, low-power: energy and average power at the required rate
+        pw = p["power_estimate_mw"]
+        value += (
+            f": {p['energy_estimate_uj']:.4g} µJ per inference, "
+            f"{pw['average_at_rate']:.4g} mW at {pw['rate_per_s']:.4g} inferences/s"
+        )
+    else:  # high-throughput: back to back at the folding's clock
+        value += f": {p['throughput_per_s']:.4g} inferences/s at {p['clock_mhz']:g} MHz"
+    return [
+        f"{goal.name} figure",
+        value,
+        Raw('<span class="est">estimates</span> of the cost model'),
+    ]
+
+
+def _flow_stage(i: dict) -> str:
+    """How far the implementation went: post-synthesis, post-pack or post-route (implement's
+    `kind`; post-synthesis counts are Yosys's, measured before place and route)."""
+    return "post-synthesis" if i["kind"].startswith("post-synthesis") else i["kind"]
+
+
+def _impl_how(i: dict) -> str:
+    """How the implementation's figures were obtained."""
+    if _flow_stage(i) == "post-synthesis":
+        return "Yosys: post-synthesis cell counts (measured, before place and route)"
+    return f"Yosys / nextpnr: {i['kind']} (measured)"
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -117,19 +165,11 @@ def _summary(run: dict) -> str:
                 c["message"],
             ]
         )
-    if t:
-        key = "macro_f1" if "macro_f1" in t else "f1_nao" if "f1_nao" in t else "accuracy"
+    key = _test_metric(run)
+    if t and key:
         rows.append([f"test {key}", t[key], f"{t['windows']} test windows (measured)"])
     if b:
-        p = b["predicted"]
-        rows.append(
-            [
-                f"{run['search_spec']['goal']} figure",
-                f"{p['energy_estimate_uj']:.4g} µJ per inference, "
-                f"{p['power_estimate_mw']['average_at_rate']:.4g} mW at the rate",
-                Raw('<span class="est">estimates</span> of the cost model'),
-            ]
-        )
+        rows.append(_goal_figure(run))
     if v:
         ok = v["mismatches"] == 0
         rows.append(
@@ -154,8 +194,8 @@ def _summary(run: dict) -> str:
                 "</span>"
             )
         else:
-            impl = i.get("bitstream_note") or i["kind"]
-        rows.append(["implementation", impl, f"Yosys / nextpnr ({i['kind']})"])
+            impl = i.get("bitstream_note") or f"fits ({_flow_stage(i)}; no timing)"
+        rows.append(["implementation", impl, _impl_how(i)])
     if not rows:
         return _section(
             "Summary",
@@ -191,7 +231,10 @@ def _pareto(run: dict) -> str:
     if hv.get("hypervolume"):
         val = next(iter(hv["hypervolume"].values()))
         ref = ", ".join(f"{v:.4g}" for v in hv["reference_point"])
-        hv_text = f" Hypervolume (error × log10 cost, reference ({ref})): {val:.4g}."
+        hv_text = (
+            f" Hypervolume* (error × log10 cost, reference ({ref})): {val:.4g} "
+            '(* an <span class="est">estimate</span>: computed on the cost model\'s costs).'
+        )
     body = [
         svg,
         f'<p class="how">{s["trials_done"]} trials ({s["feasible"]} feasible, '
@@ -342,7 +385,7 @@ def _arch(run: dict) -> str:
             [
                 s["name"],
                 s["kind"],
-                b["modules"].get(s["name"], ""),
+                b["modules"].get(_instance(s), ""),
                 s["pe"],
                 s["simd"],
                 s["cycles"],
@@ -379,6 +422,12 @@ def _arch(run: dict) -> str:
     return _section("Architecture", "arch", "\n".join(body))
 
 
+def _instance(stage: dict) -> str:
+    """The design.json name (the top's instance) of a stage of predicted.json: the input
+    stage's instance is `decimate` (half.hw.design.InputStage.instance), the others' their name."""
+    return INPUT_INSTANCE if stage["kind"] == "input" else stage["name"]
+
+
 def _figures(run: dict, group: str, title: str, anchor: str, extra: str = "") -> str:
     rows = [
         [
@@ -412,7 +461,8 @@ def _resources(run: dict) -> str:
             if r["used"] or r.get("predicted")
         ]
         extra = "<h3>Estimate vs synthesis</h3>" + table(
-            ["resource", "estimate (cost model)", f"Yosys ({i['kind']})", "available"], rows
+            ["resource", "estimate (cost model)", "post-synthesis (Yosys, measured)", "available"],
+            rows,
         )
         if i.get("notes"):
             extra += "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in i["notes"]) + "</ul>"
@@ -425,12 +475,18 @@ def _test(run: dict) -> str:
     t = run["test"]
     if not t:
         return _section("Test metrics", "test", _missing(run, "test"))
-    rows = [[c, m["se"], m["ppv"], m["f1"], m["support"]] for c, m in t["per_class"].items()]
     body = [
         f"<p>The chosen model (PyTorch, quantization-aware) on all {t['windows']} windows "
-        "of the test split, evaluated once, after the choice.</p>",
-        table(["class", "Se", "+P", "F1", "support"], rows),
+        "of the test split, evaluated once, after the choice.</p>"
     ]
+    if t.get("per_class"):
+        rows = [[c, m["se"], m["ppv"], m["f1"], m["support"]] for c, m in t["per_class"].items()]
+        body.append(table(["class", "Se", "+P", "F1", "support"], rows))
+    elif "sensitivity" in t:  # two classes (half.nn.metrics.binary_metrics): the positive one
+        classes, pos = t.get("classes"), t.get("positive", 1)
+        name = classes[pos] if classes else f"class {pos}"
+        row = [name, t["sensitivity"], t["specificity"], t["ppv"], t["f1"], t["support"]]
+        body.append(table(["positive class", "Se", "Sp", "+P", "F1", "support"], [row]))
     return _section("Test metrics", "test", "\n".join(body)) + _figures(
         run, "accuracy", "Accuracy figures", "accuracy"
     )

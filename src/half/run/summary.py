@@ -166,7 +166,10 @@ def figures(run: dict) -> list[dict]:
     if impl:
         tools = impl.get("tools", {})
         yosys = tools.get("yosys", {}).get("version", "yosys")
-        how = f"measured: Yosys ({yosys}) `{impl['synthesis']}` cell counts (half.flow.implement)"
+        how = (
+            f"measured: Yosys ({yosys}) `{impl['synthesis']}` cell counts of the synthesized "
+            "netlist, before place and route (half.flow.implement)"
+        )
         for key, r in impl["resources"].items():
             if r["used"] or r.get("predicted"):
                 out.append(
@@ -203,18 +206,37 @@ def figures(run: dict) -> list[dict]:
                     f"{impl['target_mhz']:g} MHz, seed 1",
                 )
             )
-            if impl.get("inferences_per_s"):
-                out.append(
-                    _fig(
-                        "timing",
-                        "throughput at fmax",
-                        impl["inferences_per_s"],
-                        "inferences/s",
-                        "derived",
-                        "fmax / II",
-                    )
-                )
+            out += _throughput_at_fmax(impl, ver)
     return out
+
+
+def _throughput_at_fmax(impl: dict, ver: dict | None) -> list[dict]:
+    """fmax / II: with the II Verilator measured, else with the cost model's (an estimate)."""
+    fmax = impl["fmax_mhz"]
+    if ver and ver.get("ii_measured"):
+        rate = fmax * 1e6 / ver["ii_measured"]
+        return [
+            _fig(
+                "timing",
+                "throughput at fmax",
+                rate,
+                "inferences/s",
+                "derived",
+                "fmax (nextpnr) / measured II (Verilator)",
+            )
+        ]
+    if not impl.get("inferences_per_s"):
+        return []
+    return [
+        _fig(
+            "timing",
+            "throughput at fmax (model II)",
+            impl["inferences_per_s"],
+            "inferences/s",
+            "estimate",
+            "fmax (nextpnr) / II of the half.hw.cost cycle model (verification measured none)",
+        )
+    ]
 
 
 def _problems(run: dict) -> tuple[list[str], list[str]]:
