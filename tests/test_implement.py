@@ -59,11 +59,18 @@ def micro_up5k(tmp_path_factory, request) -> Path:
     folding = {"clock_mhz": 12.0, "layers": {k: {"pe": 1, "simd": 1} for k in folding["layers"]}}
     (tmp / "folding.json").write_text(json.dumps(folding))
     project = tmp / "p"
-    run_json("build", "--model", str(tmp / "run"), "--task", "mitdb-aami", "--device", "up5k",
-             "--goal", "low-energy", "--folding", str(tmp / "folding.json"), "-o", str(project))
-    # the project alone is implemented: the run folder it came from is gone (the LIFCL-40
-    # test's predicted figures come from its ir.json)
+    # built from the run's QONNX file with a cache of its own (issue 17: a project built from a
+    # QONNX file implements after the file and the cache are deleted)
+    onnx = tmp / "run" / "model.qonnx.onnx"
+    run_json("build", "--model", str(onnx), "--task", "mitdb-aami", "--device", "up5k",
+             "--goal", "low-energy", "--folding", str(tmp / "folding.json"), "-o", str(project),
+             env={"HALF_CACHE_DIR": str(tmp / "cache")})
+    assert json.loads((project / "source.json").read_text())["model"] == str(onnx)
+    # the project alone is implemented: the QONNX file, the run folder it came from and the
+    # cache are gone (the LIFCL-40 test's predicted figures come from its ir.json)
     shutil.rmtree(tmp / "run")
+    shutil.rmtree(tmp / "cache", ignore_errors=True)
+    assert not onnx.exists()
     return project
 
 

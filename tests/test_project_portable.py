@@ -201,10 +201,3 @@ def test_a_project_built_from_a_deleted_qonnx_file_verifies(from_qonnx, make_mit
     assert res["windows"] == 6 and res["mismatches"] == 0 and res["lint_clean"], res
     assert res["cycles_measured"] == res["cycles_model"] == predicted["latency_cycles"]
     assert res["ii_measured"] == res["ii_model"] == predicted["ii_cycles"]
-
-
-@pytest.mark.impl
-def test_a_project_built_from_a_deleted_qonnx_file_implements(from_qonnx):
-    res = run_json("implement", str(from_qonnx))
-    assert res["device"] == "up5k" and res["kind"] == "post-route" and res["fits"], res
-    assert res["bitstream"] and Path(res["bitstream"]).is_file()
