@@ -164,23 +164,37 @@ def _replicate(job: tuple) -> dict:
     return {"arch_hash": row["arch_hash"], "source": row["source"], "seed": seed, **ref}
 
 
-def cmd_replicate(args) -> int:
+def _scored(args) -> tuple[list[dict], list[dict]]:
+    """(the architectures of a results file that were scored, the rows already in --out)."""
     rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
-    ok = [r for r in rows if r.get("status") == "ok"]
     out = Path(args.out)
-    done = ({json.loads(line)["arch_hash"] for line in out.read_text().splitlines() if line}
-            if out.is_file() else set())
+    have = [json.loads(line) for line in out.read_text().splitlines() if line] \
+        if out.is_file() else []
+    return [r for r in rows if r.get("status") == "ok"], have
+
+
+def _append_all(args, work, jobs: list, what: str) -> None:
+    """Run `work` on `jobs` in --workers processes, in order, appending each result to --out
+    as soon as it is done (a partial run counts; a rerun skips what is there)."""
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for k, rec in enumerate(pool.imap(work, jobs), 1):
+            with out.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+            print(f"[{time.perf_counter() - t0:7.0f} s] {k}/{len(jobs)} {what} "
+                  f"{rec.get('fidelity', 'reference')} {rec['arch_hash']} {rec['metric']:.4f}",
+                  flush=True)
+
+
+def cmd_replicate(args) -> int:
+    ok, have = _scored(args)
+    done = {r["arch_hash"] for r in have}
     seed = args.seed + 2  # the cheap fidelities used seed, the reference seed + 1
     jobs = [(args, r, seed) for r in ok if r["arch_hash"] not in done]
     print(f"{len(ok)} scored architectures, {len(jobs)} to replicate, {args.workers} workers",
           flush=True)
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        for k, rec in enumerate(pool.imap_unordered(_replicate, jobs), 1):
-            with out.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
-            print(f"[{time.perf_counter() - t0:7.0f} s] {k}/{len(jobs)} {rec['arch_hash']} "
-                  f"ref2={rec['metric']:.4f}", flush=True)
+    _append_all(args, _replicate, jobs, "replicate")
     return 0
 
 
@@ -210,13 +224,8 @@ def _extend(job: tuple) -> dict:
 
 
 def cmd_extend(args) -> int:
-    rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
-    ok = [r for r in rows if r.get("status") == "ok"]
-    out = Path(args.out)
-    done = set()
-    if out.is_file():
-        done = {(json.loads(line)["arch_hash"], json.loads(line)["fidelity"])
-                for line in out.read_text().splitlines() if line}
+    ok, have = _scored(args)
+    done = {(r["arch_hash"], r["fidelity"]) for r in have}
     for name in args.fidelity:
         parse_fidelity(name)
     # fidelity by fidelity, so that a partial run completes the first ones
@@ -224,13 +233,7 @@ def cmd_extend(args) -> int:
             if (r["arch_hash"], name) not in done]
     print(f"{len(ok)} scored architectures, {len(jobs)} scores to add, {args.workers} workers",
           flush=True)
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        for k, rec in enumerate(pool.imap(_extend, jobs), 1):
-            with out.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
-            print(f"[{time.perf_counter() - t0:7.0f} s] {k}/{len(jobs)} {rec['fidelity']} "
-                  f"{rec['arch_hash']} {rec['metric']:.4f}", flush=True)
+    _append_all(args, _extend, jobs, "extend")
     return 0
 
 
