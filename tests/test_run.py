@@ -7,6 +7,7 @@ run."""
 from __future__ import annotations
 
 import json
+import statistics
 import re
 import time
 from html.parser import HTMLParser
@@ -54,6 +55,7 @@ FAST = RunSettings(
     epochs=1,
     precheck="bits",
     reeval_seeds=1,
+    reeval_folds=2,  # records 101 and 118: one fold each
     reeval_fidelity=0.1,
     reeval_epochs=1,
     verify_windows=20,
@@ -167,7 +169,9 @@ def test_the_reference_is_trained_like_the_front_and_shown_beside_the_choice(tin
     assert (record["fidelity"], record["epochs"]) == (FAST.reeval_fidelity, FAST.reeval_epochs)
     assert ref["spec"] == "preset:tiny" and ref["arch_hash"] == record["arch_hash"]
     assert choice["floor_kind"] == "reference" and choice["floor"] == ref["validation"]
-    assert ref["validation"] == record["runs"][0]["val_metric"]
+    assert ref["validation"] == pytest.approx(
+        statistics.fmean(r["val_metric"] for r in record["runs"])
+    )
     assert 0 <= ref["test"]["macro_f1"] <= 1 and ref["chosen"]["test"] == {
         k: run["test"][k] for k in ref["chosen"]["test"]
     }
@@ -178,6 +182,35 @@ def test_the_reference_is_trained_like_the_front_and_shown_beside_the_choice(tin
     assert 'id="reference"' in html and "preset:tiny" in html
     below = ref["chosen"]["test"]["macro_f1"] < ref["test"]["macro_f1"]
     assert below == any("below the reference" in w for w in run["warnings"])
+
+
+def test_the_choice_is_cross_validated_and_the_model_is_a_final_fit(tiny_run):
+    """reeval_folds=2: every front design and the reference are measured on both patient-wise
+    folds; the chosen design and the reference are then trained on both records (a final fit,
+    no validation), and those two models are the ones tested; the chosen one is built."""
+    run = tiny_run["run"]
+    reev, choice, ref = run["reevaluation"], run["choice"], run["reference"]
+    assert reev["folds"] == 2 and "2-fold cross-validation" in json.dumps(run["figures"])
+    for cand in reev["candidates"]:
+        assert [r["holdout"] for r in cand["runs"]] == ["cv2:0", "cv2:1"]
+    chosen = choice["chosen"]
+    runs = next(c for c in reev["candidates"] if c["arch_hash"] == chosen["arch_hash"])["runs"]
+    assert chosen["metric_mean"] == pytest.approx(statistics.fmean(r["val_metric"] for r in runs))
+    final = choice["final"]
+    assert final["chosen"]["arch_hash"] == chosen["arch_hash"]
+    assert chosen["source_run"] == final["chosen"]["run_dir"]
+    assert final["reference"]["arch_hash"] == ref["arch_hash"]
+    assert run["test"]["reference"]["seed"] == final["reference"]["seed"] == FAST.seed + 1
+
+    def record(folder: str) -> dict:
+        return json.loads((Path(folder) / "search_record.json").read_text())
+
+    fit = record(final["chosen"]["run_dir"])
+    assert fit["holdout"] == "none" and fit["val_metric"] is None and fit["val_windows"] == 0
+    assert fit["epochs_run"] == FAST.reeval_epochs
+    # trained on both records: more windows than either fold's training
+    assert fit["train_windows"] > max(record(r["run_dir"])["train_windows"] for r in runs)
+    assert record(final["reference"]["run_dir"])["holdout"] == "none"
 
 
 def test_the_test_split_is_used_only_after_the_choice(tiny_run):

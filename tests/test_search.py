@@ -398,6 +398,36 @@ def test_front_reevaluated_with_more_seeds(tiny_search, small_data, session_cach
     assert pareto["reevaluation"]["candidates"][0]["arch_hash"] == front[0]["arch_hash"]
 
 
+def test_holdouts_split_the_records_patient_wise_and_keep_old_keys(tiny_search):
+    from half.search.study import final_spec, reeval_specs
+
+    data = tiny_search["loaded"][0]  # the search data: records 101 (train) and 118 (val)
+    val, train = SPLITS.index("val"), SPLITS.index("train")
+    folds = [ev_mod.holdout_data(data, f"cv2:{i}") for i in range(2)]
+    held = [set(d.record[d.split == val].tolist()) for d in folds]
+    assert held[0] and held[1] and not held[0] & held[1] and held[0] | held[1] == {"101", "118"}
+    for d, h in zip(folds, held, strict=True):  # whole records: train is the rest
+        assert set(d.record[d.split == train].tolist()) == {"101", "118"} - h
+        assert len(d.y) == len(data.y)
+    assert ev_mod.holdout_data(data, "cv2:0").split.tolist() == folds[0].split.tolist()
+    everything = ev_mod.holdout_data(data, "none")
+    assert (everything.split == train).all()
+    assert ev_mod.holdout_data(data, "val") is data
+    # the field's default is left out of the spec: keys and run folders made before it stay
+    assert "holdout" not in SPEC.to_dict() and SearchSpec.from_dict(SPEC.to_dict()) == SPEC
+    assert dataclasses.replace(SPEC, holdout="cv2:0").key() != SPEC.key()
+    specs = reeval_specs(SPEC, 2, 0.5, 3, folds=2)
+    assert [(s.seed, s.holdout) for s in specs] == [(1, "cv2:0"), (1, "cv2:1"), (2, "cv2:0"),
+                                                    (2, "cv2:1")]
+    final = final_spec(SPEC, 0.5, 3)
+    assert (final.seed, final.holdout, final.fidelity) == (1, "none", 0.5)
+    assert final.train_config().stop_at == 3 and specs[0].train_config().stop_at == 0
+    for bad in ("cv1:0", "cv3:3", "fold", "cv2"):
+        with pytest.raises(ConfigError) as exc:
+            dataclasses.replace(SPEC, holdout=bad)
+        assert exc.value.field == "holdout"
+
+
 def test_random_baseline_and_hypervolume_comparison(tiny_search, small_data, tmp_path):
     ev_mod._DATA.clear()
     s = run_random_search(SPEC, tmp_path / "random", data_dir=small_data, trials=3, workers=1,

@@ -9,6 +9,7 @@ from html import escape
 
 from half.hw.goal import get_goal
 from half.report.svg import pareto_svg
+from half.search.study import measured_on
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
@@ -296,7 +297,14 @@ def _choice(run: dict) -> str:
     body = [
         f"<p>Every design of the search's front was trained again with seed(s) "
         f"{re_['seeds']} on training fidelity {re_['fidelity']:g} for {re_['epochs']} "
-        f"epoch(s), selected on the validation split. Floor: {c['floor']:.4f} "
+        f"epoch(s), measured by {escape(measured_on(re_))}"
+        + (
+            "; the chosen design was then trained on every train and val record (a final "
+            "fit, as was the reference), and that model is the one tested and built"
+            if c.get("final")
+            else ""
+        )
+        + f". Floor: {c['floor']:.4f} "
         f"({escape(c['floor_source'])}). Rule: the lowest {escape(c['cost_name'])} among "
         "the designs that fit and meet the rate in every run and reach the floor; if none "
         "reaches it, the most accurate. Chosen: " + escape(c["message"]) + ". The test "

@@ -187,6 +187,15 @@ class RunConsole:
     help="Seeds each front design is trained again with.",
 )
 @click.option(
+    "--reeval-folds",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Patient-wise cross-validation folds (over the train and val records) that rank the "
+    "front and the reference; the chosen design and the reference are then trained on all "
+    "those records. 0: rank on the validation split.",
+)
+@click.option(
     "--reeval-fidelity",
     type=float,
     default=1.0,
@@ -197,7 +206,7 @@ class RunConsole:
     "--reeval-epochs",
     type=click.IntRange(min=1),
     default=None,
-    help="Epochs of the re-evaluation (default: --epochs).",
+    help="Epochs of the re-evaluation (default: the tiny preset recipe's).",
 )
 @click.option(
     "--verify-windows",
@@ -275,6 +284,7 @@ def run_cmd(
     precheck: str,
     rate: float | None,
     reeval_seeds: int,
+    reeval_folds: int,
     reeval_fidelity: float,
     reeval_epochs: int | None,
     verify_windows: int,
@@ -327,6 +337,7 @@ def run_cmd(
         precheck=precheck,
         rate=rate,
         reeval_seeds=reeval_seeds,
+        reeval_folds=reeval_folds,
         reeval_fidelity=reeval_fidelity,
         reeval_epochs=reeval_epochs,
         verify_windows=verify_windows,

@@ -9,12 +9,17 @@
 The stages (STAGES, in this order), each a plain function in `half.run.stages`:
 
     search     half.search.run_search into search/ (the budget is the search's own)
-    reeval     half.search.reevaluate: the search's feasible front trained again (full fidelity)
+    reeval     half.search.reevaluate: the search's feasible front trained again (all training
+               windows, the tiny recipe's epochs), measured by patient-wise 3-fold
+               cross-validation over the train and val records (`reeval_folds`; 0: on the
+               validation split)
     reference  the reference design (default preset:tiny) trained, evaluated and folded as the
                front designs were in `reeval` (half.run.reference)
     choose     validation only: the cheapest re-evaluated design on the goal's hardware metric
-               that meets the accuracy floor (default: the reference's validation metric); its
-               run folder copied to model/
+               that meets the accuracy floor (default: the reference's validation metric).
+               After cross-validation it and the reference are trained once more on every
+               train and val record (a final fit, `half.search.study.final_spec`); without,
+               its best-validation run is kept. The model is copied to model/
     test       the chosen model and the reference on the test split: the first and only use of
                the test split
     golden     the integer golden model against PyTorch on the test split (`half golden`)
@@ -88,8 +93,10 @@ class RunSettings:
     precheck: str = "export"  # hardware check before training a candidate (export, bits, off)
     rate: float | None = None  # required inferences/s (None: the task's real-time rate)
     reeval_seeds: int = 1  # seeds each front design is trained again with
+    reeval_folds: int = 3  # patient-wise CV folds of the re-evaluation (0: the validation split)
     reeval_fidelity: float = 1.0  # share of the training windows in the re-evaluation
-    reeval_epochs: int | None = None  # epochs of the re-evaluation (None: `epochs`)
+    reeval_epochs: int | None = None  # epochs of the re-evaluation (None: the tiny preset
+    #                                   recipe's, else `epochs`)
     verify_windows: int = 200  # test windows simulated by Verilator
     implement: bool = True  # run synthesis and place-and-route
     task_params: dict = field(default_factory=dict)  # over the search's (tiny preset's)
@@ -103,6 +110,10 @@ class RunSettings:
             raise ConfigError("accuracy_floor", f"must lie in [0, 1], got {self.accuracy_floor}")
         if self.reeval_seeds < 1:
             raise ConfigError("reeval_seeds", f"must be at least 1, got {self.reeval_seeds}")
+        if self.reeval_folds == 1 or self.reeval_folds < 0:
+            raise ConfigError(
+                "reeval_folds", f"0 (the validation split) or at least 2, got {self.reeval_folds}"
+            )
         if not 0 < self.reeval_fidelity <= 1:
             raise ConfigError("reeval_fidelity", f"must lie in (0, 1], got {self.reeval_fidelity}")
         if self.reeval_epochs is not None and self.reeval_epochs < 1:
@@ -144,6 +155,18 @@ class RunSettings:
             train_options=dict(self.train_options),
             precheck=self.precheck,
         )
+
+    def reeval_protocol(self) -> dict:
+        """How the front, the reference and (after cross-validation) the chosen design are
+        trained: seeds, folds, fidelity and epochs (None resolved)."""
+        from half.search.evaluate import recipe_epochs
+
+        return {
+            "seeds": self.reeval_seeds,
+            "folds": self.reeval_folds,
+            "fidelity": self.reeval_fidelity,
+            "epochs": self.reeval_epochs or recipe_epochs(self.task) or self.epochs,
+        }
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))

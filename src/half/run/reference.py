@@ -14,7 +14,6 @@ split beside the chosen design, and the run's warnings compare the two (`warning
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import statistics
 from pathlib import Path
@@ -64,46 +63,44 @@ def train_reference(ctx) -> tuple[dict, dict]:
     """The `reference` stage: the reference trained and folded under the re-evaluation's
     protocol (result: its runs, mean validation metric, mean cost; None cost: it does not fit
     the device or meet the rate). No reference (None): {"spec": None}."""
-    from half.search.executors import default_workers, make_executor
-    from half.search.study import ResultStore, reeval_specs
+    from half.search.study import ResultStore, reeval_specs, train_all
 
     s = ctx.settings
     if s.reference is None:
         return {"spec": None}, {}
     arch, source = load_reference(s.reference, ctx.spec)
-    epochs = s.reeval_epochs or s.epochs
-    specs = reeval_specs(ctx.spec, s.reeval_seeds, s.reeval_fidelity, epochs)
+    protocol = s.reeval_protocol()
+    epochs = protocol["epochs"]
+    specs = reeval_specs(ctx.spec, **protocol)
     store = ResultStore(ctx.search_dir)
     hash_ = arch.arch_hash()
-    results: dict[int, dict] = {}
-    todo: dict[int, object] = {}
     for k, spec in enumerate(specs):
         rec = store.get(spec, hash_)  # a front design trained already under this protocol
         if rec is None or not rec.get("trained"):
             # trained even when it cannot fit the device: its accuracy is the floor
-            specs[k] = spec = dataclasses.replace(spec, precheck="off")
-            rec = store.get(spec, hash_)
-        if rec is None:
-            todo[k] = spec
-        else:
-            results[k] = rec
+            specs[k] = dataclasses.replace(spec, precheck="off")
+    todo = sum(store.get(spec, hash_) is None for spec in specs)
     if todo:
         ctx.log(
-            f"training the reference {s.reference} ({len(todo)} seed(s), fidelity "
+            f"training the reference {s.reference} ({todo} run(s), fidelity "
             f"{s.reeval_fidelity:g}, {epochs} epoch(s)) as the front designs were"
         )
-        workers = min(len(todo), ctx.workers or default_workers(ctx.spec.threads))
-        executor = make_executor(workers, ctx.spec.threads, ctx.data_dir, ctx.space)
-        jobs = {executor.submit(spec, arch): k for k, spec in todo.items()}
-        try:
-            for fut in cf.as_completed(jobs):
-                rec, files = fut.result()
-                results[jobs[fut]] = store.put(specs[jobs[fut]], rec, files)
-        finally:
-            executor.close(cancel=any(not f.done() for f in jobs))
+    results = dict(
+        enumerate(
+            train_all(
+                store,
+                [(spec, arch, hash_) for spec in specs],
+                workers=ctx.workers,
+                threads=ctx.spec.threads,
+                data_dir=ctx.data_dir,
+                space=ctx.space,
+            )
+        )
+    )
     runs = [
         {
             "seed": specs[k].seed,
+            "holdout": specs[k].holdout,
             "val_metric": results[k].get("val_metric"),
             "cost": results[k].get("cost"),
             "feasible": bool(results[k].get("feasible")),
@@ -127,7 +124,8 @@ def train_reference(ctx) -> tuple[dict, dict]:
         "macs": first.get("macs"),
         "metric": first.get("metric"),
         "cost_name": ctx.spec.cost_name,
-        "seeds": [sp.seed for sp in specs],
+        "seeds": sorted({sp.seed for sp in specs}),
+        "folds": protocol["folds"],
         "fidelity": s.reeval_fidelity,
         "epochs": epochs,
         "runs": runs,
@@ -136,7 +134,11 @@ def train_reference(ctx) -> tuple[dict, dict]:
         "cost": statistics.fmean(costs) if fits and costs else None,
         "fits": fits,
         "reason": "" if fits else next(r["reason"] for r in runs if not r["feasible"]),
-        "best_run": max(trained, key=lambda r: r["val_metric"]) if trained else None,
+        # the model tested beside the chosen one: after cross-validation its final fit (the
+        # choice trains it), else its best-validation run
+        "best_run": max(trained, key=lambda r: r["val_metric"])
+        if trained and not protocol["folds"]
+        else None,
     }
     return result, {}
 
@@ -201,9 +203,18 @@ def summary_block(ref: dict | None, choice: dict | None, test: dict | None) -> d
         "fits": ref["fits"],
         "reason": ref["reason"],
         "how": f"trained as the front designs were re-evaluated (seeds {ref['seeds']}, training "
-        f"fidelity {ref['fidelity']:g}, {ref['epochs']} epoch(s), validation split); "
-        "cost: the cost model's estimate of its folding for the same goal and device; "
-        "test: its best-validation seed on the same test windows",
+        f"fidelity {ref['fidelity']:g}, {ref['epochs']} epoch(s), "
+        + (
+            f"patient-wise {ref['folds']}-fold cross-validation); "
+            if ref.get("folds")
+            else "validation split); "
+        )
+        + "cost: the cost model's estimate of its folding for the same goal and device; test: "
+        + (
+            "its final fit on every train and val record, on the same test windows"
+            if ref.get("folds")
+            else "its best-validation seed on the same test windows"
+        ),
         "chosen": None,
     }
     if choice:

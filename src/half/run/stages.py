@@ -203,9 +203,7 @@ def reeval(ctx: Ctx) -> tuple[dict, dict]:
     res = reevaluate(
         ctx.spec,
         ctx.search_dir,
-        seeds=s.reeval_seeds,
-        fidelity=s.reeval_fidelity,
-        epochs=s.reeval_epochs or s.epochs,
+        **s.reeval_protocol(),
         front=front,
         workers=ctx.workers,
         data_dir=ctx.data_dir,
@@ -318,7 +316,11 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         search["cost_name"],
         reference=ctx.result("reference"),
     )
-    run = res["chosen"]["best_run"]
+    if ctx.settings.reeval_folds:  # cross-validated: the model is a fit on every record
+        res["final"] = _final_fits(ctx, res["chosen"], ctx.result("reference"))
+        run = res["final"]["chosen"]
+    else:
+        run = res["chosen"]["best_run"]
     src = Path(run["run_dir"])
     with atomic_dir(ctx.model_dir) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
@@ -334,6 +336,52 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         genome=front[hash_].get("genome"),
     )
     return res, {}
+
+
+def _final_fits(ctx: Ctx, chosen: dict, reference: dict | None) -> dict:
+    """After a cross-validated choice: the chosen design and the reference trained once more
+    on every train and val record for the protocol's epochs (`final_spec`; no epoch is chosen,
+    none is held out). Their runs (seed, cost, run folder) are what `test` evaluates."""
+    from half.run.reference import load_reference
+    from half.search.study import ResultStore, final_spec, train_all
+
+    p = ctx.settings.reeval_protocol()
+    spec = final_spec(ctx.spec, p["fidelity"], p["epochs"])
+    search = {r["arch_hash"]: r for r in ctx.result("search")["front"]}
+    jobs = [(spec, search[chosen["arch_hash"]]["genome"], chosen["arch_hash"])]
+    if reference and reference.get("spec"):
+        arch, _ = load_reference(reference["spec"], ctx.spec)
+        jobs.append((dataclasses.replace(spec, precheck="off"), arch, reference["arch_hash"]))
+    ctx.log(
+        f"final fit{'s' * (len(jobs) > 1)}: the chosen design"
+        + (" and the reference" if len(jobs) > 1 else "")
+        + f" on every train and val record ({p['epochs']} epochs, fidelity {p['fidelity']:g})"
+    )
+    recs = train_all(
+        ResultStore(ctx.search_dir),
+        jobs,
+        workers=ctx.workers,
+        threads=ctx.spec.threads,
+        data_dir=ctx.data_dir,
+        space=ctx.space,
+    )
+    for rec in recs:
+        if not rec.get("run_dir"):
+            raise HalfError(
+                f"choose: the final fit of {rec.get('arch_hash')} was not trained "
+                f"({rec.get('status')}: {rec.get('reason')})"
+            )
+    out = {
+        name: {
+            "arch_hash": rec["arch_hash"],
+            "seed": spec.seed,
+            "cost": rec.get("cost"),
+            "feasible": bool(rec.get("feasible")),
+            "run_dir": rec["run_dir"],
+        }
+        for name, rec in zip(("chosen", "reference"), recs, strict=False)
+    }
+    return {"epochs": p["epochs"], "fidelity": p["fidelity"], "spec_key": spec.key(), **out}
 
 
 def _describe_choice(rec: dict) -> str:
@@ -353,7 +401,8 @@ def evaluate_test(ctx: Ctx) -> tuple[dict, dict]:
     task = ctx.settings.task
     res = eval_run(str(ctx.model_dir), task, "test", ctx.data_dir)
     res["chance"] = chance(task, res)
-    best = (ctx.result("reference") or {}).get("best_run")
+    final = ctx.result("choose").get("final") or {}
+    best = final.get("reference") or (ctx.result("reference") or {}).get("best_run")
     if best:  # the reference beside it, on the same windows
         ref = eval_run(best["run_dir"], task, "test", ctx.data_dir)
         res["reference"] = {k: v for k, v in ref.items() if k not in ("warnings", "per_class")}
@@ -425,6 +474,7 @@ def _describe_implement(rec: dict) -> str:
 def commands(ctx: Ctx) -> dict[str, str]:
     """The `half` command that does each stage's work by hand (the run's own settings)."""
     s, run = ctx.settings, ctx.run_dir
+    p = s.reeval_protocol()
     half = "half" + (f" --data-dir {ctx.data_dir}" if ctx.data_dir else "")
     model, target = (
         f"--model {ctx.model_dir} --task {s.task}",
@@ -441,11 +491,16 @@ def commands(ctx: Ctx) -> dict[str, str]:
         + "".join(f" --seed-arch {a}" for a in s.seed_archs)
         + ("" if s.seed_presets else " --no-seed-presets")
         + f" -o {run / 'search'}",
-        "reeval": f"{half} search ... --reeval-seeds {s.reeval_seeds} --reeval-fidelity "
-        f"{s.reeval_fidelity:g} --reeval-epochs {s.reeval_epochs or s.epochs}",
-        "reference": f"{half} train --arch {s.reference} --task {s.task} --fraction "
-        f"{s.reeval_fidelity:g} --epochs {s.reeval_epochs or s.epochs} -c patience="
-        f"{s.reeval_epochs or s.epochs} --seed {s.seed + 1} -o REFERENCE (then seed +1 ...)"
+        "reeval": f"{half} search ... --reeval-seeds {p['seeds']} --reeval-folds {p['folds']} "
+        f"--reeval-fidelity {p['fidelity']:g} --reeval-epochs {p['epochs']}",
+        "reference": (
+            f"{half} cv --arch {s.reference} --task {s.task} --folds {p['folds']} --epochs "
+            f"{p['epochs']} (the same folds; the run trains with seed {s.seed + 1} ...)"
+            if p["folds"]
+            else f"{half} train --arch {s.reference} --task {s.task} --fraction "
+            f"{p['fidelity']:g} --epochs {p['epochs']} -c patience={p['epochs']} --seed "
+            f"{s.seed + 1} -o REFERENCE (then seed +1 ...)"
+        )
         if s.reference
         else "",
         "test": f"{half} eval {model} --split test",
@@ -478,11 +533,7 @@ STAGES = (
         "re-evaluating the Pareto front",
         reeval,
         deps=("search",),
-        settings=lambda ctx: {
-            "seeds": ctx.settings.reeval_seeds,
-            "fidelity": ctx.settings.reeval_fidelity,
-            "epochs": ctx.settings.reeval_epochs or ctx.settings.epochs,
-        },
+        settings=lambda ctx: ctx.settings.reeval_protocol(),
         artefacts=_reeval_runs,
         describe=lambda rec: (
             f"{len(rec['result']['candidates'])} design(s) x {len(rec['result']['seeds'])} seed(s)"
@@ -495,9 +546,7 @@ STAGES = (
         settings=lambda ctx: {
             "reference": ctx.settings.reference,
             "spec": ctx.spec.key(),
-            "seeds": ctx.settings.reeval_seeds,
-            "fidelity": ctx.settings.reeval_fidelity,
-            "epochs": ctx.settings.reeval_epochs or ctx.settings.epochs,
+            **ctx.settings.reeval_protocol(),
         },
         artefacts=reference_runs,
         describe=describe_reference,
@@ -508,7 +557,14 @@ STAGES = (
         choose_stage,
         deps=("reeval", "reference"),
         settings=lambda ctx: {"floor": ctx.settings.accuracy_floor, "slack": FLOOR_SLACK},
-        artefacts=lambda ctx, rec: [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"],
+        artefacts=lambda ctx, rec: (
+            [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"]
+            + [
+                Path(r["run_dir"])
+                for r in (rec["result"].get("final") or {}).values()
+                if isinstance(r, dict)
+            ]
+        ),
         describe=_describe_choice,
     ),
     Stage(

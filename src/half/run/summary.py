@@ -12,6 +12,7 @@ from pathlib import Path
 
 from half._io import write_bytes_atomic, write_json_atomic
 from half.hw.goal import get_goal
+from half.search.study import measured_on
 
 COST_MODEL = "half.hw.cost cost model (LUT/FF calibrated against Yosys per family; estimates)"
 
@@ -34,7 +35,7 @@ def figures(run: dict) -> list[dict]:
     if choice:
         c = choice["chosen"]
         how = (
-            f"measured: half.search.reevaluate, validation split, training fidelity "
+            f"measured: half.search.reevaluate, {measured_on(reev)}, training fidelity "
             f"{reev['fidelity']:g}, {reev['epochs']} epochs, seeds {reev['seeds']} (mean)"
         )
         out.append(

@@ -180,6 +180,9 @@ class LiveStatus:
               help="Hardware check before training: export, bits or off.")
 @click.option("--reeval-seeds", type=int, default=0, show_default=True,
               help="Retrain each front candidate with this many new seeds (0 = skip).")
+@click.option("--reeval-folds", type=int, default=0, show_default=True,
+              help="Measure the re-evaluation by patient-wise K-fold cross-validation over "
+                   "the train and val records (0 = on the validation split).")
 @click.option("--reeval-fidelity", type=float, default=1.0, show_default=True)
 @click.option("--reeval-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of the re-evaluation (default: --epochs).")
@@ -208,8 +211,9 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
                sampler: str, rungs: str, promote: float, seed_archs: tuple[Path, ...],
                no_seed_presets: bool, rate: float | None, accuracy_floor: float | None,
                precheck: str,
-               reeval_seeds: int, reeval_fidelity: float, reeval_epochs: int | None,
-               ray_address: str | None, params: tuple[str, ...], config: tuple[str, ...],
+               reeval_seeds: int, reeval_folds: int, reeval_fidelity: float,
+               reeval_epochs: int | None, ray_address: str | None,
+               params: tuple[str, ...], config: tuple[str, ...],
                out_dir: Path, force: bool, data_dir: Path | None, heartbeat_interval: int,
                grace_period: int | None, as_json: bool) -> None:
     """Hardware-aware architecture search (NSGA-II): validation error vs the goal's hardware
@@ -227,6 +231,8 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
         raise ConfigError("--reeval-seeds", f"must be >= 0, got {reeval_seeds}")
     if not 0 < reeval_fidelity <= 1:
         raise ConfigError("--reeval-fidelity", f"must lie in (0, 1], got {reeval_fidelity}")
+    if reeval_folds == 1 or reeval_folds < 0:
+        raise ConfigError("--reeval-folds", f"0 or at least 2, got {reeval_folds}")
     spec = SearchSpec(task=task_name, goal=goal, device=device, fidelity=fidelity,
                       epochs=epochs, seed=seed, rate=rate, accuracy_floor=accuracy_floor,
                       task_params=_pairs(params, "--param"),
@@ -239,7 +245,8 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
                              data_dir=data_dir, progress=live,
                              heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                              reeval_seeds=reeval_seeds, reeval_fidelity=reeval_fidelity,
-                             reeval_epochs=reeval_epochs, force=force,
+                             reeval_epochs=reeval_epochs, reeval_folds=reeval_folds,
+                             force=force,
                              seed_presets=not no_seed_presets, seed_archs=seed_archs,
                              rungs=parse_rungs(rungs), promote=promote)
     if as_json:

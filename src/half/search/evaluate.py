@@ -89,6 +89,10 @@ class SearchSpec:
     #                             depends on the machine's speed (flagged `budget_hit`)
     precheck: str = "export"  # "export" (bits, then the untrained export), "bits" or "off"
     per_channel: bool = True  # per-channel weight scales, as the shipped presets use
+    holdout: str = "val"  # what the metric is measured on (see `holdout_data`): "val" (the
+    #                       task's validation records), "cv{K}:{I}" (fold I of a patient-wise
+    #                       K-fold split of the train and val records) or "none" (trained on
+    #                       them all for every epoch, no metric: a final fit)
     threads: int = 1  # torch threads per evaluation (not part of the result's key)
 
     def __post_init__(self) -> None:
@@ -114,6 +118,7 @@ class SearchSpec:
             raise ConfigError("time_budget_s", f"must be >= 0, got {self.time_budget_s}")
         if self.threads < 1:
             raise ConfigError("threads", f"must be at least 1, got {self.threads}")
+        parse_holdout(self.holdout)
         for key in self.train_options:
             if key in _SEARCH_OWNED:
                 raise ConfigError(f"train_options.{key}", "is set by the search itself")
@@ -138,6 +143,7 @@ class SearchSpec:
             if key not in known:
                 raise ConfigError(f"train_options.{key}", "unknown training option")
         return TrainConfig(**{**options, "epochs": self.epochs, "patience": self.epochs,
+                              "stop_at": self.epochs if self.holdout == "none" else 0,
                               "train_fraction": float(self.fidelity),
                               "time_budget_s": float(self.time_budget_s), "seed": self.seed,
                               "threads": self.threads})
@@ -148,7 +154,10 @@ class SearchSpec:
         return self.resolved()._train_config()
 
     def to_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
+        d = _jsonable(dataclasses.asdict(self))
+        if d["holdout"] == "val":  # the default is left out: keys and run folders made before
+            d.pop("holdout")      # the field existed stay valid
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchSpec:
@@ -178,6 +187,38 @@ class SearchSpec:
                 "side_inputs": len(task.side_names)}
 
 
+def parse_holdout(text: str) -> tuple[int, int] | None:
+    """(K, I) of "cv{K}:{I}", None of "val" and "none"; ConfigError("holdout") otherwise."""
+    if text in ("val", "none"):
+        return None
+    try:
+        k, i = (int(v) for v in text.removeprefix("cv").split(":"))
+        ok = text.startswith("cv") and k >= 2 and 0 <= i < k
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError("holdout", f"val, none or cvK:I (fold I of K >= 2), not {text!r}")
+    return k, i
+
+
+def holdout_data(data, holdout: str):
+    """The search data (train and val records) split as `holdout` says: "val" as loaded;
+    "cvK:I" with fold I of `half.nn.cv.make_folds(data, K)` (patient-wise, classes balanced,
+    the same folds for every candidate) as the validation records; "none" with every record
+    in training and none held out."""
+    from half.data import SPLITS
+    from half.nn.cv import make_folds, with_fold
+
+    fold = parse_holdout(holdout)
+    if fold is not None:
+        k, i = fold
+        return with_fold(data, make_folds(data, k)[i])
+    if holdout == "none":
+        return with_fold(data, [])
+    assert holdout == "val" and not (data.split == SPLITS.index("test")).any()
+    return data
+
+
 def resolve_task_params(task: str, overrides: dict | None = None) -> dict:
     """The search's task parameters: those of the `tiny` preset (its task.json) with `overrides`
     on top. A preset trained without validation records (mitdb-aami's epoch came from
@@ -205,6 +246,20 @@ def recipe_train_options(task: str) -> dict:
 
     train = dict(yaml.safe_load(recipe.read_text()).get("train") or {})
     return {k: v for k, v in train.items() if k not in _SEARCH_OWNED}
+
+
+def recipe_epochs(task: str) -> int | None:
+    """The `tiny` preset recipe's training epochs (None without a recipe): the epochs `half
+    run` re-evaluates the front and trains the chosen design with by default."""
+    from half.nn.runs import presets_dir
+
+    recipe = presets_dir(task) / SEARCH_PRESET / "recipe.yaml"
+    if not recipe.is_file():
+        return None
+    import yaml
+
+    epochs = (yaml.safe_load(recipe.read_text()).get("train") or {}).get("epochs")
+    return int(epochs) if epochs else None
 
 
 def decode(spec: SearchSpec, genome: list[int], space: Space | None = None):
@@ -410,7 +465,7 @@ def evaluate_arch(spec: SearchSpec, arch, data_fn=None, data_dir: str | Path | N
         return finish(spec, rec, **cons), files
 
     t0 = time.perf_counter()
-    data = data_fn()
+    data = holdout_data(data_fn(), spec.holdout)
     seconds["data"] = time.perf_counter() - t0
     if spec.precheck == "export":
         t0 = time.perf_counter()
@@ -433,8 +488,10 @@ def evaluate_arch(spec: SearchSpec, arch, data_fn=None, data_dir: str | Path | N
     y = data.select("train").y  # windows trained on: train()'s class-stratified subsample
     n_train = int(sum(max(1, round(cfg.train_fraction * int((y == c).sum())))
                       for c in np.unique(y))) if cfg.train_fraction < 1 else int(y.size)
-    rec.update(trained=True, stage="trained", metric=key, val_metric=result.val[key],
-               error=1.0 - result.val[key], val=_jsonable(result.val),
+    metric = result.val.get(key)  # None after a final fit (holdout "none")
+    rec.update(trained=True, stage="trained", metric=key, val_metric=metric,
+               error=None if metric is None else 1.0 - metric, val=_jsonable(result.val),
+               holdout=spec.holdout,
                best_epoch=result.best_epoch, epochs_run=len(result.history),
                budget_hit=bool(cfg.time_budget_s and len(result.history) < cfg.epochs),
                windows_per_s=result.windows_per_s, train_windows=n_train,
@@ -531,5 +588,6 @@ def result_values(rec: dict) -> list[float]:
 
 
 __all__ = ["Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_arch",
-           "evaluate_genome", "hardware_of", "memory_capacity_bits", "recipe_train_options",
+           "evaluate_genome", "hardware_of", "holdout_data", "memory_capacity_bits",
+           "parse_holdout", "recipe_epochs", "recipe_train_options",
            "resolve_task_params", "search_data", "static_check", "weight_bits"]

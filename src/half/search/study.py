@@ -255,6 +255,32 @@ class ResultStore:
         return rec
 
 
+def train_all(store: ResultStore, jobs: list[tuple[SearchSpec, Any, str]], *,
+              workers: int | None, threads: int, data_dir: str | Path | None,
+              space: Space) -> list[dict]:
+    """The records of `jobs` ((spec, genome or Arch, arch hash) each): from the store where it
+    holds them, else evaluated in parallel (at most `workers`) and put into it. In order."""
+    results: dict[int, dict] = {}
+    todo = {}
+    for i, (spec, _, hash_) in enumerate(jobs):
+        rec = store.get(spec, hash_)
+        if rec is None:
+            todo[i] = jobs[i]
+        else:
+            results[i] = rec
+    if todo:
+        n = min(len(todo), workers or default_workers(threads))
+        executor = make_executor(n, threads, data_dir, space)
+        futures = {executor.submit(spec, what): i for i, (spec, what, _) in todo.items()}
+        try:
+            for fut in cf.as_completed(futures):
+                rec, files = fut.result()
+                results[futures[fut]] = store.put(jobs[futures[fut]][0], rec, files)
+        finally:
+            executor.close(cancel=any(not f.done() for f in futures))
+    return [results[i] for i in range(len(jobs))]
+
+
 # -- the search ------------------------------------------------------------------------------
 @dataclasses.dataclass
 class _Pending:
@@ -865,7 +891,7 @@ def run_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> dict:
     see `Search` (trials, time_budget_s, workers, study_name, storage, sampler, population,
     ray_address, data_dir, space, progress, heartbeat_interval, grace_period, keep_runs,
     seed_presets, seed_archs) and
-    reeval_seeds / reeval_fidelity / reeval_epochs for `reevaluate` on the front."""
+    reeval_seeds / reeval_fidelity / reeval_epochs / reeval_folds for `reevaluate` on the front."""
     reeval = {k[len("reeval_"):]: options.pop(k) for k in list(options)
               if k.startswith("reeval_")}
     # a folder of someone else's files is refused before anything is written (`force`: write
@@ -876,7 +902,8 @@ def run_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> dict:
     if reeval.get("seeds"):
         summary["reevaluation"] = reevaluate(
             search.spec, out_dir, seeds=reeval["seeds"], fidelity=reeval.get("fidelity", 1.0),
-            epochs=reeval.get("epochs"), workers=options.get("workers"),
+            epochs=reeval.get("epochs"), folds=reeval.get("folds", 0),
+            workers=options.get("workers"),
             ray_address=options.get("ray_address"), data_dir=options.get("data_dir"),
             space=options.get("space"), progress=options.get("progress"))
         write_json_atomic(Path(out_dir) / "search.json", summary)
@@ -889,23 +916,48 @@ def run_random_search(spec: SearchSpec, out_dir: str | Path, **options: Any) -> 
 
 
 # -- re-evaluation of the front --------------------------------------------------------------
-def reeval_specs(spec: SearchSpec, seeds: int, fidelity: float = 1.0, epochs: int | None = None
-                 ) -> list[SearchSpec]:
-    """The SearchSpecs of a re-evaluation (one per seed: spec.seed+1 ...): the protocol every
-    re-evaluated design, and `half run`'s reference design, is trained and folded under."""
+def reeval_specs(spec: SearchSpec, seeds: int, fidelity: float = 1.0, epochs: int | None = None,
+                 folds: int = 0) -> list[SearchSpec]:
+    """The SearchSpecs of a re-evaluation (seeds spec.seed+1 ...; with `folds` >= 2, one per
+    seed and patient-wise fold, holdout "cvK:I", seed-major): the protocol every re-evaluated
+    design, and `half run`'s reference design, is trained and folded under."""
+    if folds == 1 or folds < 0:
+        raise ConfigError("folds", f"0 (the validation split) or at least 2, got {folds}")
+    holdouts = [f"cv{folds}:{i}" for i in range(folds)] if folds else ["val"]
     return [dataclasses.replace(spec, seed=spec.seed + 1 + k, fidelity=fidelity,
-                                epochs=epochs or spec.epochs, precheck="bits").resolved()
-            for k in range(seeds)]
+                                epochs=epochs or spec.epochs, precheck="bits",
+                                holdout=h).resolved()
+            for k in range(seeds) for h in holdouts]
+
+
+def measured_on(reev: dict) -> str:
+    """Where a re-evaluation measured its metric (its `folds`)."""
+    k = reev.get("folds")
+    return (
+        f"patient-wise {k}-fold cross-validation over the train and val records (mean of folds)"
+        if k
+        else "the validation split"
+    )
+
+
+def final_spec(spec: SearchSpec, fidelity: float = 1.0, epochs: int | None = None
+               ) -> SearchSpec:
+    """The SearchSpec of a final fit after a cross-validated re-evaluation: the first
+    re-evaluation seed, every train and val record in training for all `epochs` (holdout
+    "none"): the model `half run` builds, and its reference's."""
+    return dataclasses.replace(reeval_specs(spec, 1, fidelity, epochs)[0], holdout="none")
 
 
 def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelity: float = 1.0,
                epochs: int | None = None, front: list[dict] | None = None,
                workers: int | None = None, ray_address: str | None = None,
                data_dir: str | Path | None = None, space: Space | None = None,
-               progress: Progress | None = None) -> dict:
+               progress: Progress | None = None, folds: int = 0) -> dict:
     """Train every front candidate again with `seeds` new seeds (spec.seed+1 ...) at `fidelity`
-    (default: all training windows) and `epochs`, and report the spread of the error and the
-    hardware cost. Results are cached like the search's; written into OUT/pareto.json."""
+    (default: all training windows) and `epochs`, measured on the validation split or, with
+    `folds` >= 2, on each fold of a patient-wise cross-validation (one run per seed and fold),
+    and report the spread of the error and the hardware cost. Results are cached like the
+    search's; written into OUT/pareto.json."""
     out_dir = Path(out_dir)
     spec = spec.resolved()
     space = space or Space()
@@ -916,7 +968,7 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
         if not pareto_path.is_file():
             raise ConfigError("pareto", f"{pareto_path}: no such file (run the search first)")
         front = json.loads(pareto_path.read_text())["front"]
-    specs = reeval_specs(spec, seeds, fidelity, epochs)
+    specs = reeval_specs(spec, seeds, fidelity, epochs, folds)
     store = ResultStore(out_dir)
     threads = spec.threads
     n_workers = workers or (None if ray_address else default_workers(threads))
@@ -924,7 +976,7 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
     progress = progress or (lambda state: None)
     jobs: dict[cf.Future, tuple[int, int]] = {}
     results: dict[tuple[int, int], dict] = {}
-    queue = [(i, k) for i in range(len(front)) for k in range(seeds)]
+    queue = [(i, k) for i in range(len(front)) for k in range(len(specs))]
     t0 = time.monotonic()
     try:
         while queue or jobs:
@@ -942,19 +994,20 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
                 i, k = jobs.pop(fut)
                 rec, files = fut.result()
                 results[(i, k)] = store.put(specs[k], rec, files)
-            progress({"event": "reeval", "done": len(results), "total": len(front) * seeds,
+            progress({"event": "reeval", "done": len(results), "total": len(front) * len(specs),
                       "running": len(jobs), "elapsed_s": time.monotonic() - t0})
     finally:
         executor.close(cancel=bool(jobs))
     out = []
     for i, cand in enumerate(front):
-        runs = [results[(i, k)] for k in range(seeds)]
+        runs = [results[(i, k)] for k in range(len(specs))]
         errs = [r["error"] for r in runs]
         costs = [r["cost"] for r in runs if r.get("cost") is not None]
         out.append({
             "arch_hash": cand["arch_hash"], "search": {"error": cand["error"],
                                                        "cost": cand["cost"]},
-            "runs": [{"seed": specs[k].seed, "error": r["error"], "val_metric": r["val_metric"],
+            "runs": [{"seed": specs[k].seed, "holdout": specs[k].holdout, "error": r["error"],
+                      "val_metric": r["val_metric"],
                       "cost": r.get("cost"), "feasible": r["feasible"], "status": r["status"],
                       "run_dir": r.get("run_dir")} for k, r in enumerate(runs)],
             "error_mean": statistics.fmean(errs),
@@ -963,7 +1016,7 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
             "cost_mean": statistics.fmean(costs) if costs else None,
             "cost_std": statistics.stdev(costs) if len(costs) > 1 else (0.0 if costs else None),
             "feasible_runs": sum(r["feasible"] for r in runs)})
-    result = {"seeds": [s.seed for s in specs], "fidelity": fidelity,
+    result = {"seeds": sorted({s.seed for s in specs}), "folds": folds, "fidelity": fidelity,
               "epochs": epochs or spec.epochs, "cost_name": spec.cost_name,
               "seconds": time.monotonic() - t0, "candidates": out}
     if pareto_path.is_file():
@@ -973,5 +1026,6 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
     return result
 
 
-__all__ = ["SAMPLERS", "ResultStore", "Search", "front_of", "open_study", "parse_budget",
-           "reeval_specs", "reevaluate", "run_random_search", "run_search"]
+__all__ = ["SAMPLERS", "ResultStore", "Search", "final_spec", "front_of", "measured_on",
+           "open_study", "parse_budget", "reeval_specs", "reevaluate", "run_random_search",
+           "run_search", "train_all"]
