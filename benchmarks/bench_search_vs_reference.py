@@ -93,7 +93,11 @@ def main(argv=None) -> int:
                      for c in run.get("choice", {}).get("candidates", [])],
            "settings": {k: run["settings"].get(k) for k in
                         ("fidelity", "epochs", "rungs", "sampler", "population",
-                         "reeval_fidelity", "reeval_epochs", "reeval_seeds")},
+                         "reeval_fidelity", "reeval_epochs", "reeval_seeds",
+                         "reeval_folds")},
+           # a run folder run again reuses its finished search: wall_s is then this call's
+           "stage_seconds": {k: v.get("seconds") for k, v in run.get("stages", {}).items()},
+           "stage_status": {k: v.get("status") for k, v in run.get("stages", {}).items()},
            "metric": metric, "cost_name": ref.get("cost_name"),
            "chosen": {"arch_hash": chosen.get("arch_hash"), "params": chosen.get("params"),
                       "validation": chosen.get("validation"),
@@ -105,6 +109,11 @@ def main(argv=None) -> int:
     arch = Path(args.run_dir) / "model" / "arch.json"
     if arch.is_file():  # the run folder may not outlive the session: keep the design
         row["chosen"]["arch"] = json.loads(arch.read_text())
+    final = (run.get("choice") or {}).get("final") or {}
+    for name in ("chosen", "reference"):  # after CV the tested models are final fits: their
+        if final.get(name):                # cost is the one compared
+            row[name]["cost_protocol_mean"] = row[name]["cost"]
+            row[name]["cost"] = final[name]["cost"]
     c, r = row["chosen"], row["reference"]
     if None not in (c["test"], c["cost"], r["test"], r["cost"]):
         row["vs_reference"] = verdict(c["test"], c["cost"], r["test"], r["cost"])
