@@ -53,17 +53,16 @@ def _preset_case(case: str) -> dict:
     return _row(f"preset:{preset}", task, device, goal, int(windows), extra={"preset": preset})
 
 
-def _random_case(args: tuple[int, int, int]) -> dict:
-    """Random architecture i of the seeded sampler: train briefly, fold at random, verify."""
+def _random_model(i: int, seed: int, tmp: Path):
+    """Random architecture i of the seeded sampler, trained briefly into `tmp`/run: (run
+    folder, task, IR graph, arch, the design's rng: next, its folding)."""
     import torch
 
-    from half.hw.design import Folding, options
     from half.hw.plan import graph_for
     from half.nn.runs import resolve_model, train_run
     from half.nn.space import Space
     from half.nn.train import TrainConfig
 
-    i, seed, windows = args
     torch.set_num_threads(1)
     task = ("mitdb-aami", "cinc2017-af")[i % 2]
     params = json.loads((resolve_model("preset:tiny", task) / "task.json").read_text())["params"]
@@ -72,22 +71,40 @@ def _random_case(args: tuple[int, int, int]) -> dict:
     n_classes = 5 if task == "mitdb-aami" else 4
     arch = Space().sample(rng, window=int(params["window"]), n_classes=n_classes,
                           side_inputs=side)
+    (tmp / "arch.json").write_text(arch.to_json())
+    run = tmp / "run"
+    train_run(task, str(tmp / "arch.json"), run,
+              TrainConfig(epochs=1, stop_at=1, train_fraction=0.05, threads=1, seed=i), params)
+    graph, _ = graph_for(str(run), task)
+    return run, task, graph, arch, rng
+
+
+def random_folding(graph, rng, clock_mhz: float = 12.0, replicas: int = 1):
+    """A random legal (PE, SIMD) per MAC layer (drawn in layer order)."""
+    from half.hw.design import Folding, options
+
+    pe_simd = {}
+    for layer in graph.mac_layers():
+        pes, simds = options(layer)
+        pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
+    return Folding(pe_simd, clock_mhz, replicas)
+
+
+def arch_extra(i: int, arch) -> dict:
+    """A random design's row fields describing its architecture."""
+    return {"random": i, "arch_hash": arch.arch_hash(), "kinds": sorted({b.kind for b in
+                                                                         arch.blocks}),
+            "blocks": len(arch.blocks), "decimation": arch.decimation, "macs": arch.macs()}
+
+
+def _random_case(args: tuple[int, int, int]) -> dict:
+    """Random architecture i of the seeded sampler: train briefly, fold at random, verify."""
+    i, seed, windows = args
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "arch.json").write_text(arch.to_json())
-        run = Path(tmp) / "run"
-        train_run(task, str(Path(tmp) / "arch.json"), run,
-                  TrainConfig(epochs=1, stop_at=1, train_fraction=0.05, threads=1, seed=i), params)
-        graph, _ = graph_for(str(run), task)
-        pe_simd = {}
-        for layer in graph.mac_layers():
-            pes, simds = options(layer)
-            pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
-        folding = Folding(pe_simd, 12.0)
-        kinds = sorted({b.kind for b in arch.blocks})
+        run, task, graph, arch, rng = _random_model(i, seed, Path(tmp))
+        folding = random_folding(graph, rng)
         return _row(str(run), task, "ecp5-85k", "high-throughput", windows, folding,
-                    extra={"random": i, "arch_hash": arch.arch_hash(), "kinds": kinds,
-                           "blocks": len(arch.blocks), "decimation": arch.decimation,
-                           "macs": arch.macs()})
+                    extra=arch_extra(i, arch))
 
 
 def _table(rows: list[dict]) -> str:

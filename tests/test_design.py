@@ -217,6 +217,7 @@ def test_the_estimate_reads_the_designs_binding_and_timing(tiny, wide):
         f = Folding({x.name: (options(x)[0][1], options(x)[1][1]) for x in g.mac_layers()}, 12.0)
         d, est = bind(g, f, dev), estimate(g, dev, f)
         assert [s.name for s in est.stages] == [st.name for st in d.stages]
+        assert (est.latency_cycles, est.ii) == (d.latency_cycles, d.ii_cycles)
         for st, cost in zip(d.stages, est.stages, strict=True):
             assert (cost.cycles, cost.depth, cost.tail) == (st.cycles, st.depth, st.tail)
             if isinstance(st, MVUStage):

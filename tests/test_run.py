@@ -7,8 +7,8 @@ run."""
 from __future__ import annotations
 
 import json
-import statistics
 import re
+import statistics
 import time
 from html.parser import HTMLParser
 from pathlib import Path

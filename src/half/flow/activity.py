@@ -74,8 +74,9 @@ def measure(project: Path, windows: int = 100, seed: int = 0,
     busy = {s.name: s.occupancy for s in run.est.stages}
     n = len(run.xq)
     for name, pairs in groups.items():
+        # with R replicas the bits are R instances' and each took n / R of the windows
         t, b = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
-        rates[name] = t / max(1, b * n * busy.get(name, cycles / n))
+        rates[name] = t * design.replicas / max(1, b * n * busy.get(name, cycles / n))
         detail[name] = {"transitions": t, "signal_bits": b, "toggle_rate": round(rates[name], 5)}
     notes: list[str] = []
     power = power_model(dev, notes)

@@ -600,15 +600,16 @@ def _resource_table(res: dict[str, float], dev: Device, predicted: dict) -> dict
 
 
 def _port_bits(design: dict) -> int:
-    """Port bits of half_top (clk, rst, the three AXI4-Stream interfaces, err_framing)."""
+    """Port bits of half_top (clk, rst, the three AXI4-Stream interfaces, err_framing; each of
+    the last four once per lane)."""
     side = design.get("side_width", 0)
-    return (2 + design["in_width"] + 3 + design["idx_width"] + 3 + 1
-            + (side + 2 if side else 0))
+    return 2 + design.get("replicas", 1) * (design["in_width"] + 3 + design["idx_width"] + 3
+                                            + 1 + (side + 2 if side else 0))
 
 
 def _shell_ffs(design: dict) -> int:
     side = design.get("side_width", 0)
-    return design["in_width"] + 3 + (side + 1 if side else 0) + 1
+    return design.get("replicas", 1) * (design["in_width"] + 3 + (side + 1 if side else 0)) + 1
 
 
 def _package(dev: Device) -> str:
@@ -629,16 +630,23 @@ def _render_shell(design: dict) -> str:
     """half_shell: every input of half_top from a shift register on `din`, the XOR of every
     output registered onto `dout` (nothing can be optimized away)."""
     w, side, idx = design["in_width"], design.get("side_width", 0), design["idx_width"]
+    r = design.get("replicas", 1)  # lanes: every stream port r times as wide
     n = _shell_ffs(design) - 1
+
+    def bits(lo: int) -> str:  # one bit per lane from `lo`
+        return f"sh[{lo}]" if r == 1 else f"sh[{lo + r - 1}:{lo}]"
+
+    w, side = r * w, r * side
     conns = [".clk(clk)", ".rst(rst)", f".s_axis_tdata(sh[{w - 1}:0])",
-             f".s_axis_tlast(sh[{w}])", f".s_axis_tvalid(sh[{w + 1}])",
-             f".m_axis_tready(sh[{w + 2}])", ".s_axis_tready(s_tready)",
+             f".s_axis_tlast({bits(w)})", f".s_axis_tvalid({bits(w + r)})",
+             f".m_axis_tready({bits(w + 2 * r)})", ".s_axis_tready(s_tready)",
              ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
              ".err_framing(err_framing)"]
     outs = ["s_tready", "m_tdata", "m_tlast", "m_tvalid", "err_framing"]
     if side:
-        conns += [f".side_axis_tdata(sh[{w + 3 + side - 1}:{w + 3}])",
-                  f".side_axis_tvalid(sh[{w + 3 + side}])", ".side_axis_tready(side_tready)"]
+        lo = w + 3 * r
+        conns += [f".side_axis_tdata(sh[{lo + side - 1}:{lo}])",
+                  f".side_axis_tvalid({bits(lo + side)})", ".side_axis_tready(side_tready)"]
         outs.append("side_tready")
     return "\n".join([
         "// SPDX-License-Identifier: Apache-2.0",
@@ -653,9 +661,9 @@ def _render_shell(design: dict) -> str:
         ");",
         f"    reg [{n - 1}:0] sh;",
         f"    always @(posedge clk) sh <= {{sh[{n - 2}:0], din}};",
-        "    wire s_tready, m_tlast, m_tvalid, err_framing" + (", side_tready;" if side
-                                                             else ";"),
-        f"    wire [{idx - 1}:0] m_tdata;",
+        "    wire " + (f"[{r - 1}:0] " if r > 1 else "")
+        + "s_tready, m_tlast, m_tvalid, err_framing" + (", side_tready;" if side else ";"),
+        f"    wire [{r * idx - 1}:0] m_tdata;",
         f"    {TOP} core (",
         "        " + ",\n        ".join(conns),
         "    );",

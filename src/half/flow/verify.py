@@ -96,6 +96,8 @@ def prepare(project: Path, windows: int, seed: int = 0, data_dir: Path | None = 
             # cycles before the harness gives up: ten times the stall-free run, and then some
             "limit": 10 * (len(xq) + 2) * max(est.ii, graph.input.length)
             + 4 * est.latency_cycles + 100_000}
+    if design.get("replicas", 1) > 1:  # window w on lane w mod R (half.rtl.harness)
+        case["replicas"] = design["replicas"]
     return Run(src, graph, design, est, pick, xq, sq, want, case)
 
 
@@ -113,20 +115,28 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
     lint = _lint(project)
     got = np.array(res["classes"])
     bad = np.flatnonzero(got != want)
-    out_at = res["out_at"]
-    n_t = case["timing_windows"]
+    # per lane (one without replicas): latency of its first window, II of its timing windows
+    cycles, ii = [], []
+    for lane in res["lanes"]:
+        out_at, n_t = lane["out_at"], min(case["timing_windows"], len(lane["out_at"]))
+        if out_at:
+            cycles.append(int(out_at[0] - lane["first_in"]))
+            ii.append(int(out_at[n_t - 1] - out_at[n_t - 2]) if n_t >= 2 else None)
     result = {
         "project": str(project), "windows": int(len(want)), "mismatches": int(len(bad)),
         "first_mismatch_window": int(pick[bad[0]]) if len(bad) else None,
         "first_mismatch_layer": None,
         "cycles_model": est.latency_cycles,
-        "cycles_measured": int(out_at[0] - res["first_in"]),
+        "cycles_measured": cycles[0],
         "ii_model": est.ii,
-        "ii_measured": int(out_at[n_t - 1] - out_at[n_t - 2]) if n_t >= 2 else None,
+        "ii_measured": ii[0],
         "stalls": {"input_idle": idle, "output_backpressure": stall},
         "err_framing": res.get("err_framing"),  # every window is framed: must stay False
         "lint_clean": lint == "", "lint": lint[:2000],
     }
+    if len(res["lanes"]) > 1:  # replicas: every lane's figures (each must be the model's)
+        result |= {"replicas": len(res["lanes"]), "cycles_measured_lanes": cycles,
+                   "ii_measured_lanes": ii}
     if len(bad):
         result.update(localise(project, design, graph, case, int(bad[0]), xq, sq))
     write_json_atomic(project / "reports" / "verify.json", result)
@@ -135,8 +145,11 @@ def verify(project: Path, windows: int = 200, seed: int = 0, data_dir: Path | No
 
 def _simulate(project: Path, case: dict, coverage: Path | None = None) -> dict:
     """Run the project's native harness (half.rtl.harness) on `case`: windows `x` (n, L),
-    side words, stall rates, seed and probes; the classes, their cycles and probed beats.
-    With `coverage`, a build with Verilator's toggle coverage writes its counts there."""
+    side words, stall rates, seed and probes (and `replicas`, R lanes: window w on lane
+    w mod R); the classes and their cycles in window order, each lane's (`lanes`: first
+    sample taken, its classes' cycles) and probed beats (`s<link>`, with R lanes
+    `s<link>@<lane>`). With `coverage`, a build with Verilator's toggle coverage writes its
+    counts there."""
     import subprocess
 
     sim = project / "sim"
@@ -162,23 +175,31 @@ def _simulate(project: Path, case: dict, coverage: Path | None = None) -> dict:
         errors = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()][-3:]
         raise ToolError("verilator", f"simulation of {project.name} failed: "
                         + " | ".join(errors))
-    res: dict = {"classes": [], "out_at": [], "first_in": None, "probe": {}}
+    r = case.get("replicas", 1)
+    lanes = [{"first_in": None, "classes": [], "out_at": []} for _ in range(r)]
+    res: dict = {"probe": {}, "lanes": lanes}
     for line in out.read_text().splitlines():
         kind, *rest = line.split()
+        lane = int(rest[-1]) if r > 1 and kind in "cfgp" else 0  # lanes: the last field
         if kind == "c":
-            res["classes"].append(int(rest[0]))
-            res["out_at"].append(int(rest[1]))
+            lanes[lane]["classes"].append(int(rest[0]))
+            lanes[lane]["out_at"].append(int(rest[1]))
         elif kind == "f":
-            res["first_in"] = int(rest[0])
+            lanes[lane]["first_in"] = int(rest[0])
         elif kind == "e":
             res["cycles"] = int(rest[0])
         elif kind == "g":
-            res["err_framing"] = rest[0] == "1"
+            res["err_framing"] = res.get("err_framing", False) or rest[0] == "1"
         elif kind == "p":
             word = rest[1]
-            res["probe"].setdefault(f"s{rest[0]}", []).append(
+            res["probe"].setdefault(f"s{rest[0]}" + (f"@{lane}" if r > 1 else ""), []).append(
                 -1 if any(ch in word for ch in "xXzZ") else int(word, 16))
-    if len(res["classes"]) != len(x):
+    # window w is lane w mod R's (w div R)-th
+    res["classes"] = [c for k in range(len(x)) for c in
+                      lanes[k % r]["classes"][k // r: k // r + 1]]
+    res["out_at"] = [c for k in range(len(x)) for c in lanes[k % r]["out_at"][k // r: k // r + 1]]
+    res["first_in"] = lanes[0]["first_in"]
+    if sum(len(lane["classes"]) for lane in lanes) != len(x):
         raise ToolError("verilator", f"{len(res['classes'])} of {len(x)} classes came out "
                         f"in {res.get('cycles')} cycles (the design stalls)")
     return res
@@ -234,12 +255,14 @@ def localise(project: Path, design: dict, graph, case: dict, k: int, xq: np.ndar
                  timing_windows=min(case["timing_windows"], k + 1),
                  probe=[f"s{i + 1}" for i in range(len(stages))])
     seen = _simulate(project, rerun)["probe"]
+    r = case.get("replicas", 1)  # window k: lane k mod R's (k div R)-th
+    lane, pos = (f"@{k % r}" if r > 1 else ""), k // r
     for i, st in enumerate(stages):
         s = st["stream"]
         ref = trace[s["layer"]][k]  # (channels, length), (features,) or () for the class
         rows = ref.T.tolist() if ref.ndim == 2 else [ref.tolist()] if ref.ndim == 1 \
             else [[int(ref)]]
-        beats = seen[f"s{i + 1}"][k * s["beats"]: (k + 1) * s["beats"]]
+        beats = seen.get(f"s{i + 1}{lane}", [])[pos * s["beats"]: (pos + 1) * s["beats"]]
         got = [unpack(b, s["elems"], s["elem_w"], s["signed"]) if b >= 0 else None
                for b in beats]
         for j, row in enumerate(rows):

@@ -8,6 +8,12 @@ fmax and power. Cycle counts are the design's and match the RTL exactly (`half v
 them on every build); the initiation interval is the slowest stage's cycles, the latency the
 sum of the stages' (cycles - tail + depth).
 
+Replicas (`Folding.replicas`, R): R identical pipelines that share nothing. `stages` are one
+pipeline's (bound against 1/R of the device's DSPs and BRAMs); the totals (`total`: LUTs, FFs,
+BRAMs, DSPs, and so the fit, the fmax's congestion term and the clock tree) are R times theirs;
+the throughput is R windows per II; the latency and the dynamic energy of one inference (one
+window through one pipeline) are a pipeline's.
+
 Resources are estimates (labelled so wherever shown): per-component LUT and FF counts below,
 scaled by the coefficients fitted per family against Yosys (`calibration.json`, read and fitted
 by `half.hw.calibration`: `half calibrate fit --install`); BRAM and DSP counts are the design's
@@ -111,11 +117,13 @@ class Estimate:
     # missing from the install, or the raw model asked for)
     calibrated: bool = False
     calibration_note: str | None = None
+    replicas: int = 1  # identical pipelines side by side (`stages` are one pipeline's)
 
     @property
     def ii(self) -> int:
         """Stages overlap consecutive windows: a stage's next window starts right after its
-        last MAC step, so the interval is the slowest stage's cycles."""
+        last MAC step, so the interval is the slowest stage's cycles (of one lane: each
+        replica takes a window per II)."""
         return max(s.cycles for s in self.stages)
 
     @property
@@ -124,15 +132,16 @@ class Estimate:
 
     @property
     def throughput(self) -> float:
-        """Inferences per second, back to back."""
-        return self.clock_mhz * 1e6 / self.ii
+        """Inferences per second, back to back (every replica busy)."""
+        return self.clock_mhz * 1e6 / self.ii * self.replicas
 
     @property
     def latency_s(self) -> float:
         return self.latency_cycles / (self.clock_mhz * 1e6)
 
     def total(self, key: str) -> float:
-        return sum(getattr(s, key) for s in self.stages)
+        """A resource of the whole design: the stages' sum, times the replicas."""
+        return sum(getattr(s, key) for s in self.stages) * self.replicas
 
     def power_mw(self, rate: float | None = None) -> float:
         """Average power at `rate` inferences/s (default: back to back)."""
@@ -141,8 +150,13 @@ class Estimate:
 
     def energy_uj(self) -> float:
         """Energy of one inference on a duty-cycled device (wake, classify one window, power
-        down: race to idle): (static + clock) * latency + dynamic energy of the busy cycles."""
-        return (self.static_mw + self.clock_mw) * 1e-3 * self.latency_s * 1e6 + self.energy_dyn_uj
+        down: race to idle): (static + clock) * latency + dynamic energy of the busy cycles.
+        With R replicas a wake classifies R windows, one per lane (assumed: the host holds R
+        windows, as a device that is given R lanes is fed), so one window bears 1/R of the
+        wake's static and clock-tree energy (the clock tree being R pipelines'); its dynamic
+        energy is one pipeline's, as with one replica."""
+        return ((self.static_mw + self.clock_mw) * 1e-3 * self.latency_s * 1e6 / self.replicas
+                + self.energy_dyn_uj)
 
     def logic_cells(self, dev: Device) -> float | None:
         """iCE40 logic cells (one LUT4 and one FF each): the LUTs plus the FFs that cannot share
@@ -164,6 +178,8 @@ class Estimate:
         return utilization(self.resources(dev), dev, margin) <= 1
 
     def to_dict(self, rate: float | None = None) -> dict:
+        """The figures as plain data; with several replicas also `replicas` (the `stages` are
+        one pipeline's, the totals all of them)."""
         return {
             "device": self.device, "clock_mhz": self.clock_mhz, "ii_cycles": self.ii,
             "latency_cycles": self.latency_cycles, "throughput_per_s": self.throughput,
@@ -185,7 +201,7 @@ class Estimate:
                         "lut_parts": {k: round(v, 1) for k, v in s.parts.items()},
                         "dynamic_energy_share": round(s.energy_uj / self.energy_dyn_uj, 4)
                         if self.energy_dyn_uj else 0.0} for s in self.stages],
-        }
+        } | ({"replicas": self.replicas} if self.replicas != 1 else {})
 
 
 
@@ -343,7 +359,7 @@ def estimate(graph: Graph, dev: Device, folding: Folding, power=None,
     for all; default the power model's reference rate). `calibrated` False: the raw model (the
     calibration's features)."""
     lut_div = LUT6_FACTOR if dev.lut_inputs == 6 else 1.0
-    est = Estimate(dev.name, folding.clock_mhz)
+    est = Estimate(dev.name, folding.clock_mhz, replicas=folding.replicas)
     for st in bind(graph, folding, dev).stages:
         if isinstance(st, ArgMaxStage):  # no LUT model of its own: its comparisons, one per
             est.stages[0].depth += st.depth  # class, count in the input's latency
@@ -459,4 +475,6 @@ def _power(est: Estimate, dev: Device, power,
         s.energy_uj = uw_per_mhz * 1e-6 * s.occupancy  # µW/MHz * 1e-6 = µJ per cycle
         est.energy_dyn_uj += s.energy_uj
         est.dynamic_mw_busy += uw_per_mhz * f * 1e-3
+    # every replica busy at once; one inference's energy stays one pipeline's
+    est.dynamic_mw_busy *= est.replicas
     est.clock_mw = volt * est.total("ffs") * c["clock_per_ff"] * f * 1e-3

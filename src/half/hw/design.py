@@ -38,6 +38,11 @@ input bank is full, so the initiation interval is II = max cycles_i; its last ou
 max-pool drops: `tail`): latency = sum over stages of (cycles_i - tail_i + depth_i). Measured
 on rtl/lib by tests/rtl/ and on every build by `half verify`.
 
+Replicas (`Folding.replicas`, R >= 1, `Design.replicas`): the top holds R copies of the chain,
+each on its own input and output lane (`LANES`), sharing nothing; `stages` describe one copy
+(its binding against 1/R of the device's DSPs and BRAMs). II and latency are a lane's, R
+windows per II in all.
+
 Binding (`bind` with a device; without one every binding is None: left to synthesis, the RTL's
 defaults). What synthesis places whatever the budget is reserved first: requantization
 multipliers are always `*` (DSPs where the device has them), conv window buffers (one copy per
@@ -102,6 +107,14 @@ CONTRACT = {
              "belongs to that window.",
 }
 
+# the lanes of a top with several replicas (design.json's contract, with CONTRACT's streams per
+# lane)
+LANES = ("replicas R > 1: R lanes, each a whole stream interface of the contract above with a "
+         "handshake of its own: lane r is bits [r*W +: W] of each tdata port (W: that stream's "
+         "width) and bit r of each tvalid, tready, tlast and of err_framing. Lane r's pipeline "
+         "classifies the windows sent on lane r, in order; the lanes share nothing but clk and "
+         "rst, so each may be driven, stalled or left idle independently.")
+
 # Cycles from a stage's last input beat to its last output beat beyond its MAC steps (measured
 # on rtl/lib by tests/rtl/). "mvu": mvu_stage with multiply-shift or affine requantization;
 # thresholds take one cycle per output bit in place of its one (`mvu_depth`). "gap": see
@@ -116,18 +129,29 @@ DSP_MIN_RESULT_BITS = {"ice40up": 11}
 
 @dataclass(frozen=True)
 class Folding:
-    """Per MAC stage (by layer name): (PE, SIMD); and the clock."""
+    """Per MAC stage (by layer name): (PE, SIMD); the clock; and the replicas: identical
+    pipelines that share nothing (each its own ROMs, buffers, DSPs and block RAMs) and take
+    independent windows on their own input lanes."""
 
     pe_simd: dict[str, tuple[int, int]]
     clock_mhz: float
+    replicas: int = 1  # R pipelines side by side: R x throughput and resources, same latency
+
+    def __post_init__(self):
+        r = self.replicas
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ConfigError("folding.replicas", f"must be an integer >= 1, got {r!r}")
 
     def to_dict(self) -> dict:
+        # replicas only when there are several: a one-pipeline folding reads as before
         return {"clock_mhz": self.clock_mhz,
-                "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}}
+                "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}} \
+            | ({"replicas": self.replicas} if self.replicas != 1 else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> Folding:
-        return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"])
+        return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"],
+                   d.get("replicas", 1))
 
 
 @dataclass(frozen=True)
@@ -352,6 +376,23 @@ class Design:
         return self.stages[0]
 
     @property
+    def replicas(self) -> int:
+        """Identical pipelines of `stages` side by side (the folding's), each on its own input
+        and output lane: the stages, their timing and binding are one pipeline's."""
+        return self.folding.replicas
+
+    @property
+    def latency_cycles(self) -> int:
+        """One window's cycles through one pipeline: the sum over the stages of (cycles -
+        tail + depth) (module docstring); what `half verify` measures."""
+        return sum(st.cycles - st.tail + st.depth for st in self.stages)
+
+    @property
+    def ii_cycles(self) -> int:
+        """Cycles between windows of one pipeline: the slowest stage's cycles."""
+        return max(st.cycles for st in self.stages)
+
+    @property
     def chain(self) -> list[Stage]:
         """The top's instances in stream order: stage i reads link s<i>, writes s<i+1>."""
         return [st for st in self.stages if st.module]
@@ -382,12 +423,15 @@ class Design:
         (`stages`: instance name, module, parameters, output stream; kind, IR layers, timing,
         binding) and the input stage (`input`)."""
         side = self.side_width > 0
+        # several replicas: their count and the lanes' contract (one pipeline: as before)
+        many = {"replicas": self.replicas} if self.replicas != 1 else {}
         return {"top": TOP, "folding": self.folding.to_dict(), "in_width": self.in_width,
                 "side_width": self.side_width, "idx_width": self.idx_width,
                 "window": self.window, "side_lag": SIDE_LAG if side else None,
-                "side_trail": SIDE_TRAIL if side else None, "contract": CONTRACT,
+                "side_trail": SIDE_TRAIL if side else None,
+                "contract": CONTRACT | ({"lanes": LANES} if many else {}),
                 "stages": [_entry(st) for st in self.chain], "device": self.device,
-                "input": _entry(self.input, instance=False)}
+                "input": _entry(self.input, instance=False)} | many
 
     @staticmethod
     def from_dict(d: dict, graph: Graph) -> Design:
@@ -458,7 +502,7 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
         stages.append(st)
         i += len(st.layers)
     if device is not None:
-        _bind(stages, device)
+        _bind(stages, device, folding.replicas)
     return Design(graph, folding, device.name if device else None, stages)
 
 
@@ -475,14 +519,18 @@ def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:
                     pe=pe, simd=simd, pool=pool or 1, classes=classes)
 
 
-def _bind(stages: list[Stage], dev: Device) -> None:
-    """Each MAC and pooling stage's Binding on `dev`, by the rules of the module docstring."""
+def _bind(stages: list[Stage], dev: Device, replicas: int = 1) -> None:
+    """Each MAC and pooling stage's Binding on `dev`, by the rules of the module docstring;
+    with several replicas, against a replica's share of the DSPs and BRAMs (1 / replicas:
+    the replicas are identical, so each gets the same binding)."""
     mac = [st for st in stages if isinstance(st, MVUStage)]
     gap = [st for st in stages if isinstance(st, GapJoinStage)]
     # reserved first: the requant multipliers and the conv window buffers
-    left = {"dsp": dev.dsp.count - sum(_requant_dsps(dev, st.layer, st.pe) for st in mac)
+    left = {"dsp": dev.dsp.count // replicas
+            - sum(_requant_dsps(dev, st.layer, st.pe) for st in mac)
             - sum(_requant_dsps(dev, st.layer, 1) for st in gap),
-            "bram": dev.bram.count - sum(_buffer_brams(dev, st.layer, st.simd) for st in mac)}
+            "bram": dev.bram.count // replicas
+            - sum(_buffer_brams(dev, st.layer, st.simd) for st in mac)}
     for st in gap:
         st.binding = Binding(dsp=_requant_dsps(dev, st.layer, 1))
     for st in mac:  # then, in chain order, what is left

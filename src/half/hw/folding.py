@@ -8,7 +8,11 @@ initiation interval — so no stage holds resources it does not need (a balanced
 * high-throughput: for every target II, the balanced design that fits, run at the fastest
   clock of the grid its estimated fmax allows (an fmax does not depend on the clock asked
   for); the design of highest throughput. A large design at a slower clock can beat a smaller
-  one at a faster clock: routing congestion lowers a large design's fmax.
+  one at a faster clock: routing congestion lowers a large design's fmax. Each balanced design
+  is also tried as R = 2 .. MAX_REPLICAS replicas (`Folding.replicas`: R pipelines side by
+  side, R windows per II) while they fit, each at its own fastest clock (R copies lower the
+  fmax estimate): what raises throughput once one pipeline is bound by its input, one sample
+  a cycle (II = window length).
 * low-power: for each clock of the device's grid, every balanced design that meets the required
   rate at that clock; the (clock, folding) of least average power at that rate (always on).
 * low-energy: energy of one inference on a duty-cycled device (static and clock power over the
@@ -18,7 +22,9 @@ initiation interval — so no stage holds resources it does not need (a balanced
   too. The best (clock, folding) that meets the rate.
 
 What a goal scores and which of these searches it runs are its `half.hw.goal.Goal` (`score`,
-`needs_rate`, `fastest_clock`, `energy_descent`).
+`needs_rate`, `fastest_clock`, `energy_descent`, `replicate`). The other goals keep one
+pipeline: more replicas add static and clock-tree power and do not lower a window's dynamic
+energy (`half.hw.cost`).
 
 `set_folding` is the published FINN rule for comparison (per layer raise SIMD, then PE, until
 the layer meets the target cycles).
@@ -26,6 +32,7 @@ the layer meets the target cycles).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -41,6 +48,10 @@ from half.hw.ir import Conv, Dense, Graph
 CLOCK_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 25, 32, 40, 48, 50, 64, 75, 100, 125, 150, 200)
 MAX_TARGETS = 48  # distinct II targets tried per clock (thinned evenly by rank)
 FMAX_MARGIN = 0.9  # clocks up to this share of the calibrated fmax (its spread across designs)
+# most replicas the folder tries: each lane is an input stream the system must feed (its own
+# pins and a source of windows) and costs a copy in simulation; the lever matters where one
+# pipeline is input-bound, and a few copies of it already fill most parts the designs fit
+MAX_REPLICAS = 4
 
 
 def required_rate(task: str, params: dict) -> float:
@@ -123,7 +134,7 @@ def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None,
     clocks = _clocks(dev)
     def candidates():
         if goal.fastest_clock:  # each design at the fastest clock its fmax allows
-            yield from _fastest(graph, dev, clocks, targets, power)
+            yield from _fastest(graph, dev, clocks, targets, power, goal.replicate)
             return
         for clock in clocks:  # only targets that leave the required rate possible
             usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
@@ -161,18 +172,26 @@ def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power
                 yield f, est
 
 
-def _fastest(graph: Graph, dev: Device, clocks: list[float], targets: list[int], power):
+def _fastest(graph: Graph, dev: Device, clocks: list[float], targets: list[int], power,
+             replicate: bool = False):
     """(folding, estimate) of the balanced design of every target II that fits the device, at
     the fastest clock of `clocks` within FMAX_MARGIN of its estimated fmax (the resources and
-    the fmax estimate do not depend on the clock)."""
+    the fmax estimate do not depend on the clock); with `replicate`, also each one's 2 ..
+    MAX_REPLICAS replicas that fit (fewer copies of it fit when more do not)."""
     for f, est in _balanced(graph, dev, clocks[-1], targets, power):
-        ok = [c for c in clocks if not est.fmax_mhz or c <= FMAX_MARGIN * est.fmax_mhz]
-        if not ok:
-            continue
-        if ok[-1] != clocks[-1]:
-            f = Folding(f.pe_simd, ok[-1])
-            est = estimate(graph, dev, f, power)
-        yield f, est
+        for r in range(1, MAX_REPLICAS + 1 if replicate else 2):
+            if r > 1:
+                f = dataclasses.replace(f, clock_mhz=clocks[-1], replicas=r)
+                est = estimate(graph, dev, f, power)
+                if not est.fits(dev):
+                    break
+            ok = [c for c in clocks if not est.fmax_mhz or c <= FMAX_MARGIN * est.fmax_mhz]
+            if not ok:
+                break
+            if ok[-1] != clocks[-1]:
+                f = dataclasses.replace(f, clock_mhz=ok[-1])
+                est = estimate(graph, dev, f, power)
+            yield f, est
 
 
 def _descend_energy(graph: Graph, dev: Device, clock: float, power

@@ -40,6 +40,8 @@ class Goal:
     #      (estimate, required rate) -> what the folder minimizes
     cost: Callable[[dict], float] = field(repr=False, compare=False)
     #     a plan dict (half.hw.plan.report) -> the search's cost (in cost_unit)
+    replicate: bool = False  # the folder also tries replicas of each design (R pipelines side
+    #                          by side, `Folding.replicas`); else one pipeline
 
 
 HIGH_THROUGHPUT = Goal(
@@ -47,7 +49,7 @@ HIGH_THROUGHPUT = Goal(
     description="most inferences/s, back to back, at the fastest clock the design closes at",
     needs_rate=False, fastest_clock=True, energy_descent=False,
     score=lambda est, rate: -est.throughput,
-    cost=lambda plan: 1.0 / plan["throughput_per_s"])
+    cost=lambda plan: 1.0 / plan["throughput_per_s"], replicate=True)
 LOW_POWER = Goal(
     name="low-power", cost_name="power_mw", cost_unit="mW",
     description="least average power at the required rate, device always on",

@@ -73,6 +73,11 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
                       *([] if not rate or est.throughput >= rate else
                         [f"this design's throughput {est.throughput:.3g}/s is below the "
                          f"required rate {rate:.3g}/s"]),
+                      *([] if folding.replicas == 1 else
+                        [f"{folding.replicas} replicas (identical pipelines, each on its own "
+                         "lane): `stages` are one pipeline's, the resources, power and "
+                         "throughput all of them; the latency and II a lane's; energy per "
+                         f"inference with {folding.replicas} windows per wake"]),
                       *([] if dev.static_power_mw is not None else
                         [f"{dev.name}: no static power figure in the catalog; counted as 0"]),
                       *notes]}

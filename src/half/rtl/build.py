@@ -20,7 +20,7 @@ from pathlib import Path
 from half._io import atomic_dir, claim_output, write_json_atomic
 from half.errors import ConfigError
 from half.hw.cost import Folding, estimate
-from half.hw.design import CONTRACT, bind, options
+from half.hw.design import CONTRACT, LANES, bind, options
 from half.hw.devices import get_device
 from half.hw.folding import fold, required_rate
 from half.hw.ir import Graph
@@ -63,7 +63,8 @@ def build_graph(graph: Graph, params: dict, task: str, device: str, goal: str, o
         (tmp / "sim").mkdir()
         (tmp / "sim" / f"{TB}.sv").write_text(render_tb(design))  # Verilator harness
         _constraints(tmp, folding.clock_mhz)
-        _readme(tmp, model, task, dev, goal, folding.clock_mhz, design["side_width"] > 0)
+        _readme(tmp, model, task, dev, goal, folding.clock_mhz, design["side_width"] > 0,
+                folding.replicas)
         figures = report(graph, dev, folding, est, info, rate, notes)
         write_json_atomic(tmp / "predicted.json", figures)
         write_json_atomic(tmp / "source.json", {"model": model, "task": task,
@@ -115,7 +116,8 @@ def _constraints(out: Path, mhz: float) -> None:
                                  "[get_ports clk]\n")
 
 
-def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: bool) -> None:
+def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: bool,
+            replicas: int = 1) -> None:
     tc = dev.toolchain
     pnr = f"{tc.nextpnr} {' '.join(tc.nextpnr_args or [])}" if tc.nextpnr else None
     lines = [
@@ -127,6 +129,9 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
                                                   " in one beat" if side else "")
         + ", `m_axis_*` one class index per window; `err_framing` the input's framing",
         "error (see the stream contract below).",
+        *([f"With {replicas} replicas every port has {replicas} lanes, each with its own "
+           "handshake (`rtl/half_pipe.v`", "is one lane's pipeline; the contract's `lanes`)."]
+          if replicas > 1 else []),
         "",
         "- `sim/tb_half.sv` — the testbench `half verify` builds with `verilator --binary`;",
         "- `files.f` — sources in order; `mem/` — ROM images ($readmemh paths are relative to",
@@ -154,12 +159,12 @@ def _readme(out: Path, model: str, task: str, dev, goal: str, mhz: float, side: 
     else:
         lines.append("    (no open place-and-route for this part: use Vivado with "
                      "constraints/clock.xdc)")
-    lines += ["", *_contract(side)]
+    lines += ["", *_contract(side, replicas)]
     (out / "README.md").write_text("\n".join(lines).rstrip() + "\n")
 
 
-def _contract(side: bool) -> list[str]:
-    """The README's stream contract and reset sections (half.hw.design.CONTRACT)."""
+def _contract(side: bool, replicas: int = 1) -> list[str]:
+    """The README's stream contract and reset sections (half.hw.design.CONTRACT, LANES)."""
     import textwrap
 
     items = [("input", "Input windows"), ("side", "Side features"), ("output", "Output"),
@@ -169,5 +174,7 @@ def _contract(side: bool) -> list[str]:
         if key != "side" or side:
             lines += textwrap.wrap(f"- **{title}.** {CONTRACT[key]}", 92,
                                    subsequent_indent="  ")
+    if replicas > 1:
+        lines += textwrap.wrap(f"- **Lanes.** {LANES}", 92, subsequent_indent="  ")
     lines += ["", "## Reset", "", *textwrap.wrap(CONTRACT["reset"], 92), ""]
     return lines
