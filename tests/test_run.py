@@ -392,6 +392,21 @@ def test_floor_is_the_reference_and_a_suspect_choice_warns():
         "the chosen design's test macro_f1 0.2000 is no better than always answering N (0.2400)",
     ]
     assert summary_block({"spec": None}, res, test) is None
+    # after cross-validation: the final fits' costs beside the folds', and a warning when the
+    # chosen design's final fit does not fit the device
+    res = choose(cands, None, "macro_f1", "energy_uj", reference=ref)
+    res["final"] = {
+        "chosen": {"arch_hash": "b", "cost": 2.5, "feasible": False, "run_dir": "/f/b"},
+        "reference": {"arch_hash": "r", "cost": 3.5, "feasible": True, "run_dir": "/f/r"},
+    }
+    block = summary_block(stage, res, {**test, "macro_f1": 0.6})
+    assert (block["cost"], block["cost_final_fit"]) == (3.0, 3.5)
+    assert (block["chosen"]["cost"], block["chosen"]["cost_final_fit"]) == (2.0, 2.5)
+    run = {"choice": res, "test": {**test, "macro_f1": 0.6}, "reference": block}
+    assert warnings(run) == [
+        "the chosen design's final fit (every train and val record) does not fit the device "
+        "or meet the rate with its trained weights"
+    ]
 
 
 def test_chance_is_the_commonest_class_answered_always():

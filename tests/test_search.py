@@ -422,6 +422,22 @@ def test_holdouts_split_the_records_patient_wise_and_keep_old_keys(tiny_search):
     final = final_spec(SPEC, 0.5, 3)
     assert (final.seed, final.holdout, final.fidelity) == (1, "none", 0.5)
     assert final.train_config().stop_at == 3 and specs[0].train_config().stop_at == 0
+    # a cached record whose run folder is gone counts as absent (it is trained again)
+    from half.search.study import ResultStore
+
+    store = ResultStore(tiny_search["out"])
+    spec = SPEC.resolved()
+    rec = next(r for r in (json.loads(p.read_text()) for p in
+                           (tiny_search["out"] / "cache" / spec.key()).glob("*.json"))
+               if r.get("run_dir"))
+    assert store.get(spec, rec["arch_hash"]) == rec
+    assert ResultStore(tiny_search["out"], keep_runs=False).get(spec, rec["arch_hash"]) == rec
+    moved = Path(rec["run_dir"]).with_name("moved")
+    Path(rec["run_dir"]).rename(moved)
+    try:
+        assert store.get(spec, rec["arch_hash"]) is None
+    finally:
+        moved.rename(rec["run_dir"])
     for bad in ("cv1:0", "cv3:3", "fold", "cv2"):
         with pytest.raises(ConfigError) as exc:
             dataclasses.replace(SPEC, holdout=bad)

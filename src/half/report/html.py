@@ -299,8 +299,9 @@ def _choice(run: dict) -> str:
         f"{re_['seeds']} on training fidelity {re_['fidelity']:g} for {re_['epochs']} "
         f"epoch(s), measured by {escape(measured_on(re_))}"
         + (
-            "; the chosen design was then trained on every train and val record (a final "
-            "fit, as was the reference), and that model is the one tested and built"
+            "; the chosen design was then trained on every train and val record (a final fit"
+            + (", as was the reference" if (c.get("final") or {}).get("reference") else "")
+            + "), and that model is the one tested and built"
             if c.get("final")
             else ""
         )

@@ -5,11 +5,13 @@
 
 The reference (`preset:NAME`, a run folder or an architecture file; default the task's
 `preset:tiny`) is trained, evaluated and folded exactly as the front designs are in the
-re-evaluation (`half.search.study.reeval_specs`: the same seeds, training fidelity and epochs,
-the same validation split, the same goal and device), so its validation metric is a floor the
-front can fairly be held to. Its runs go into the search's result cache: a reference the
-search also found is trained once. After the choice, the `test` stage evaluates it on the test
-split beside the chosen design, and the run's warnings compare the two (`warnings`).
+re-evaluation (`half.search.study.reeval_specs`: the same seeds, training fidelity and epochs, the
+same cross-validation folds or validation split, the same goal and device), so its validation
+metric is a floor the front can fairly be held to. After a cross-validated choice it also gets
+the chosen design's final fit on every train and val record (`half.run.stages`). Its runs go
+into the search's result cache: a reference the search also found is trained once. After the
+choice, the `test` stage evaluates it on the test split beside the chosen design, and the run's
+warnings compare the two (`warnings`).
 """
 
 from __future__ import annotations
@@ -227,6 +229,12 @@ def summary_block(ref: dict | None, choice: dict | None, test: dict | None) -> d
             "test": metrics(test),
             "cost": c["cost"],
         }
+        # after cross-validation the tested models are final fits: their own costs (the
+        # trained weights set the accumulator widths, so they can differ from the folds')
+        final = choice.get("final") or {}
+        for key, into in (("chosen", block["chosen"]), ("reference", block)):
+            if final.get(key):
+                into["cost_final_fit"] = final[key]["cost"]
     return block
 
 
@@ -234,7 +242,8 @@ def warnings(run: dict) -> list[str]:
     """What makes a finished run's answer suspect (run.json `warnings`; `ok` false, exit 3):
     the chosen design below the reference on the test split, no design reaching the
     reference's validation metric, a metric that collapsed between the search and the
-    re-evaluation, or a test metric no better than always answering the commonest class."""
+    re-evaluation, a test metric no better than always answering the commonest class, or a
+    chosen design whose final fit does not fit the device or meet the rate."""
     out: list[str] = []
     choice, test, ref = run.get("choice"), run.get("test"), run.get("reference")
     if not choice:
@@ -242,6 +251,12 @@ def warnings(run: dict) -> list[str]:
     c, key = choice["chosen"], choice["metric"]
     if choice.get("floor_kind") == "reference" and not choice["met_floor"]:
         out.append(choice["message"])
+    fit = (choice.get("final") or {}).get("chosen")
+    if fit and not fit["feasible"]:
+        out.append(
+            "the chosen design's final fit (every train and val record) does not fit the "
+            "device or meet the rate with its trained weights"
+        )
     searched = 1.0 - c["search_error"] if c.get("search_error") is not None else None
     if searched and c["metric_mean"] is not None and c["metric_mean"] < COLLAPSE * searched:
         out.append(

@@ -349,7 +349,7 @@ def _final_fits(ctx: Ctx, chosen: dict, reference: dict | None) -> dict:
     spec = final_spec(ctx.spec, p["fidelity"], p["epochs"])
     search = {r["arch_hash"]: r for r in ctx.result("search")["front"]}
     jobs = [(spec, search[chosen["arch_hash"]]["genome"], chosen["arch_hash"])]
-    if reference and reference.get("spec"):
+    if reference and reference.get("spec") and reference["arch_hash"] != chosen["arch_hash"]:
         arch, _ = load_reference(reference["spec"], ctx.spec)
         jobs.append((dataclasses.replace(spec, precheck="off"), arch, reference["arch_hash"]))
     ctx.log(
@@ -365,12 +365,19 @@ def _final_fits(ctx: Ctx, chosen: dict, reference: dict | None) -> dict:
         data_dir=ctx.data_dir,
         space=ctx.space,
     )
-    for rec in recs:
-        if not rec.get("run_dir"):
-            raise HalfError(
-                f"choose: the final fit of {rec.get('arch_hash')} was not trained "
-                f"({rec.get('status')}: {rec.get('reason')})"
-            )
+    if not recs[0].get("run_dir"):
+        raise HalfError(
+            f"choose: the final fit of the chosen design {recs[0].get('arch_hash')} was not "
+            f"trained ({recs[0].get('status')}: {recs[0].get('reason')})"
+        )
+    if reference and reference.get("spec") and reference["arch_hash"] == chosen["arch_hash"]:
+        recs.append(recs[0])  # the reference is the chosen design: one fit serves both
+    if len(recs) > 1 and not recs[1].get("run_dir"):  # the test stage goes without it
+        ctx.log(
+            f"the reference's final fit was not trained ({recs[1].get('status')}: "
+            f"{recs[1].get('reason')}); the test split shows the chosen design alone"
+        )
+        recs.pop()
     out = {
         name: {
             "arch_hash": rec["arch_hash"],
@@ -537,6 +544,7 @@ STAGES = (
         artefacts=_reeval_runs,
         describe=lambda rec: (
             f"{len(rec['result']['candidates'])} design(s) x {len(rec['result']['seeds'])} seed(s)"
+            + (f" x {rec['result']['folds']} folds" if rec["result"].get("folds") else "")
         ),
     ),
     Stage(

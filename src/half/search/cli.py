@@ -233,6 +233,9 @@ def search_cmd(ctx: click.Context, task_name: str, goal: str, device: str, budge
         raise ConfigError("--reeval-fidelity", f"must lie in (0, 1], got {reeval_fidelity}")
     if reeval_folds == 1 or reeval_folds < 0:
         raise ConfigError("--reeval-folds", f"0 or at least 2, got {reeval_folds}")
+    if reeval_folds and not reeval_seeds:
+        raise ConfigError("--reeval-folds", "needs --reeval-seeds (1 or more): without it the "
+                          "front is not re-evaluated")
     spec = SearchSpec(task=task_name, goal=goal, device=device, fidelity=fidelity,
                       epochs=epochs, seed=seed, rate=rate, accuracy_floor=accuracy_floor,
                       task_params=_pairs(params, "--param"),

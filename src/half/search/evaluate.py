@@ -400,7 +400,7 @@ def finish(spec: SearchSpec, rec: dict, valid: float = 0.0, fits: float = 0.0,
            rate: float = 0.0) -> dict:
     """Fill constraints, feasibility and the objective values of a record."""
     cons = {"valid": valid, "fits": fits, "rate": rate}
-    if spec.accuracy_floor is not None:
+    if spec.accuracy_floor is not None and spec.holdout != "none":  # a final fit: no metric
         cons["accuracy"] = spec.accuracy_floor - (rec["val_metric"] or 0.0)
     rec["constraints"] = {k: float(v) for k, v in cons.items()}
     rec["feasible"] = all(v <= 0 for v in rec["constraints"].values())

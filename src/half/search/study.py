@@ -237,9 +237,12 @@ class ResultStore:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text())
+            rec = json.loads(path.read_text())
         except ValueError:  # a damaged entry is computed again
             return None
+        if self.keep_runs and rec.get("run_dir") and not Path(rec["run_dir"]).is_dir():
+            return None  # its run folder was deleted: trained again
+        return rec
 
     def put(self, spec: SearchSpec, rec: dict, files: dict[str, bytes]) -> dict:
         """Write the run folder (if any files) and the cache entry; the record gets run_dir."""
