@@ -1,13 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """Baseline: the chosen designs next to the same model run with onnxruntime on this machine's
-CPU (measured throughput and latency); every FPGA figure says where it comes from.
+CPU (measured throughput and latency, energy per window measured by RAPL or estimated from the
+TDP) and, from benchmarks/bench_gpu.py's results, on a GPU; every figure says where it comes
+from ("measured ..." or "estimate ...").
 
     .venv/bin/python benchmarks/bench_baseline.py measure --run R [--run R2 ...] \
         [--windows 2000] [--warmup 200] [--batch 256] [--threads 1 2] \
-        [--optimizations all disabled] [--seed 0] [--data-dir D] [--results FILE]
+        [--optimizations all disabled] [--seed 0] [--data-dir D] [--results FILE] \
+        [--cpu-tdp-w W --cpu-package-cores N]
     .venv/bin/python benchmarks/bench_baseline.py measure --model preset:tiny [--project P] \
         [--task mitdb-aami] [--model runs/x --project P2 ...]
-    .venv/bin/python benchmarks/bench_baseline.py table [FILE]
+    .venv/bin/python benchmarks/bench_baseline.py table [FILE] [--gpu benchmarks/results/gpu.jsonl]
+
+On a machine without readable RAPL counters whose CPU is not in platforms.TDP_TABLE (this
+project's: /proc/cpuinfo says only "AMD EPYC", under a hypervisor), `measure` records the
+CPU's energy as not estimated unless --cpu-tdp-w and --cpu-package-cores give the datasheet's
+TDP of the host's part and its cores (then an estimate, labelled so).
 
 A design is a `half run` folder (`--run R`: the chosen model R/model/, the RTL project
 R/project/, the task from R/run.json) or a model spec as `half eval --model` takes it
@@ -36,7 +44,12 @@ features standardized with side_norm.json; the decimation is inside the graph).
               (the file is not re-exported); each with every `--threads` count;
   machine     onnxruntime version, CPU model (/proc/cpuinfo), cores, load average before and
               after (other jobs on the machine slow the CPU figures down).
-A CPU core's power was not measured (no power meter here): energy is compared only where known.
+  energy      µJ per window of every timed loop (benchmarks/platforms.py): "measured" from the
+              RAPL package counters (/sys/class/powercap/intel-rapl:N/energy_uj, wrap-around
+              at max_energy_range_uj) read just before and after the loop when readable: the
+              whole package, other processes included; otherwise an "estimate": the share
+              threads / package cores of the package's TDP (--cpu-tdp-w, or the table by the
+              /proc/cpuinfo model) times the measured time per window.
 
 FPGA (read from the project's files; every figure carries a label):
   clock       the folding's target clock (predicted.json); "tool-reported (nextpnr)" when
@@ -52,6 +65,12 @@ FPGA (read from the project's files; every figure carries a label):
   resources   post-route utilization (nextpnr); post-synthesis cells (Yosys) when it did not
               get that far; the cost model's estimate without an implementation;
   verification  windows and mismatches of `half verify`: measured (Verilator).
+
+GPU: benchmarks/bench_gpu.py measures the same QCDQ export on the same windows (same --seed
+and --windows) with onnxruntime-gpu and NVML; `table` sets its rows beside the designs.
+`table` first prints the platforms side by side (FPGA, CPU batch 1 and best run, GPU batch 1
+and best batch per provider: windows/s and µJ/window, each labelled) and one line per design
+saying against which platform the FPGA wins and loses.
 
 Results: benchmarks/results/baseline.jsonl (one line per design; rewritten by each run, via a
 temporary file), `--results FILE` elsewhere. Errors (a missing or broken folder or file) are
@@ -71,6 +90,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # platforms: energy and the table
+import platforms  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 VERILATOR = "measured (Verilator)"
 NEXTPNR = "tool-reported (nextpnr)"
@@ -82,6 +104,19 @@ AT_FMAX = "measured cycles at the tool-reported fmax"
 AT_FMAX_COST = "estimate (cost-model cycles at the tool-reported fmax)"
 NO_POWER = ("a CPU core's power was not measured (no power meter on this machine): energy and "
             "power are compared only where known (FPGA: cost-model estimates, marked *)")
+
+
+def energy_note(source: dict | None) -> str:
+    """The one note that says where the CPU's energy per window comes from."""
+    if not source or source["kind"] == "none":
+        return f"{NO_POWER}; CPU energy not estimated: " + (source or {}).get("reason", "-")
+    if source["kind"] == "rapl":
+        return (f"CPU energy per window: {source['label']}, read before and after each timed "
+                f"loop ({', '.join(source['files'])})")
+    return (f"CPU energy per window: an ESTIMATE, not measured (no power meter: "
+            f"{source['reason']}): threads / {source['package_cores']} package cores "
+            f"({source['cores_from']}) x {source['tdp_w']:g} W TDP ({source['tdp_from']}) x "
+            "the measured time per window")
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -241,8 +276,9 @@ def _initializer_inputs(path: Path) -> int:
     return sum(i.name in inits for i in g.input)
 
 
-def _sequential(sess, feeds: list[dict], warmup: int) -> tuple[dict, list]:
-    """One call per window; per-call times (ns) and the wall time of the whole loop."""
+def _sequential(sess, feeds: list[dict], warmup: int, rapl=None) -> tuple[dict, list]:
+    """One call per window; per-call times (ns) and the wall time of the whole loop, and the
+    RAPL counters' µJ over it where `rapl` (platforms.Rapl) is given."""
     import numpy as np
 
     out = [sess.get_outputs()[0].name]
@@ -251,30 +287,41 @@ def _sequential(sess, feeds: list[dict], warmup: int) -> tuple[dict, list]:
         run(out, feeds[i % len(feeds)])
     ns = np.empty(len(feeds), dtype=np.int64)
     scores = [None] * len(feeds)
+    e0 = rapl.read() if rapl else None
     t_start = time.perf_counter_ns()
     for i, f in enumerate(feeds):
         t0 = time.perf_counter_ns()
         scores[i] = run(out, f)[0]
         ns[i] = time.perf_counter_ns() - t0
     wall = time.perf_counter_ns() - t_start
+    energy = {"rapl_uj": rapl.delta_uj(e0, rapl.read())} if rapl else {}
     us = ns / 1e3
     return ({"latency_us": {"median": float(np.median(us)), "p99": float(np.percentile(us, 99)),
                             "mean": float(us.mean()), "min": float(us.min())},
-             "per_s": len(feeds) / (wall / 1e9), "wall_s": wall / 1e9}, scores)
+             "per_s": len(feeds) / (wall / 1e9), "wall_s": wall / 1e9,
+             "windows_timed": len(feeds), **energy}, scores)
 
 
-def _batched(sess, x, side, batch: int, warmup: int) -> tuple[dict, object]:
-    """Whole batches of `batch` windows (the windows repeated to fill at least one); tried:
-    a graph whose batch dimension is fixed says so instead."""
+def batch_feeds(names: list[str], x, side, batch: int) -> tuple[list[dict], int]:
+    """(feeds of whole batches of `batch` windows, windows they hold): the windows repeated to
+    fill at least one batch; a remainder short of a batch left out."""
+    import numpy as np
+
+    reps = -(-batch // len(x))
+    xs, ss = np.tile(x, (reps, 1)), None if side is None else np.tile(side, (reps, 1))
+    n = max(1, len(x) // batch) * batch
+    return [{names[0]: xs[i:i + batch], **({} if ss is None else {names[1]: ss[i:i + batch]})}
+            for i in range(0, n, batch)], n
+
+
+def _batched(sess, x, side, batch: int, warmup: int, rapl=None) -> tuple[dict, object]:
+    """Whole batches of `batch` windows (batch_feeds); tried: a graph whose batch dimension is
+    fixed says so instead. RAPL's µJ over the timed loop where `rapl` is given."""
     import numpy as np
 
     names = [i.name for i in sess.get_inputs()]
     shape = sess.get_inputs()[0].shape
-    reps = -(-batch // len(x))
-    xs, ss = np.tile(x, (reps, 1)), None if side is None else np.tile(side, (reps, 1))
-    n = max(1, len(x) // batch) * batch
-    chunks = [{names[0]: xs[i:i + batch], **({} if ss is None else {names[1]: ss[i:i + batch]})}
-              for i in range(0, n, batch)]
+    chunks, n = batch_feeds(names, x, side, batch)
     out = [sess.get_outputs()[0].name]
     try:
         sess.run(out, chunks[0])
@@ -287,17 +334,19 @@ def _batched(sess, x, side, batch: int, warmup: int) -> tuple[dict, object]:
         sess.run(out, chunks[i % len(chunks)])
     per = []
     scores = []
+    e0 = rapl.read() if rapl else None
     t_start = time.perf_counter_ns()
     for c in chunks:
         t0 = time.perf_counter_ns()
         scores.append(sess.run(out, c)[0])
         per.append(time.perf_counter_ns() - t0)
     wall = time.perf_counter_ns() - t_start
+    energy = {"rapl_uj": rapl.delta_uj(e0, rapl.read())} if rapl else {}
     per_us = np.array(per) / 1e3
     return ({"possible": True, "input_shape": shape, "batches": len(chunks),
              "batch_latency_us": {"median": float(np.median(per_us)),
                                   "p99": float(np.percentile(per_us, 99))},
-             "per_s": n / (wall / 1e9), "wall_s": wall / 1e9},
+             "per_s": n / (wall / 1e9), "wall_s": wall / 1e9, "windows_timed": n, **energy},
             np.concatenate(scores)[:min(n, len(x))])  # the windows of x covered
 
 
@@ -328,9 +377,10 @@ def _qcdq_file(design: dict, model):
                      f"{design['model_dir'] / 'model.pt'} (the folder holds no model.qcdq.onnx)")
 
 
-def _runs(path: Path, x, side, ref, y, warmup: int, batch: int, threads, optimizations
-          ) -> tuple[dict, list[dict]]:
-    """(input shapes, one record per optimization level x threads x batch size)."""
+def _runs(path: Path, x, side, ref, y, warmup: int, batch: int, threads, optimizations,
+          energy: dict | None = None) -> tuple[dict, list[dict]]:
+    """(input shapes, one record per optimization level x threads x batch size, each with its
+    energy per window by `energy`, a platforms.energy_source)."""
     import numpy as np
 
     _, DataError, _ = _errors()
@@ -343,28 +393,30 @@ def _runs(path: Path, x, side, ref, y, warmup: int, batch: int, threads, optimiz
                         + (f" and {k} side features" if k else ""))
     feeds = [{names[0]: x[i:i + 1], **({names[1]: side[i:i + 1]} if k else {})}
              for i in range(len(x))]
+    rapl = platforms.meter(energy)
     runs = []
     for opt in optimizations:
         for t in threads:
             sess = session(path, t, opt)
-            seq, scores = _sequential(sess, feeds, warmup)
+            seq, scores = _sequential(sess, feeds, warmup, rapl)
             runs.append({"optimization": opt, "threads": t, "batch": 1, **seq,
                          "agreement": _agreement(np.concatenate(scores), ref, y)})
             if batch > 1:
-                res, bscores = _batched(sess, x, side, batch, max(1, warmup // batch))
+                res, bscores = _batched(sess, x, side, batch, max(1, warmup // batch), rapl)
                 if bscores is not None:
                     m = len(bscores)
                     res["agreement"] = _agreement(bscores, ref[:m], y[:m])
                 runs.append({"optimization": opt, "threads": t, "batch": batch, **res})
+    for r in runs:
+        if r.get("per_s"):
+            r["energy_uj"] = platforms.cpu_energy(r, energy)
     return shapes, runs
 
 
-def cpu_measure(design: dict, windows: int = 2000, warmup: int = 200, batch: int = 256,
-                threads: tuple[int, ...] = (1, 2), optimizations: tuple[str, ...] = ("all",),
-                seed: int = 0, data_dir: Path | None = None) -> dict:
-    """The design's QCDQ export in onnxruntime on test-split windows (see the module doc)."""
+def load_windows(design: dict, windows: int, seed: int, data_dir: Path | None) -> dict:
+    """The seeded draw of `windows` test-split windows as the model sees them (x, side, y),
+    the PyTorch QAT model's scores on them (ref) and the model; bench_gpu takes the same."""
     import numpy as np
-    import onnxruntime as ort
     import torch
 
     from half.nn.runs import load_run_data
@@ -389,20 +441,37 @@ def cpu_measure(design: dict, windows: int = 2000, warmup: int = 200, batch: int
         ref = np.concatenate([model(torch.from_numpy(x[i:i + 512]),
                                     None if side_t is None else side_t[i:i + 512]).numpy()
                               for i in range(0, len(x), 512)])
-    with _qcdq_file(design, model) as (path, exported):
+    return {"x": x, "side": side, "y": y, "ref": ref, "pick": pick, "model": model,
+            "data": data, "data_seconds": round(data_s, 1)}
+
+
+def cpu_measure(design: dict, windows: int = 2000, warmup: int = 200, batch: int = 256,
+                threads: tuple[int, ...] = (1, 2), optimizations: tuple[str, ...] = ("all",),
+                seed: int = 0, data_dir: Path | None = None, energy: dict | None = None
+                ) -> dict:
+    """The design's QCDQ export in onnxruntime on test-split windows (see the module doc);
+    energy per window by `energy` (platforms.energy_source; None: not estimated)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    w = load_windows(design, windows, seed, data_dir)
+    x, y, ref, data = w["x"], w["y"], w["ref"], w["data"]
+    with _qcdq_file(design, w["model"]) as (path, exported):
         load_before = _load()
-        shapes, runs = _runs(path, x, side, ref, y, warmup, batch, threads, optimizations)
+        shapes, runs = _runs(path, x, w["side"], ref, y, warmup, batch, threads, optimizations,
+                             energy)
         load_after = _load()
         initializer_inputs = _initializer_inputs(path)
     return {
+        "energy_source": energy,
         "onnx_file": None if exported else str(path),
         "onnx_source": exported or "the model folder's model.qcdq.onnx",
         "onnxruntime": ort.__version__, "provider": "CPUExecutionProvider", "inputs": shapes,
         "initializers_listed_as_inputs": initializer_inputs,
-        "windows": int(len(x)), "distinct_windows": int(len(np.unique(pick))),
+        "windows": int(len(x)), "distinct_windows": int(len(np.unique(w["pick"]))),
         "test_windows": len(data), "seed": seed, "warmup": warmup,
         "data_source": data.source, "data_warnings": list(data.warnings),
-        "data_seconds": round(data_s, 1),
+        "data_seconds": w["data_seconds"],
         "reference": {"model": "PyTorch QAT model (model.pt, half.nn.train.load_run)",
                       "accuracy": float((ref.argmax(1) == y).mean())},
         "runs": runs, "load_before": load_before, "load_after": load_after}
@@ -530,9 +599,11 @@ def measure_design(design: dict, args) -> dict:
     arch = load_arch(design["model_dir"] / "arch.json")
     t0 = time.monotonic()
     cpu = cpu_measure(design, args.windows, args.warmup, args.batch, tuple(args.threads),
-                      tuple(args.optimizations), args.seed, args.data_dir)
+                      tuple(args.optimizations), args.seed, args.data_dir,
+                      getattr(args, "energy", None))
     fpga = fpga_figures(design["project"])
-    notes = [NO_POWER, *cpu_notes(cpu), *cpu["data_warnings"], *(fpga["notes"] if fpga else [])]
+    notes = [energy_note(cpu["energy_source"]), *cpu_notes(cpu), *cpu["data_warnings"],
+             *(fpga["notes"] if fpga else [])]
     if fpga is None:
         notes.append("no RTL project: FPGA figures not available (give --project P)")
     return {"design": design["name"], "inputs": design["inputs"], "task": design["task"],
@@ -579,12 +650,14 @@ def comparison_table(rows: list[dict]) -> str:
                 said = True
                 continue
             lat = x["latency_us"] if x["batch"] == 1 else x["batch_latency_us"]
-            a = x["agreement"]
+            a, e = x["agreement"], x.get("energy_uj")
+            e_s = ("not measured" if not e or e["value"] is None else
+                   f"{e['value']:,.4g} ({e['label'].split(' ')[0]})")
             out.append(f"{head} {lat['median']:,.1f} / {lat['p99']:,.1f}"
                        f"{'' if x['batch'] == 1 else ' per batch'} | {x['per_s']:,.0f} | "
                        f"{x['per_s'] / base:.2f}× | {a['argmax_agreement']:.4f} (PyTorch) | "
-                       "not measured | not measured | "
-                       "measured (onnxruntime, perf_counter_ns) |")
+                       f"{e_s} | not measured | {platforms.ORT_TIME}"
+                       f"{'; energy: ' + e['label'] if e else ''} |")
         if not f:
             out.append(f"| {r['design']} | FPGA | — | — | — | — | — | — | — | no project |")
             continue
@@ -648,8 +721,11 @@ def cpu_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def report(rows: list[dict]) -> str:
-    parts = [comparison_table(rows), fpga_table(rows), cpu_table(rows)]
+def report(rows: list[dict], gpu_rows: list[dict] | None = None) -> str:
+    """The tables: the platforms side by side (with bench_gpu's rows where given), the CPU runs
+    and FPGA designs in detail, then the labels and notes."""
+    parts = [platforms.platform_table(rows, gpu_rows), comparison_table(rows), fpga_table(rows),
+             cpu_table(rows)]
     notes = list(dict.fromkeys(n for r in rows for n in r["notes"]))
     labels = ("* estimates of the cost model (half.hw.cost; predicted.json). Sources: "
               f"'{VERILATOR}' (cycles in simulation), '{NEXTPNR}' (place and route), "
@@ -713,8 +789,18 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--data-dir", type=Path, default=None)
     m.add_argument("--results", type=Path, default=None,
                    help="results file (default benchmarks/results/baseline.jsonl)")
+    m.add_argument("--cpu-tdp-w", type=float, default=None, metavar="W",
+                   help="the CPU package's TDP, for the energy estimate where no RAPL counter "
+                        "is readable (default: platforms.TDP_TABLE by the CPU model)")
+    m.add_argument("--cpu-package-cores", type=int, default=None, metavar="N",
+                   help="the cores of the package that TDP is for (default: the table, or "
+                        "/proc/cpuinfo outside a virtual machine)")
     t = sub.add_parser("table", help="the Markdown tables of a results file")
-    t.add_argument("file", type=Path, nargs="?")
+    t.add_argument("file", type=Path, nargs="?",
+                   help="default benchmarks/results/baseline.jsonl")
+    t.add_argument("--gpu", type=Path, default=None, metavar="FILE",
+                   help="bench_gpu.py's results, set beside the designs (default: "
+                        "benchmarks/results/gpu.jsonl where FILE is not given and it exists)")
     return ap
 
 
@@ -723,7 +809,9 @@ def run(argv: list[str] | None = None) -> list[dict]:
     args = _parser().parse_args(argv)
     if args.mode == "table":
         rows = _read_lines(args.file or RESULTS / "baseline.jsonl")
-        print(report(rows))
+        gpu = args.gpu or (RESULTS / "gpu.jsonl" if args.file is None else None)
+        gpu_rows = _read_lines(gpu) if gpu and (args.gpu or gpu.is_file()) else None
+        print(report(rows, gpu_rows))
         return rows
     ConfigError, _, _ = _errors()
     if not args.designs:
@@ -734,6 +822,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     if min(args.threads) < 1:
         raise ConfigError("threads", f"must be at least 1, got {args.threads}")
     designs = [resolve_design(d, args.task) for d in args.designs]  # every input checked first
+    # without RAPL, a known part or the options, the throughput is still measured and the
+    # energy said to be unknown (a TDP given without its cores is still an error)
+    args.energy = platforms.energy_source(cpu_model(), args.cpu_tdp_w, args.cpu_package_cores,
+                                          required=args.cpu_tdp_w is not None)
     rows = []
     for d in designs:
         print(f"measuring {d['name']} ...", file=sys.stderr, flush=True)

@@ -43,9 +43,14 @@ def project(tmp_path_factory, test_data) -> Path:
 
 
 @pytest.fixture(scope="module")
-def row(project, test_data) -> dict:
+def row(project, test_data, tmp_path_factory) -> dict:
+    """Measured with the CPU energy estimated from a 200 W, 64-core package's TDP (an empty
+    powercap folder: no RAPL counters)."""
+    energy = bench.platforms.energy_source("AMD EPYC", 200.0, 64,
+                                           root=tmp_path_factory.mktemp("no-powercap"))
     args = Namespace(windows=WINDOWS, warmup=20, batch=64, threads=[1, 2],
-                     optimizations=["all", "disabled"], seed=0, data_dir=test_data)
+                     optimizations=["all", "disabled"], seed=0, data_dir=test_data,
+                     energy=energy)
     design = bench.resolve_design({"kind": "model", "spec": "preset:tiny",
                                    "project": str(project)}, "mitdb-aami")
     return bench.measure_design(design, args)
@@ -80,6 +85,11 @@ def test_cpu_runs_agree_with_pytorch_and_time_every_call(row):
         assert r["per_s"] > 0 and r["agreement"]["argmax_agreement"] >= 0.98
     for r in batched[2:]:  # optimizations disabled: exactly PyTorch's scores
         assert r["agreement"]["windows_with_other_scores"] == 0
+    for r in cpu["runs"]:  # an estimate: threads / 64 cores x 200 W x the time per window
+        e = r["energy_uj"]
+        assert e["label"] == bench.platforms.ESTIMATE_TDP
+        assert e["value"] == pytest.approx(200.0 * r["threads"] / 64 * 1e6 / r["per_s"])
+    assert cpu["energy_source"]["kind"] == "tdp"
     assert cpu["load_before"] and cpu["load_after"] and row["machine"]["cores"] >= 1
     assert row["machine"]["onnxruntime"] == cpu["onnxruntime"]
 
@@ -119,6 +129,15 @@ def test_tables_show_the_figures_labels_and_notes(row, tmp_path):
     for label in (bench.UNVERIFIED, bench.VERILATOR, bench.COST):
         assert label in text
     assert "power meter" in text and "batch dimension fixed" not in text
+    # the platforms side by side: FPGA, CPU batch 1 and the fastest run, with their labels
+    assert text.startswith("| design | platform | batch | windows/s | source | µJ/window |")
+    e = base["energy_uj"]["value"]
+    assert f"| {bench.platforms.ORT_TIME} | {bench.platforms._num(e)} | " \
+           f"{bench.platforms.ESTIMATE_TDP} |" in text
+    assert "CPU energy per window: an ESTIMATE, not measured" in text
+    verdict = next(x for x in text.splitlines() if x.startswith(f"- {row['design']}: FPGA"))
+    assert " wins on: " in verdict and " Loses on: " in verdict
+    assert "µJ/window vs CPU batch 1" in verdict
     batched = next(r for r in row["cpu"]["runs"] if r["batch"] == 64)
     assert f"| {batched['per_s']:,.0f} |" in text
     assert "0 mismatches in 5 windows" in text
