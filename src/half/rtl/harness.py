@@ -55,37 +55,10 @@ def render_tb(design: dict) -> str:
         lines += [f"    reg [{side_w - 1}:0] ss [0:(1<<20)-1];",
                   f"    reg [{side_w - 1}:0] side_tdata;",
                   "    reg side_tvalid;", "    wire side_tready;"]
-    ports = [".clk(clk)", ".rst(rst)", ".s_axis_tdata(s_tdata)", ".s_axis_tlast(s_tlast)",
-             ".s_axis_tvalid(s_tvalid)", ".s_axis_tready(s_tready)",
-             ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
-             ".m_axis_tready(m_tready)", ".err_framing(err_framing)"]
-    if side:
-        ports += [".side_axis_tdata(side_tdata)", ".side_axis_tvalid(side_tvalid)",
-                  ".side_axis_tready(side_tready)"]
-    lines.append("    half_top dut (" + ", ".join(ports) + ");")
+    lines += _dut(side)
     lines += [
-        "",
-        "    function automatic [31:0] xorshift(input [31:0] v);",
-        "        reg [31:0] t;",
-        "        begin",
-        "            t = v ^ (v << 13); t = t ^ (t >> 17); xorshift = t ^ (t << 5);",
-        "        end",
-        "    endfunction",
-        "",
         "    integer cycle = 0, sent = 0, side_sent = 0, got = 0, first_in = -1;",
-        "    integer limit;",
-        "    reg calm;",
-        "    initial begin",
-        "        if (!$value$plusargs(\"windows=%d\", windows)) $fatal(1, \"+windows missing\");",
-        "        if (!$value$plusargs(\"length=%d\", length)) $fatal(1, \"+length missing\");",
-        "        if (!$value$plusargs(\"timing=%d\", timing)) timing = 3;",
-        "        if (!$value$plusargs(\"idle=%d\", idle)) idle = 0;",
-        "        if (!$value$plusargs(\"stall=%d\", stall)) stall = 0;",
-        "        if (!$value$plusargs(\"seed=%d\", rng)) rng = 1;",
-        "        if (!$value$plusargs(\"probe=%d\", probe)) probe = 0;",
-        "        if (!$value$plusargs(\"out=%s\", out_path)) $fatal(1, \"+out missing\");",
-        "        rng = xorshift(rng * 32'd2654435761 + 32'd1);",
-        "        $readmemh(\"sim/x.hex\", xs, 0, windows * length - 1);",
+        *_PLUSARGS,
     ]
     if side:
         lines.append("        $readmemh(\"sim/side.hex\", ss, 0, windows - 1);")
@@ -186,37 +159,10 @@ def _render_lanes(design: dict) -> str:
         lines += [f"    reg [{side_w - 1}:0] ss [0:(1<<20)-1];",
                   f"    reg [R*{side_w}-1:0] side_tdata;",
                   "    reg [R-1:0] side_tvalid;", "    wire [R-1:0] side_tready;"]
-    ports = [".clk(clk)", ".rst(rst)", ".s_axis_tdata(s_tdata)", ".s_axis_tlast(s_tlast)",
-             ".s_axis_tvalid(s_tvalid)", ".s_axis_tready(s_tready)",
-             ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
-             ".m_axis_tready(m_tready)", ".err_framing(err_framing)"]
-    if side:
-        ports += [".side_axis_tdata(side_tdata)", ".side_axis_tvalid(side_tvalid)",
-                  ".side_axis_tready(side_tready)"]
-    lines.append("    half_top dut (" + ", ".join(ports) + ");")
+    lines += _dut(side)
     lines += [
-        "",
-        "    function automatic [31:0] xorshift(input [31:0] v);",
-        "        reg [31:0] t;",
-        "        begin",
-        "            t = v ^ (v << 13); t = t ^ (t >> 17); xorshift = t ^ (t << 5);",
-        "        end",
-        "    endfunction",
-        "",
         "    integer cycle = 0, got_all = 0;",
-        "    integer limit;",
-        "    reg calm;",
-        "    initial begin",
-        "        if (!$value$plusargs(\"windows=%d\", windows)) $fatal(1, \"+windows missing\");",
-        "        if (!$value$plusargs(\"length=%d\", length)) $fatal(1, \"+length missing\");",
-        "        if (!$value$plusargs(\"timing=%d\", timing)) timing = 3;",
-        "        if (!$value$plusargs(\"idle=%d\", idle)) idle = 0;",
-        "        if (!$value$plusargs(\"stall=%d\", stall)) stall = 0;",
-        "        if (!$value$plusargs(\"seed=%d\", rng)) rng = 1;",
-        "        if (!$value$plusargs(\"probe=%d\", probe)) probe = 0;",
-        "        if (!$value$plusargs(\"out=%s\", out_path)) $fatal(1, \"+out missing\");",
-        "        rng = xorshift(rng * 32'd2654435761 + 32'd1);",
-        "        $readmemh(\"sim/x.hex\", xs, 0, windows * length - 1);",
+        *_PLUSARGS,
     ]
     if side:
         lines.append("        $readmemh(\"sim/side.hex\", ss, 0, windows - 1);")
@@ -302,3 +248,43 @@ def _render_lanes(design: dict) -> str:
         "endmodule",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _dut(side: bool) -> list[str]:
+    """The instance of half_top (every port by name) and the harness's random source."""
+    ports = [".clk(clk)", ".rst(rst)", ".s_axis_tdata(s_tdata)", ".s_axis_tlast(s_tlast)",
+             ".s_axis_tvalid(s_tvalid)", ".s_axis_tready(s_tready)",
+             ".m_axis_tdata(m_tdata)", ".m_axis_tlast(m_tlast)", ".m_axis_tvalid(m_tvalid)",
+             ".m_axis_tready(m_tready)", ".err_framing(err_framing)"]
+    if side:
+        ports += [".side_axis_tdata(side_tdata)", ".side_axis_tvalid(side_tvalid)",
+                  ".side_axis_tready(side_tready)"]
+    return [
+        "    half_top dut (" + ", ".join(ports) + ");",
+        "",
+        "    function automatic [31:0] xorshift(input [31:0] v);",
+        "        reg [31:0] t;",
+        "        begin",
+        "            t = v ^ (v << 13); t = t ^ (t >> 17); xorshift = t ^ (t << 5);",
+        "        end",
+        "    endfunction",
+        "",
+    ]
+
+
+# the run's settings from the command line (half.flow.verify passes them), the window samples
+_PLUSARGS = (
+    "    integer limit;",
+    "    reg calm;",
+    "    initial begin",
+    "        if (!$value$plusargs(\"windows=%d\", windows)) $fatal(1, \"+windows missing\");",
+    "        if (!$value$plusargs(\"length=%d\", length)) $fatal(1, \"+length missing\");",
+    "        if (!$value$plusargs(\"timing=%d\", timing)) timing = 3;",
+    "        if (!$value$plusargs(\"idle=%d\", idle)) idle = 0;",
+    "        if (!$value$plusargs(\"stall=%d\", stall)) stall = 0;",
+    "        if (!$value$plusargs(\"seed=%d\", rng)) rng = 1;",
+    "        if (!$value$plusargs(\"probe=%d\", probe)) probe = 0;",
+    "        if (!$value$plusargs(\"out=%s\", out_path)) $fatal(1, \"+out missing\");",
+    "        rng = xorshift(rng * 32'd2654435761 + 32'd1);",
+    "        $readmemh(\"sim/x.hex\", xs, 0, windows * length - 1);",
+)
