@@ -329,6 +329,37 @@ def test_choice_is_the_cheapest_design_over_the_floor():
         choose([_cand("d", 0.7, 0.5, feasible=False)], None, "macro_f1")
 
 
+def test_the_reference_itself_is_an_answer_when_nothing_cheaper_reaches_it():
+    """The question a run answers: the cheapest design at least as good as the hand-made one.
+    When no searched design is cheaper at the reference's accuracy, that is the reference."""
+    cands = [_cand("a", 0.60, 5.0), _cand("b", 0.45, 1.0)]
+    ref = {
+        "spec": "preset:tiny",
+        "arch_hash": "r",
+        "metric_mean": 0.52,
+        "metric_std": 0.01,
+        "cost": 3.0,
+        "fits": True,
+        "runs": [{"seed": 1, "val_metric": 0.52, "feasible": True, "run_dir": "/runs/r"}],
+        "best_run": {"seed": 1, "val_metric": 0.52, "run_dir": "/runs/r"},
+    }
+    res = choose(cands, None, "macro_f1", "energy_uj", reference=ref)
+    assert res["chosen"]["arch_hash"] == "r" and res["chosen"]["reference"]
+    assert res["chosen"]["best_run"]["run_dir"] == "/runs/r" and res["met_floor"]
+    assert "the reference preset:tiny itself" in res["message"]
+    assert [c["arch_hash"] for c in res["candidates"]] == ["a", "b", "r"]
+    # a searched design as accurate and cheaper wins; a reference that does not fit is no
+    # answer; one the search re-evaluated already is not listed twice
+    cheaper = _cand("c", 0.53, 2.0)
+    assert choose([*cands, cheaper], None, "macro_f1", reference=ref)["chosen"]["arch_hash"] == "c"
+    res = choose(cands, None, "macro_f1", reference={**ref, "fits": False, "cost": None})
+    assert res["chosen"]["arch_hash"] == "a" and "r" not in [
+        c["arch_hash"] for c in res["candidates"]
+    ]
+    res = choose([*cands, _cand("r", 0.52, 3.0)], None, "macro_f1", reference=ref)
+    assert [c["arch_hash"] for c in res["candidates"]].count("r") == 1
+
+
 def test_floor_is_the_reference_and_a_suspect_choice_warns():
     from half.run.reference import summary_block, warnings
 

@@ -275,7 +275,7 @@ def _choice(run: dict) -> str:
         return _section("Choice", "choice", _missing(run, "reeval" if not re_ else "choose"))
     rows = [
         [
-            r["arch_hash"],
+            r["arch_hash"] + (" (reference)" if r.get("reference") else ""),
             r["search_error"],
             r["metric_mean"],
             r["metric_std"],

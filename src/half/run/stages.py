@@ -233,8 +233,9 @@ def choose(
     reference: dict | None = None,
 ) -> dict:
     """The design to build: among the re-evaluated candidates whose every run is feasible on
-    the device (fits, meets the rate), the lowest mean hardware cost whose mean validation
-    metric reaches `floor`; when none reaches it, the most accurate, said so. Its run: the
+    the device (fits, meets the rate), and the `reference` when it fits (its row `reference`:
+    true), the lowest mean hardware cost whose mean validation metric reaches `floor`; when
+    none reaches it, the most accurate, said so. Its run: the
     seed with the best validation metric. Without a `floor`: the `reference` design's mean
     validation metric (the reference stage's result: trained as the candidates were), else
     the best mean metric minus `slack`. `floor_kind` says which: given, reference, relative."""
@@ -258,6 +259,29 @@ def choose(
                 and bool(metrics)
                 and c.get("cost_mean") is not None,
                 "best_run": max(ok_runs, key=lambda r: r["val_metric"] or 0.0) if ok_runs else None,
+            }
+        )
+    if (
+        reference
+        and reference.get("metric_mean") is not None
+        and reference.get("cost") is not None
+        and reference.get("arch_hash") not in {r["arch_hash"] for r in rows}
+    ):  # the hand-made design is an answer too: when nothing the search found is cheaper at
+        # its accuracy, the run says to build the reference
+        runs = reference.get("runs") or []
+        rows.append(
+            {
+                "arch_hash": reference["arch_hash"],
+                "search_error": None,
+                "search_cost": None,
+                "metric_mean": reference["metric_mean"],
+                "metric_std": reference.get("metric_std", 0.0),
+                "cost": reference["cost"],
+                "runs": len(runs),
+                "feasible_runs": sum(bool(r.get("feasible")) for r in runs),
+                "hardware_ok": bool(reference.get("fits")),
+                "best_run": reference.get("best_run"),
+                "reference": True,
             }
         )
     usable = [r for r in rows if r["hardware_ok"]]
@@ -285,6 +309,11 @@ def choose(
             f"the lowest {cost_name} of the {len(eligible)} of {len(rows)} "
             f"re-evaluated designs whose validation {metric} reaches {floor:.4f}"
         )
+        if chosen.get("reference"):
+            message += (
+                f": the reference {reference['spec']} itself (no design the search found "
+                "is cheaper at its accuracy)"
+            )
     else:
         chosen = max(usable, key=lambda r: r["metric_mean"])
         what = f"the reference {reference['spec']}'s" if kind == "reference" else "the accuracy"
@@ -326,6 +355,8 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
     hash_ = res["chosen"]["arch_hash"]
     front = {r["arch_hash"]: r for r in search["front"]}
+    if res["chosen"].get("reference"):  # the hand-made design itself
+        front[hash_] = {**ctx.result("reference"), "genome": None}
     res["chosen"].update(
         seed=run["seed"],
         source_run=str(src),
@@ -348,10 +379,16 @@ def _final_fits(ctx: Ctx, chosen: dict, reference: dict | None) -> dict:
     p = ctx.settings.reeval_protocol()
     spec = final_spec(ctx.spec, p["fidelity"], p["epochs"])
     search = {r["arch_hash"]: r for r in ctx.result("search")["front"]}
-    jobs = [(spec, search[chosen["arch_hash"]]["genome"], chosen["arch_hash"])]
-    if reference and reference.get("spec") and reference["arch_hash"] != chosen["arch_hash"]:
+    ref_job = None
+    if reference and reference.get("spec"):
         arch, _ = load_reference(reference["spec"], ctx.spec)
-        jobs.append((dataclasses.replace(spec, precheck="off"), arch, reference["arch_hash"]))
+        ref_job = (dataclasses.replace(spec, precheck="off"), arch, reference["arch_hash"])
+    if chosen.get("reference"):  # the choice is the reference itself
+        jobs = [ref_job]
+    else:
+        jobs = [(spec, search[chosen["arch_hash"]]["genome"], chosen["arch_hash"])]
+        if ref_job and reference["arch_hash"] != chosen["arch_hash"]:
+            jobs.append(ref_job)
     ctx.log(
         f"final fit{'s' * (len(jobs) > 1)}: the chosen design"
         + (" and the reference" if len(jobs) > 1 else "")
