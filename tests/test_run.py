@@ -56,7 +56,7 @@ FAST = RunSettings(
     precheck="bits",
     reeval_seeds=1,
     reeval_folds=2,  # records 101 and 118: one fold each
-    reeval_fidelity=0.1,
+    reeval_fidelity=0.05,
     reeval_epochs=1,
     verify_windows=20,
 )
