@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The generator and `half verify`: preset:tiny of both tasks at two foldings each, simulated
+"""The generator and `half verify`: preset:tiny of both tasks at several foldings, simulated
 with Verilator on real test windows under random stalls, against the golden model."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from conftest import cinc_split_records, run_half, run_json
 @pytest.mark.rtl
 @pytest.mark.parametrize("task, device, goal", [
     ("mitdb-aami", "up5k", "low-energy"),
-    ("mitdb-aami", "ecp5-85k", "high-throughput"),
     ("cinc2017-af", "up5k", "high-throughput"),
     ("cinc2017-af", "up5k", "low-power"),
 ])
@@ -40,17 +39,6 @@ def test_build_and_verify_tiny(tmp_path, shared_data, make_cinc, task, device, g
     assert res["ii_measured"] == res["ii_model"] == built["ii_cycles"]
     assert res["lint_clean"], res["lint"]
     assert json.loads((project / "reports" / "verify.json").read_text()) == res
-    if goal == "high-throughput" and device == "ecp5-85k":  # the folder replicates tiny here
-        r = res["replicas"]
-        assert r == built["folding"]["replicas"] > 1 and res["err_framing"] is False
-        assert res["cycles_measured_lanes"] == [res["cycles_model"]] * r
-        assert res["ii_measured_lanes"] == [res["ii_model"]] * r
-        # window 1 (lane 1's first) rerun with every link probed: stage by stage the golden's
-        from half.flow.verify import localise, prepare
-
-        run = prepare(project, 4, data_dir=data)
-        found = localise(project, run.design, run.graph, run.case, 1, run.xq, run.sq)
-        assert found["first_mismatch_layer"].startswith("none"), found
 
 
 def test_build_and_verify_with_a_relative_project_path(tmp_path, shared_data):
