@@ -235,8 +235,8 @@ def resolve_task_params(task: str, overrides: dict | None = None) -> dict:
     return _jsonable(get_task(task, **params).param_dict())
 
 
-def recipe_train_options(task: str) -> dict:
-    """The `tiny` preset recipe's training options, less those the search sets (epochs ...)."""
+def _recipe_train(task: str) -> dict:
+    """The `train` block of the `tiny` preset's recipe ({} without a recipe)."""
     from half.nn.runs import presets_dir
 
     recipe = presets_dir(task) / SEARCH_PRESET / "recipe.yaml"
@@ -244,21 +244,18 @@ def recipe_train_options(task: str) -> dict:
         return {}
     import yaml
 
-    train = dict(yaml.safe_load(recipe.read_text()).get("train") or {})
-    return {k: v for k, v in train.items() if k not in _SEARCH_OWNED}
+    return dict(yaml.safe_load(recipe.read_text()).get("train") or {})
+
+
+def recipe_train_options(task: str) -> dict:
+    """The `tiny` preset recipe's training options, less those the search sets (epochs ...)."""
+    return {k: v for k, v in _recipe_train(task).items() if k not in _SEARCH_OWNED}
 
 
 def recipe_epochs(task: str) -> int | None:
     """The `tiny` preset recipe's training epochs (None without a recipe): the epochs `half
     run` re-evaluates the front and trains the chosen design with by default."""
-    from half.nn.runs import presets_dir
-
-    recipe = presets_dir(task) / SEARCH_PRESET / "recipe.yaml"
-    if not recipe.is_file():
-        return None
-    import yaml
-
-    epochs = (yaml.safe_load(recipe.read_text()).get("train") or {}).get("epochs")
+    epochs = _recipe_train(task).get("epochs")
     return int(epochs) if epochs else None
 
 
