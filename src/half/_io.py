@@ -201,8 +201,8 @@ def atomic_dir(path: str | Path, kind: str | None = None, *, force: bool = False
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     except OSError as e:
         raise OutputError(path, f"cannot be written ({e.strerror or e})") from None
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-    try:
+    try:  # from here on an interrupt removes tmp (the chmod too: a Ctrl-C may land in it)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         if kind is not None:
             mark(tmp, kind)
