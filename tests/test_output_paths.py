@@ -153,6 +153,33 @@ def test_ctrl_c_at_any_moment(tmp_path, moment):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_ctrl_c_while_a_temporary_folder_is_made_is_held_until_its_name_is_bound(tmp_path,
+                                                                                  monkeypatch):
+    """The window a signal could split (the folder exists, its name is not yet bound): the CLI's
+    handler only notes the interrupt there, and atomic_dir raises it inside its cleanup."""
+    import tempfile
+
+    from half import _entry, _io
+
+    monkeypatch.setattr(_io, "_INTERRUPTED", False)
+    real = tempfile.mkdtemp
+
+    def mkdtemp_then_ctrl_c(*a, **kw):
+        made = real(*a, **kw)
+        os.kill(os.getpid(), signal.SIGINT)  # delivered before mkdtemp returns
+        return made
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp_then_ctrl_c)
+    old = signal.signal(signal.SIGINT, _entry._on_sigint)
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "p", "project"):
+            pytest.fail("the body ran after the interrupt")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert _io.interrupted()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_claim_rules(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

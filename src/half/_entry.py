@@ -17,7 +17,8 @@ INTERRUPTED_EXIT = 130
 
 def _on_sigint(signum, frame) -> None:
     _io.note_interrupt()
-    raise KeyboardInterrupt
+    if not _io.deferring_interrupts():  # else the block's owner raises it once it is safe
+        raise KeyboardInterrupt
 
 
 def _interrupted() -> int:

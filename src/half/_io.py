@@ -25,18 +25,23 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside `path` for binary writing; rename it to `path` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with deferred_interrupts():  # a Ctrl-C in here cannot leave a temporary file unnamed
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fh = os.fdopen(fd, "wb")
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        with fh:
+            _check_interrupt()
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         _check_interrupt()
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -68,6 +73,27 @@ def interrupted() -> bool:
 def _check_interrupt() -> None:
     if _INTERRUPTED:
         raise KeyboardInterrupt
+
+
+_DEFERRING = 0
+
+
+def deferring_interrupts() -> bool:
+    """True inside `deferred_interrupts`: the CLI's SIGINT handler then only sets the flag."""
+    return _DEFERRING > 0
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """A block a Ctrl-C must not split (create a temporary path and bind its name): the CLI's
+    handler notes the interrupt without raising, and the caller's next `_check_interrupt` (inside
+    its cleanup) raises it. Outside the CLI (no handler installed) this changes nothing."""
+    global _DEFERRING
+    _DEFERRING += 1
+    try:
+        yield
+    finally:
+        _DEFERRING -= 1
 
 
 # -- output folders that never destroy a user's data ----------------------------------------------
@@ -196,13 +222,17 @@ def atomic_dir(path: str | Path, kind: str | None = None, *, force: bool = False
     path = Path(path)
     if kind is not None:
         claim_output(path, kind, force=force)
+    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    except OSError as e:
-        raise OutputError(path, f"cannot be written ({e.strerror or e})") from None
-    try:  # from here on an interrupt removes tmp (the chmod too: a Ctrl-C may land in it)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with deferred_interrupts():  # a Ctrl-C in here cannot leave a folder unnamed
+                tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp",
+                                            dir=path.parent))
+                os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        except OSError as e:
+            raise OutputError(path, f"cannot be written ({e.strerror or e})") from None
+        _check_interrupt()
         yield tmp
         if kind is not None:
             mark(tmp, kind)
@@ -215,7 +245,8 @@ def atomic_dir(path: str | Path, kind: str | None = None, *, force: bool = False
         else:
             os.replace(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
