@@ -2,7 +2,7 @@
 """Train the shipped presets from their recipes, over several seeds, and report val and test.
 
     .venv/bin/python benchmarks/train_presets.py [--only mitdb-aami-small ...] [--seeds 0 1 2]
-        [--out runs/presets] [--install] [--data-dir DIR]
+        [--out runs/presets] [--install] [--data-dir DIR] [--cv-only] [--recipe FILE ...]
     .venv/bin/python benchmarks/train_presets.py --reexport   # rewrite the shipped exports only
     .venv/bin/python benchmarks/train_presets.py --record-predictions  # cinc2017-af's per-record
 
@@ -15,6 +15,8 @@ split, in one of two ways (the recipe's `selection`):
 * `cv`: patient-wise k-fold cross-validation inside the training records (`folds`, seed 0) gives
   the epoch with the best mean validation curve; each seed then trains on all training records
   (`final_task_params`, e.g. no validation records) with the same schedule and stops there.
+  With `offsets: cv` the same CV also chooses per-class score offsets (half.nn.offsets) that the
+  final fits add to their last layer's bias.
 
 The test split is evaluated once per trained model, after training, and never feeds back into a
 choice: the shipped seed is fixed in advance (`--ship-seed`, 0), not the best one. `--install`
@@ -61,12 +63,21 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
     task_params = spec.get("task_params", {})
     if spec.get("selection", "val") == "cv":
         data = get_task(task, **task_params).load(data_dir)
-        cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=0))
+        cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=0),
+                            offsets=spec.get("offsets") == "cv")
         print(json.dumps({"preset": f"{task}/{name}", "cv_epoch": cv["cv_epoch"],
                           "cv_epoch_score": cv["cv_epoch_score"], "fold_mean": cv["fold_mean"],
-                          "fold_std": cv["fold_std"], "curve": cv["curve"]}), flush=True)
+                          "fold_std": cv["fold_std"], "curve": cv["curve"],
+                          f"pooled_{key}": round(cv["pooled"][key], 4),
+                          "offsets": cv.get("offsets")}), flush=True)
         base["stop_at"] = cv["cv_epoch"]
+        if "offsets" in cv:
+            base["score_offsets"] = cv["offsets"]["values"]
         task_params = {**task_params, **spec.get("final_task_params", {})}
+    elif spec.get("offsets"):
+        raise SystemExit(f"{recipe}: offsets: cv needs selection: cv")
+    if not seeds:  # --cv-only: the selection figures, no final fit, no test split
+        return {"preset": f"{task}/{name}", "cv": cv}
     with tempfile.TemporaryDirectory() as tmp:
         arch_file = Path(tmp) / "arch.json"
         arch_file.write_text(arch.to_json())
@@ -138,6 +149,11 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--install", action="store_true")
+    ap.add_argument("--cv-only", action="store_true",
+                    help="only the cross-validation of `selection: cv` recipes (and their "
+                    "offsets): no final fit, no test split; for choosing between recipes")
+    ap.add_argument("--recipe", type=Path, action="append", default=[],
+                    help="a recipe file outside benchmarks/presets (a variant being tried)")
     ap.add_argument("--reexport", action="store_true",
                     help="only rewrite the shipped presets' ONNX exports from their weights")
     ap.add_argument("--record-predictions", action="store_true",
@@ -154,13 +170,16 @@ def main() -> None:
                 check = reexport(f"preset:{name}", task, args.data_dir)
                 print(json.dumps({"preset": f"{task}/{name}", **check}), flush=True)
         return
-    recipes = sorted(RECIPES.glob("*.yaml"))
+    recipes = args.recipe or sorted(RECIPES.glob("*.yaml"))
     if args.only:
         recipes = [r for r in recipes if r.stem in args.only]
         if not recipes:
             sys.exit(f"error: no recipe named {args.only} in {RECIPES}")
     for recipe in recipes:
-        summary = train_preset(recipe, args.seeds, args.out, args.data_dir, args.threads)
+        summary = train_preset(recipe, [] if args.cv_only else args.seeds, args.out,
+                               args.data_dir, args.threads)
+        if args.cv_only:
+            continue  # its CV line is printed
         summary.pop("runs")
         print("SUMMARY " + json.dumps(summary), flush=True)
         if args.install:

@@ -147,7 +147,10 @@ def test_ctrl_c_at_any_moment(tmp_path, moment):
     out, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
         pytest.skip(f"the build finished before the interrupt ({moment})")  # nothing to stop
-    assert proc.returncode == 130, err
+    # 130, or death by SIGINT, which a shell also reports as 130: CPython ends that way when a
+    # KeyboardInterrupt passed through code a native extension ran during an import (it records
+    # the interrupt as unhandled even though half caught it)
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert err == "half: interrupted\n"
     assert out == ""
     assert list(tmp_path.iterdir()) == []

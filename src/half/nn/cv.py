@@ -18,7 +18,8 @@ from half.data.task import SPLITS, TaskData
 from half.errors import ConfigError
 from half.nn.arch import Arch
 from half.nn.metrics import metrics_for, primary_metric
-from half.nn.train import TrainConfig, predict, train
+from half.nn.offsets import choose_offsets, class_scores, nested_gain
+from half.nn.train import TrainConfig, train
 
 
 def make_folds(data: TaskData, k: int, seed: int = 0) -> list[list[str]]:
@@ -57,28 +58,44 @@ def with_fold(data: TaskData, fold: list[str]) -> TaskData:
 
 
 def cross_validate(arch: Arch, data: TaskData, k: int = 4, cfg: TrainConfig | None = None,
-                   seed: int = 0, progress=None) -> dict:
+                   seed: int = 0, progress=None, offsets: bool = False) -> dict:
     """Train one model per fold (all `cfg.epochs`, no early stop, so that every fold yields a full
     validation curve); metrics of the pooled out-of-fold predictions at each fold's best epoch,
     per-fold figures, the mean curve over folds and its best epoch (`cv_epoch`): the epoch a
-    final fit on all training records without a validation split keeps (`stop_at`)."""
-    cfg = dataclasses.replace(cfg or TrainConfig(seed=seed), patience=(cfg or TrainConfig()).epochs)
+    final fit on all training records without a validation split keeps (`stop_at`).
+
+    With `offsets`, also the per-class score offsets chosen on the pooled out-of-fold scores
+    (`offsets.values`, for the final fit's `score_offsets`) and their nested estimate (each
+    fold scored with offsets chosen on the others; half.nn.offsets)."""
+    cfg = dataclasses.replace(cfg or TrainConfig(seed=seed), patience=(cfg or TrainConfig()).epochs,
+                              score_offsets=())
     key = primary_metric(data.task, data.classes)
-    y_true, y_pred, per_fold, curves = [], [], [], []
+    y_true, y_pred, y_scores, per_fold, curves = [], [], [], [], []
     for i, fold in enumerate(make_folds(data, k, seed)):
         d = with_fold(data, fold)
         result = train(arch, d, cfg, progress=progress)
         va = d.select("val")
-        pred = predict(result.model, va.x, result.norm(va.side))
+        sc = class_scores(result.model, va.x, result.norm(va.side))
+        pred = sc.argmax(1)
         y_true.append(va.y)
         y_pred.append(pred)
+        y_scores.append(sc)
         curves.append([h[f"val_{key}"] for h in result.history])
         per_fold.append({"fold": i, "records": fold, "best_epoch": result.best_epoch,
                          key: metrics_for(data.task, data.classes, va.y, pred)[key]})
     pooled = metrics_for(data.task, data.classes, np.concatenate(y_true), np.concatenate(y_pred))
     scores = [f[key] for f in per_fold]
     curve = np.mean(curves, axis=0)
-    return {"metric": key, "pooled": pooled, "fold_mean": float(np.mean(scores)),
-            "fold_std": float(np.std(scores)), "folds": per_fold,
-            "curve": [round(float(c), 4) for c in curve], "cv_epoch": int(np.argmax(curve)) + 1,
-            "cv_epoch_score": float(curve.max())}
+    out = {"metric": key, "pooled": pooled, "fold_mean": float(np.mean(scores)),
+           "fold_std": float(np.std(scores)), "folds": per_fold,
+           "curve": [round(float(c), 4) for c in curve], "cv_epoch": int(np.argmax(curve)) + 1,
+           "cv_epoch_score": float(curve.max())}
+    if offsets:
+        y, s = np.concatenate(y_true), np.concatenate(y_scores)
+        values = choose_offsets(data.task, data.classes, y, s)
+        out["offsets"] = {
+            "values": [round(float(v), 2) for v in values],
+            "pooled_in_sample": round(float(metrics_for(data.task, data.classes, y,
+                                                        (s + values).argmax(1))[key]), 4),
+            "nested": nested_gain(data.task, data.classes, y_true, y_scores)}
+    return out

@@ -27,6 +27,7 @@ from half.nn.arch import Arch
 from half.nn.augment import AugmentConfig, Augmenter
 from half.nn.metrics import metrics_for, primary_metric
 from half.nn.model import QuantCNN
+from half.nn.offsets import add_to_last_bias
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class TrainConfig:
     # validation split (the final fit on all training records) the model of this epoch is kept:
     # the epoch then comes from k-fold cross-validation (half.nn.cv), never from the test split.
     stop_at: int = 0
+    # Per-class offsets added to the last layer's bias of the kept model (half.nn.offsets: chosen
+    # by cross-validation); empty = none. They become part of the weights.
+    score_offsets: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -63,6 +67,7 @@ class TrainConfig:
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))  # JSON gives a list
+        object.__setattr__(self, "score_offsets", tuple(float(v) for v in self.score_offsets))
         AugmentConfig(self.augment_kinds, p=self.augment_p)  # checks the kinds and p
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
@@ -165,6 +170,9 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     if arch.window != tr.x.shape[1] or arch.n_classes != len(data.classes):
         raise ConfigError("arch", f"expects window {arch.window} and {arch.n_classes} classes; "
                           f"the task gives {tr.x.shape[1]} and {len(data.classes)}")
+    if cfg.score_offsets and len(cfg.score_offsets) != arch.n_classes:
+        raise ConfigError("score_offsets", f"{len(cfg.score_offsets)} values for "
+                          f"{arch.n_classes} classes")
     given = 0 if tr.side is None else tr.side.shape[1]
     if arch.side_inputs > given:
         raise ConfigError("side_inputs", f"the architecture takes {arch.side_inputs} side "
@@ -224,6 +232,8 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         if cfg.time_budget_s and time.perf_counter() - start > cfg.time_budget_s:
             break
     model.load_state_dict(best_state)
+    if cfg.score_offsets:
+        add_to_last_bias(model, cfg.score_offsets)
     val = evaluate(model, norm, va) if len(va) else {}
     speed = float(np.mean([h["windows_per_s"] for h in history]))
     return TrainResult(model, norm, best_epoch, val, history, speed)
