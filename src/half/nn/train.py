@@ -55,6 +55,9 @@ class TrainConfig:
     # Per-class offsets added to the last layer's bias of the kept model (half.nn.offsets: chosen
     # by cross-validation); empty = none. They become part of the weights.
     score_offsets: tuple[float, ...] = ()
+    # Epochs of float pre-training (the float twin, QuantCNN(quant=False), same data, augmentation
+    # and schedule shape) before QAT starts from its weights; 0 = QAT from scratch.
+    float_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -64,6 +67,8 @@ class TrainConfig:
         if not 0 <= self.stop_at <= self.epochs:
             raise ConfigError("stop_at", f"must lie in [0, epochs={self.epochs}], got "
                               f"{self.stop_at}")
+        if self.float_epochs < 0:
+            raise ConfigError("float_epochs", f"must be at least 0, got {self.float_epochs}")
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))  # JSON gives a list
@@ -183,11 +188,8 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     norm = Normalizer.fit(None if tr.side is None else tr.side[idx])
     s_tr, s_va = norm(None if tr.side is None else tr.side[idx]), norm(va.side)
     last = cfg.stop_at or cfg.epochs
-    model = QuantCNN(arch)
     loss_fn = nn.CrossEntropyLoss(weight=_class_weights(y_tr, arch.n_classes, cfg.balance))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = -(-len(y_tr) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps)
     key = primary_metric(data.task, data.classes)
     best, best_epoch, best_state, history = -1.0, 0, None, []
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
@@ -195,9 +197,14 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     augmenter = (Augmenter.for_task(AugmentConfig(cfg.augment_kinds, p=cfg.augment_p), data)
                  if cfg.augment_kinds else None)
     aug_rng = np.random.default_rng([cfg.seed, 1])  # its own stream: batch order is unchanged
-    start = time.perf_counter()
-    for epoch in range(1, last + 1):
-        model.train()
+
+    def optimizer(net: nn.Module, epochs: int):
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=epochs * steps)
+
+    def run_epoch(net: nn.Module, opt, sched) -> tuple[float, float]:
+        """One pass over the training windows: (mean loss, seconds)."""
+        net.train()
         t0, total = time.perf_counter(), 0.0
         order = torch.from_numpy(rng.permutation(len(y_tr)))
         for step in range(steps):
@@ -206,25 +213,39 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
             if augmenter is not None:
                 xb = torch.from_numpy(augmenter(xb.numpy(), aug_rng))
             xb = _augment(xb, cfg.augment, gen) if cfg.augment else xb
-            out = model(xb, None if s_tr is None else s_tr[b])
-            loss = loss_fn(out, yt[b])
+            loss = loss_fn(net(xb, None if s_tr is None else s_tr[b]), yt[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(b)
-        seconds = time.perf_counter() - t0
+        return total / len(y_tr), time.perf_counter() - t0
+
+    model = QuantCNN(arch)
+    if cfg.float_epochs:  # float pre-training of the twin; QAT starts from its weights
+        twin = QuantCNN(arch, quant=False)
+        opt, sched = optimizer(twin, cfg.float_epochs)
+        for epoch in range(1, cfg.float_epochs + 1):
+            loss, _ = run_epoch(twin, opt, sched)
+            if progress:
+                progress(f"float epoch {epoch} loss {loss:.3f}", epoch, cfg.float_epochs)
+        unexpected = model.load_state_dict(twin.state_dict(), strict=False).unexpected_keys
+        assert not unexpected, unexpected  # the twin's parameters are a subset of the model's
+    opt, sched = optimizer(model, cfg.epochs)
+    start = time.perf_counter()
+    for epoch in range(1, last + 1):
+        mean_loss, seconds = run_epoch(model, opt, sched)
         if len(va):
             metric = metrics_for(data.task, data.classes, va.y, predict(model, va.x, s_va))[key]
         else:
             metric = float(epoch)  # no validation split: the last epoch wins
-        history.append({"epoch": epoch, "loss": total / len(y_tr),
+        history.append({"epoch": epoch, "loss": mean_loss,
                         f"val_{key}": metric if len(va) else None,
                         "seconds": round(seconds, 2),
                         "windows_per_s": round(len(y_tr) / seconds, 1)})
         if progress:
             shown = f"val {key} {metric:.3f}" if len(va) else "no validation split"
-            progress(f"epoch {epoch} loss {total / len(y_tr):.3f} {shown}", epoch, last)
+            progress(f"epoch {epoch} loss {mean_loss:.3f} {shown}", epoch, last)
         if metric > best:
             best, best_epoch, best_state = metric, epoch, copy.deepcopy(model.state_dict())
         if epoch - best_epoch >= cfg.patience:
