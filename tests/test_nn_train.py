@@ -53,6 +53,27 @@ def test_training_is_deterministic_and_selects_on_validation(mitdb_small):
                            a.model.state_dict()["head.0.weight"])
 
 
+def test_float_pre_training_runs_first_and_is_deterministic(mitdb_small):
+    """float_epochs: the float twin trains first (its own progress lines), QAT then runs its
+    own epochs from the twin's weights; same seed, same weights; a different start than QAT
+    from scratch."""
+    _, data = mitdb_small
+    seen = []
+    a = train(ARCH, data, _cfg(seed=1, float_epochs=2), progress=lambda m, i, n: seen.append(m))
+    b = train(ARCH, data, _cfg(seed=1, float_epochs=2))
+    scratch = train(ARCH, data, _cfg(seed=1))
+    assert [m.split(" loss")[0] for m in seen] == ["float epoch 1", "float epoch 2", "epoch 1",
+                                                   "epoch 2"]
+    assert len(a.history) == 2
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(x, y), name
+    assert not torch.equal(a.model.state_dict()["head.0.weight"],
+                           scratch.model.state_dict()["head.0.weight"])
+    with pytest.raises(ConfigError, match="float_epochs"):
+        _cfg(float_epochs=-1)
+
+
 def test_wrong_window_or_classes_are_rejected(mitdb_small):
     import dataclasses
 
