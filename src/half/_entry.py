@@ -15,10 +15,37 @@ from half import _io
 INTERRUPTED_EXIT = 130
 
 
+RECHECK_S = 0.02  # how often a deferred interrupt looks again whether it may be raised
+
+
+def _in_import(frame) -> bool:
+    """True while `frame` runs inside an import (importlib's frames are on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_sigint(signum, frame) -> None:
     _io.note_interrupt()
-    if not _io.deferring_interrupts():  # else the block's owner raises it once it is safe
-        raise KeyboardInterrupt
+    if _io.deferring_interrupts():  # the block's owner raises it once it is safe
+        return
+    if _in_import(frame):
+        # A KeyboardInterrupt inside an import can leave a native extension half initialised
+        # (ml_dtypes, under onnx: a crash at exit, SIGSEGV, seen in the suite). Let the import
+        # finish; a timer raises the interrupt as soon as the stack is out of it.
+        signal.signal(signal.SIGALRM, _raise_once_safe)
+        signal.setitimer(signal.ITIMER_REAL, RECHECK_S, RECHECK_S)
+        return
+    raise KeyboardInterrupt
+
+
+def _raise_once_safe(signum, frame) -> None:
+    if _in_import(frame) or _io.deferring_interrupts():
+        return
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    raise KeyboardInterrupt
 
 
 def _interrupted() -> int:
