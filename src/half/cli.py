@@ -547,7 +547,7 @@ def _train_config(config: tuple[str, ...], **given):
     import typing
 
     from half.data.task import _coerce
-    from half.nn.train import TrainConfig
+    from half.nn.config import TrainConfig  # no torch: a bad option fails in a second
 
     hints = typing.get_type_hints(TrainConfig)
     options = {k: _coerce(k, v, hints[k]) if k in hints else v

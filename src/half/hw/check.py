@@ -34,10 +34,10 @@ def golden_agreement(model_spec: str, task_name: str, split: str = "test",
                      data_dir: Path | None = None, progress: Progress | None = None) -> dict:
     """Run the PyTorch model and the golden model on every window of `split`; compare."""
     from half.nn.runs import load_run_data
-    from half.nn.train import predict
 
     folder, _, norm, model, data = load_run_data(model_spec, task_name, split, data_dir,
                                                  progress)
+    from half.nn.train import predict
     graph = graph_of_run(folder, data.classes)
     y_torch = predict(model, data.x, norm(data.side))
     t0 = time.perf_counter()

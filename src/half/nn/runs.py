@@ -25,7 +25,7 @@ from half.nn.metrics import primary_metric
 # the functions that train, evaluate or export, so that resolving a model or a preset, as
 # `half build`, `estimate` and `predict` do, stays light.
 if TYPE_CHECKING:
-    from half.nn.train import TrainConfig
+    from half.nn.config import TrainConfig
 
 PREFIX = "preset:"
 
@@ -96,10 +96,10 @@ def train_run(task_name: str, arch_spec: str, out_dir: Path, cfg: TrainConfig,
 
     `out_dir` is checked before training: an existing path that is not a half model folder is
     refused unless `force` (a user's files are never replaced silently)."""
-    from half.nn.train import save_run, train
-
     claim_output(out_dir, "model", force=force)
     arch, preset_params = resolve_arch(arch_spec, task_name)
+
+    from half.nn.train import save_run, train  # torch: after the cheap checks
     task = get_task(task_name, **{**preset_params, **(task_options or {})})
     data = task.load(data_dir, progress=progress)
     result = train(arch, data, cfg, progress=progress)
@@ -146,9 +146,10 @@ def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | 
                   progress: Progress | None = None):
     """(folder, arch, side normalizer, model, windows of `split`) of a run folder or preset,
     its task prepared with the parameters it was trained with."""
-    from half.nn.train import load_run
-
     folder = resolve_model(model_spec, task_name)
+
+    from half.nn.train import load_run  # torch: after the cheap checks
+
     arch, task_info, norm, model = load_run(folder)
     if task_info["task"] != task_name:
         raise ConfigError("task", f"{folder} was trained for {task_info['task']}, not {task_name}")
@@ -159,10 +160,9 @@ def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | 
 def eval_run(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
              progress: Progress | None = None) -> dict:
     """Metrics of a run folder or preset on one split of its task."""
-    from half.nn.train import evaluate
-
     folder, arch, norm, model, data = load_run_data(model_spec, task_name, split, data_dir,
                                                     progress)
+    from half.nn.train import evaluate
     return {"model": str(folder), "task": task_name, "split": split, "windows": len(data),
             "arch_hash": arch.arch_hash(), "params": arch.params(), "macs": arch.macs(),
             **evaluate(model, norm, data), "warnings": list(data.warnings)}

@@ -44,15 +44,14 @@ def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 def _train_options(options: dict[str, str]) -> dict:
-    """KEY=VALUE strings converted to the TrainConfig field types (torch is imported only when
-    there are some)."""
+    """KEY=VALUE strings converted to the TrainConfig field types (half.nn.config: no torch)."""
     if not options:
         return {}
     import dataclasses
     import typing
 
     from half.data.task import _coerce
-    from half.nn.train import TrainConfig
+    from half.nn.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     known = {f.name for f in dataclasses.fields(TrainConfig)}

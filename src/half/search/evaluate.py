@@ -135,7 +135,7 @@ class SearchSpec:
         return dataclasses.replace(self, task_params=params, train_options=options, rate=rate)
 
     def _train_config(self, options: dict | None = None):
-        from half.nn.train import TrainConfig
+        from half.nn.config import TrainConfig
 
         options = self.train_options if options is None else options
         known = {f.name for f in dataclasses.fields(TrainConfig)}
