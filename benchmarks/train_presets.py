@@ -2,7 +2,8 @@
 """Train the shipped presets from their recipes, over several seeds, and report val and test.
 
     .venv/bin/python benchmarks/train_presets.py [--only mitdb-aami-small ...] [--seeds 0 1 2]
-        [--out runs/presets] [--install] [--data-dir DIR] [--cv-only] [--recipe FILE ...]
+        [--out runs/presets] [--install] [--data-dir DIR] [--cv-only [--cv-seed K]]
+        [--recipe FILE ...]
     .venv/bin/python benchmarks/train_presets.py --reexport   # rewrite the shipped exports only
     .venv/bin/python benchmarks/train_presets.py --record-predictions  # cinc2017-af's per-record
 
@@ -53,7 +54,7 @@ def _summary(values: list[float]) -> dict:
 
 
 def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | None,
-                 threads: int) -> dict:
+                 threads: int, cv_seed: int = 0) -> dict:
     spec = yaml.safe_load(recipe.read_text())
     task, name = spec["task"], recipe.stem[len(spec["task"]) + 1:]
     arch = Arch.from_dict(spec["arch"])
@@ -63,9 +64,10 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
     task_params = spec.get("task_params", {})
     if spec.get("selection", "val") == "cv":
         data = get_task(task, **task_params).load(data_dir)
-        cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=0),
+        cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=cv_seed),
                             offsets=spec.get("offsets") == "cv")
-        print(json.dumps({"preset": f"{task}/{name}", "cv_epoch": cv["cv_epoch"],
+        print(json.dumps({"preset": f"{task}/{name}", "cv_seed": cv_seed,
+                          "cv_epoch": cv["cv_epoch"],
                           "cv_epoch_score": cv["cv_epoch_score"], "fold_mean": cv["fold_mean"],
                           "fold_std": cv["fold_std"], "curve": cv["curve"],
                           f"pooled_{key}": round(cv["pooled"][key], 4),
@@ -152,6 +154,9 @@ def main() -> None:
     ap.add_argument("--cv-only", action="store_true",
                     help="only the cross-validation of `selection: cv` recipes (and their "
                     "offsets): no final fit, no test split; for choosing between recipes")
+    ap.add_argument("--cv-seed", type=int, default=0,
+                    help="training seed of the cross-validation's models (the folds stay "
+                    "the same: a paired comparison between recipes)")
     ap.add_argument("--recipe", type=Path, action="append", default=[],
                     help="a recipe file outside benchmarks/presets (a variant being tried)")
     ap.add_argument("--reexport", action="store_true",
@@ -177,7 +182,7 @@ def main() -> None:
             sys.exit(f"error: no recipe named {args.only} in {RECIPES}")
     for recipe in recipes:
         summary = train_preset(recipe, [] if args.cv_only else args.seeds, args.out,
-                               args.data_dir, args.threads)
+                               args.data_dir, args.threads, args.cv_seed)
         if args.cv_only:
             continue  # its CV line is printed
         summary.pop("runs")
