@@ -9,7 +9,7 @@ import wfdb
 
 from conftest import run_json
 from half.data import get_task
-from half.data.mitdb import DS1, DS2, PUBLISHED, rr_features
+from half.data.mitdb import DS1, DS2, PUBLISHED, rhythm_context, rr_features
 
 
 @pytest.mark.slow
@@ -71,6 +71,30 @@ def test_rr_features_are_causal_except_for_the_next_beat():
     g = rr_features(later, 360.0, local_beats=10)
     np.testing.assert_array_equal(f[:29], g[:29])
     assert not np.array_equal(f[29:], g[29:])
+
+
+def test_rhythm_context_is_causal_and_tells_regular_from_irregular(make_mitdb):
+    regular = np.arange(40) * 300
+    rng = np.random.default_rng(1)
+    irregular = np.cumsum(rng.integers(150, 450, size=40))
+    c_reg = rhythm_context(regular, 360.0, local_beats=10)
+    c_irr = rhythm_context(irregular, 360.0, local_beats=10)
+    assert c_reg.shape == (40, 2) and np.abs(c_reg).max() < 1e-6  # a steady rhythm: none
+    assert (c_irr[12:] > 0.1).all()
+    w = np.diff(irregular[:21])[-10:].astype(float)  # the ten intervals up to beat 20
+    np.testing.assert_allclose(c_irr[20], [w.std() / w.mean(),
+                                           np.sqrt(np.mean(np.diff(w) ** 2)) / w.mean()],
+                               rtol=1e-5)
+    later = irregular.copy()
+    later[25:] += 77  # beats from 25 on leave every earlier beat's context unchanged
+    np.testing.assert_array_equal(rhythm_context(later, 360.0, 10)[:25], c_irr[:25])
+    # the task parameter appends the two features and names them; off, nothing changes
+    root = make_mitdb((101,))
+    plain = get_task("mitdb-aami").load(root)
+    ctx = get_task("mitdb-aami", rhythm_context=True).load(root)
+    assert ctx.side_names[-2:] == ("local_rr_cv", "local_rr_rmssd") and len(ctx.side_names) == 10
+    np.testing.assert_array_equal(ctx.side[:, :8], plain.side)
+    assert "rhythm_context" not in get_task("mitdb-aami").param_dict()  # old keys stay valid
 
 
 def test_intra_patient_split_says_it_leaks(make_mitdb):

@@ -43,6 +43,9 @@ BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?!")
 DEFAULT_VAL = (118, 124, 201, 215, 223)
 RR_FEATURES = ("rr_pre", "rr_post", "rr_local", "rr_avg", "pre_over_local", "post_over_local",
                "pre_over_avg", "post_over_pre")
+# With `rhythm_context`: how irregular the local rhythm is, so that a short interval in an
+# irregular rhythm (atrial fibrillation) need not read as a premature (S) beat
+RHYTHM_CONTEXT = ("local_rr_cv", "local_rr_rmssd")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ class MitdbParams:
     # amplitude normalisation after the high-pass (half.data.preprocess): "none" (mV) or
     # "record" (each record divided by its robust amplitude: independent of the device's gain)
     normalize: str = "none"
+    # two more side inputs after the eight RR features (RHYTHM_CONTEXT): the coefficient of
+    # variation and the RMSSD (over the mean) of the last `local_beats` RR intervals
+    rhythm_context: bool = False
+
+    # added after prepared caches and task.json files existed: left out of param_dict (so of
+    # cache keys and task.json) while at their default, so that those stay as they were
+    OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("rhythm_context",)
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -100,11 +110,29 @@ def rr_features(r_peaks: np.ndarray, fs: float, local_beats: int) -> np.ndarray:
     return np.stack(feats, axis=1).astype(np.float32)
 
 
+def rhythm_context(r_peaks: np.ndarray, fs: float, local_beats: int) -> np.ndarray:
+    """(m, 2) float32: for every beat, the coefficient of variation and the RMSSD over the mean
+    of the RR intervals up to it (the last `local_beats`, as `rr_features`' local mean). Causal;
+    0 where fewer than two (CV) or three (RMSSD) intervals are known."""
+    t = r_peaks.astype(np.float64) / fs
+    if t.size < 2:
+        raise ValueError("need at least two beats for RR intervals")
+    d = np.diff(t)
+    out = np.zeros((t.size, 2))
+    for i in range(t.size):
+        hi = max(i, 1)
+        w = d[max(0, hi - local_beats):hi]
+        mean = w.mean()
+        out[i, 0] = w.std() / mean if w.size > 1 else 0.0
+        out[i, 1] = np.sqrt(np.mean(np.diff(w) ** 2)) / mean if w.size > 2 else 0.0
+    return out.astype(np.float32)
+
+
 def beat_inputs(raw: np.ndarray, fs_in: float, peaks: np.ndarray, p: MitdbParams, *,
                 keep: np.ndarray | None = None, where: str | Path = "record"
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The task's inputs for the beats of one record: (windows (k, window) float32, RR features
-    (k, 8) float32, number of windows edge-padded).
+    (k, 8) float32, or (k, 10) with `rhythm_context`; number of windows edge-padded).
 
     `raw` is the record's lead (mV at `fs_in` Hz) and `peaks` the sample positions of all its
     beats; RR features are computed from all of them, windows and features returned for those
@@ -112,6 +140,8 @@ def beat_inputs(raw: np.ndarray, fs_in: float, peaks: np.ndarray, p: MitdbParams
     `fs_in`, resampling to `p.fs`, normalisation) and each window starts `p.before` samples
     before its beat. Training, evaluation and `half predict` all call this one function."""
     rr = rr_features(peaks, fs_in, p.local_beats)
+    if p.rhythm_context:
+        rr = np.concatenate([rr, rhythm_context(peaks, fs_in, p.local_beats)], axis=1)
     keep = np.ones(peaks.size, dtype=bool) if keep is None else keep
     sig = prepare(raw, fs_in, p.fs, highpass_hz=p.highpass, normalize_rule=p.normalize)
     if p.window > sig.size:
@@ -129,11 +159,14 @@ class MitdbAami(Task):
     name = "mitdb-aami"
     dataset = "mitdb"
     Params = MitdbParams
-    side_names: ClassVar[tuple[str, ...]] = RR_FEATURES
 
     @property
     def classes(self) -> tuple[str, ...]:
         return CLASSES
+
+    @property
+    def side_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return RR_FEATURES + (RHYTHM_CONTEXT if self.params.rhythm_context else ())
 
     def available(self, src: DataSource) -> list[int]:
         """DS1 and DS2 records whose header is present (a user's folder may hold a subset)."""
