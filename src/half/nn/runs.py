@@ -142,17 +142,27 @@ def reexport(model_spec: str, task_name: str, data_dir: Path | None = None) -> d
     return _export_all(folder, model, data.x, norm(data.side))
 
 
+def _trained_for(folder: Path) -> str | None:
+    """The task named by the run folder's task.json; None when it cannot be read (load_run
+    then says what is wrong)."""
+    try:
+        return json.loads((folder / "task.json").read_text())["task"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_run_data(model_spec: str, task_name: str, split: str, data_dir: Path | None = None,
                   progress: Progress | None = None):
     """(folder, arch, side normalizer, model, windows of `split`) of a run folder or preset,
     its task prepared with the parameters it was trained with."""
     folder = resolve_model(model_spec, task_name)
+    trained_for = _trained_for(folder)
+    if trained_for is not None and trained_for != task_name:
+        raise ConfigError("task", f"{folder} was trained for {trained_for}, not {task_name}")
 
     from half.nn.train import load_run  # torch: after the cheap checks
 
     arch, task_info, norm, model = load_run(folder)
-    if task_info["task"] != task_name:
-        raise ConfigError("task", f"{folder} was trained for {task_info['task']}, not {task_name}")
     task = get_task(task_name, **task_info["params"])
     return folder, arch, norm, model, task.load(data_dir, progress=progress).select(split)
 
