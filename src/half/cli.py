@@ -543,19 +543,11 @@ def _print_implementation(r: dict) -> None:
 
 def _train_config(config: tuple[str, ...], **given):
     """TrainConfig from `-c KEY=VALUE` options and the dedicated flags that were given."""
-    import dataclasses
-    import typing
+    # half.nn.config imports no torch: a bad option fails in a second
+    from half.nn.config import TrainConfig, options_from_strings
 
-    from half.data.task import _coerce
-    from half.nn.config import TrainConfig  # no torch: a bad option fails in a second
-
-    hints = typing.get_type_hints(TrainConfig)
-    options = {k: _coerce(k, v, hints[k]) if k in hints else v
-               for k, v in _parse_params(config).items()}
+    options = options_from_strings(dict(sorted(_parse_params(config).items())))
     options.update({k: v for k, v in given.items() if v is not None})
-    unknown = set(options) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        raise ConfigError(f"--config {sorted(unknown)[0]}", "unknown training option")
     return TrainConfig(**options)
 
 

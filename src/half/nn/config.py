@@ -4,6 +4,7 @@ that the command line can check them (and fail fast) before it loads the trainin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from half.errors import ConfigError
@@ -56,3 +57,19 @@ class TrainConfig:
         AugmentConfig(self.augment_kinds, p=self.augment_p)  # checks the kinds and p
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
+
+
+def options_from_strings(raw: Mapping[str, str]) -> dict:
+    """`-c KEY=VALUE` strings as TrainConfig field values; a ConfigError on `--config KEY` for
+    the first key, in `raw`'s order, that is no training option."""
+    import typing
+
+    from half.data.task import _coerce
+
+    hints = typing.get_type_hints(TrainConfig)
+    out = {}
+    for key, value in raw.items():
+        if key not in hints:
+            raise ConfigError(f"--config {key}", "unknown training option")
+        out[key] = _coerce(key, value, hints[key])
+    return out

@@ -28,7 +28,7 @@ from half.nn.augment import AugmentConfig, Augmenter
 from half.nn.config import TrainConfig
 from half.nn.metrics import metrics_for, primary_metric
 from half.nn.model import QuantCNN
-from half.nn.offsets import add_to_last_bias
+from half.nn.offsets import add_to_last_bias, class_scores
 
 
 @dataclass
@@ -92,16 +92,10 @@ def _augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Te
     return x * gain + offset + noise
 
 
-@torch.no_grad()
 def predict(model: QuantCNN, x: np.ndarray, side: torch.Tensor | None, batch: int = 2048
             ) -> np.ndarray:
     """Predicted class of every window (argmax of the scores)."""
-    model.eval()
-    out = []
-    for i in range(0, len(x), batch):
-        s = None if side is None else side[i:i + batch]
-        out.append(model(torch.from_numpy(x[i:i + batch]), s).argmax(1).numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    return class_scores(model, x, side, batch).argmax(1)
 
 
 def evaluate(model: QuantCNN, norm: Normalizer, data: TaskData) -> dict:

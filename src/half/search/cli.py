@@ -47,20 +47,9 @@ def _train_options(options: dict[str, str]) -> dict:
     """KEY=VALUE strings converted to the TrainConfig field types (half.nn.config: no torch)."""
     if not options:
         return {}
-    import dataclasses
-    import typing
+    from half.nn.config import options_from_strings
 
-    from half.data.task import _coerce
-    from half.nn.config import TrainConfig
-
-    hints = typing.get_type_hints(TrainConfig)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    out = {}
-    for key, value in options.items():
-        if key not in known:
-            raise ConfigError(f"--config {key}", "unknown training option")
-        out[key] = _coerce(key, value, hints[key])
-    return out
+    return options_from_strings(options)
 
 
 def _fmt_s(seconds: float | None) -> str:
