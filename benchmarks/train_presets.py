@@ -78,6 +78,8 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
         task_params = {**task_params, **spec.get("final_task_params", {})}
     elif spec.get("offsets"):
         raise SystemExit(f"{recipe}: offsets: cv needs selection: cv")
+    elif not seeds:
+        raise SystemExit(f"{recipe}: --cv-only needs a recipe with selection: cv")
     if not seeds:  # --cv-only: the selection figures, no final fit, no test split
         return {"preset": f"{task}/{name}", "cv": cv}
     with tempfile.TemporaryDirectory() as tmp:
