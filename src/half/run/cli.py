@@ -107,7 +107,8 @@ class RunConsole:
     show_default=True,
     help="The design the chosen one must be at least as good as: preset:NAME, a model run "
     "folder or an architecture file, trained, evaluated and folded as the front designs "
-    "are in the re-evaluation; its validation metric is the default floor, and the report "
+    "are in the re-evaluation; its validation metric, reached on every validation fold, is "
+    "the default floor, and the report "
     "shows it beside the chosen design. 'none': no reference (floor: the best re-evaluated "
     "design's minus 0.05).",
 )

@@ -224,6 +224,18 @@ def _reeval_runs(ctx: Ctx, rec: dict) -> list[Path]:
 
 
 # -- the choice (validation metrics only) ---------------------------------------------------
+PAIRED_RULE = "reached on every validation fold"
+
+
+def _per_fold(runs: list[dict]) -> dict[str, float]:
+    """{validation fold (the runs' `holdout`): mean validation metric over its seeds}."""
+    folds: dict[str, list[float]] = {}
+    for r in runs:
+        if r.get("val_metric") is not None:
+            folds.setdefault(str(r.get("holdout", "val")), []).append(float(r["val_metric"]))
+    return {f: statistics.fmean(v) for f, v in sorted(folds.items())}
+
+
 def choose(
     candidates: list[dict],
     floor: float | None,
@@ -234,11 +246,13 @@ def choose(
 ) -> dict:
     """The design to build: among the re-evaluated candidates whose every run is feasible on
     the device (fits, meets the rate), and the `reference` when it fits (its row `reference`:
-    true), the lowest mean hardware cost whose mean validation metric reaches `floor`; when
-    none reaches it, the most accurate, said so. Its run: the
-    seed with the best validation metric. Without a `floor`: the `reference` design's mean
-    validation metric (the reference stage's result: trained as the candidates were), else
-    the best mean metric minus `slack`. `floor_kind` says which: given, reference, relative."""
+    true), the lowest mean hardware cost whose validation metric reaches the floor; when none
+    reaches it, the most accurate, said so. Its run: the seed with the best validation metric.
+
+    The floor (`floor_kind` says which): a given `floor` (the mean validation metric reaches
+    it); else the `reference` design trained as the candidates were, paired (`PAIRED_RULE`): at
+    least the reference's metric on every validation fold (each fold's mean over seeds), and
+    so its mean too; else the best mean metric minus `slack`."""
     rows = []
     for c in candidates:
         runs = c["runs"]
@@ -259,6 +273,7 @@ def choose(
                 and bool(metrics)
                 and c.get("cost_mean") is not None,
                 "best_run": max(ok_runs, key=lambda r: r["val_metric"] or 0.0) if ok_runs else None,
+                "per_fold": _per_fold(runs),
             }
         )
     if (
@@ -281,6 +296,7 @@ def choose(
                 "feasible_runs": sum(bool(r.get("feasible")) for r in runs),
                 "hardware_ok": bool(reference.get("fits")),
                 "best_run": reference.get("best_run"),
+                "per_fold": _per_fold(runs),
                 "reference": True,
             }
         )
@@ -295,19 +311,28 @@ def choose(
     if floor is None and reference and reference.get("metric_mean") is not None:
         floor, kind = reference["metric_mean"], "reference"
         source = (
-            f"the reference {reference['spec']}'s validation {metric}, trained as the designs were"
+            f"the reference {reference['spec']}'s validation {metric}, trained as the designs "
+            f"were, {PAIRED_RULE}"
         )
     elif floor is None:
         floor, kind = max(0.0, best - slack), "relative"
         source = f"best validation {metric} {best:.4f} - {slack}"
+    ref_folds = _per_fold(reference.get("runs") or []) if kind == "reference" else {}
     for r in rows:
         r["meets_floor"] = r["hardware_ok"] and r["metric_mean"] >= floor - 1e-12
+        if ref_folds and not r.get("reference"):
+            mine = r["per_fold"]
+            r["folds_at_reference"] = sum(
+                f in mine and mine[f] >= v - 1e-12 for f, v in ref_folds.items()
+            )
+            r["meets_floor"] = r["meets_floor"] and r["folds_at_reference"] == len(ref_folds)
     eligible = [r for r in usable if r["meets_floor"]]
     if eligible:
         chosen = min(eligible, key=lambda r: (r["cost"], -r["metric_mean"]))
         message = (
             f"the lowest {cost_name} of the {len(eligible)} of {len(rows)} "
             f"re-evaluated designs whose validation {metric} reaches {floor:.4f}"
+            + (f" ({PAIRED_RULE})" if ref_folds else "")
         )
         if chosen.get("reference"):
             message += (
@@ -601,7 +626,11 @@ STAGES = (
         "choosing the design (validation metrics only)",
         choose_stage,
         deps=("reeval", "reference"),
-        settings=lambda ctx: {"floor": ctx.settings.accuracy_floor, "slack": FLOOR_SLACK},
+        settings=lambda ctx: {
+            "floor": ctx.settings.accuracy_floor,
+            "slack": FLOOR_SLACK,
+            "reference_rule": PAIRED_RULE,
+        },
         artefacts=lambda ctx, rec: (
             [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"]
             + [
