@@ -95,7 +95,10 @@ def test_250_hz_wfdb_agrees_with_the_original(capsys, tmp_path, at_250, original
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == len(want)
     got = np.array([r["class"] for r in rows])
-    assert (got == want).mean() >= 0.99
+    # resampling moves beats and RR intervals by up to half a sample: on the first 5 min of
+    # each DS1 record preset:tiny keeps 98.6 % of its answers at 250 Hz, 95.0-100 % per record
+    # (benchmarks/bench_rate_agreement.py, docs/RESULTS.md); a broken rate path keeps far fewer
+    assert (got == want).mean() >= 0.93
     assert len(set(got)) >= 4  # not a record of one class
     t = np.array([float(r["time_s"]) for r in rows])
     assert np.abs(t - np.array([r["time_s"] for r in orig.rows])).max() <= 1 / 250
@@ -115,7 +118,9 @@ def test_detected_beats_on_the_250_hz_record(at_250, original, mitdb_model):
     beats = np.round(np.array([r["sample"] for r in orig.rows]) * 250 / 360)
     m = match_beats(beats, det, 250.0)
     assert m.se >= 0.99 and m.ppv >= 0.99
-    assert (_classes(res)[m.det] == _classes(orig)[m.ref]).mean() >= 0.95
+    # detected beats sit a few samples from the annotated ones: on DS1's first 5 min per record
+    # preset:tiny keeps 96.5 % of its answers (78-100 % per record; bench_rate_agreement.py)
+    assert (_classes(res)[m.det] == _classes(orig)[m.ref]).mean() >= 0.90
 
 
 def test_the_models_lead_under_another_name(capsys, tmp_path, original):

@@ -83,8 +83,16 @@ def resolve_seeds(spec, space: Space, *, presets: bool = True,
         for name in list_presets(spec.task):
             source = f"{PREFIX}{name}"
             arch = load_arch(presets_dir(spec.task) / name / "arch.json")
+            trained, sides = arch.side_inputs, spec.arch_shape().get("side_inputs")
+            if trained and sides and trained != sides:
+                # a preset trained with other side inputs (e.g. mitdb-aami's rhythm_context):
+                # its network, retrained with the search's, is still the hand-made start
+                arch = dataclasses.replace(arch, side_inputs=sides)
             try:
                 add(source, arch, seed_genome(arch, spec, space))
+                if arch.side_inputs != trained:
+                    notes.append(f"warm start: {source} takes the task's {sides} side inputs "
+                                 f"(trained with {trained})")
             except ConfigError as exc:
                 notes.append(f"warm start: {source} is not in the search space ({exc}); "
                              "not seeded")
