@@ -9,17 +9,17 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # A fresh .venv with the project and its test tools (torch==2.13.0 comes from the local wheel store).
-# Byte-compiled once, on every core (pip's own --compile is one process: about 50 s), because
-# Python may never write the .pyc files itself: with PYTHONDONTWRITEBYTECODE set (as on our
-# development machines), every `half` process and test worker recompiled torch and brevitas on
-# each import (pytest in make test: 583 s instead of 474 s). compileall exits 1 for the few files in
-# third-party test folders that are deliberately not valid Python; that is not an error here.
-SITE = $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# --no-compile: pip would byte-compile every installed module in one process (about 50 s);
+# Python compiles what is imported, once, on first use, and keeps the .pyc files...
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[dev]"
-	$(BIN)/python -m compileall -qq -j 0 src "$(SITE)" || true
 	touch $(STAMP)
+
+# ... unless PYTHONDONTWRITEBYTECODE is set (as on our development machines): then every `half`
+# process and test worker compiled torch and brevitas again on each import (pytest in make test:
+# 583 s on a fresh clone against 474 s with the .pyc files). The recipes here write them.
+unexport PYTHONDONTWRITEBYTECODE
 
 # The main job on the embedded default: prepare the default task, evaluate the shipped tiny
 # model on its test split, check the integer golden model against it, fold it for an iCE40
