@@ -211,6 +211,18 @@ def test_the_choice_is_cross_validated_and_the_model_is_a_final_fit(tiny_run):
     # trained on both records: more windows than either fold's training
     assert fit["train_windows"] > max(record(r["run_dir"])["train_windows"] for r in runs)
     assert record(final["reference"]["run_dir"])["holdout"] == "none"
+    # the paired floor: a searched design meets it only at the reference's level on both folds
+    ref_row = next(r for r in choice["candidates"] if r.get("reference"))
+    for r in choice["candidates"]:
+        assert sorted(r["per_fold"]) == ["cv2:0", "cv2:1"]
+        if not r.get("reference"):
+            at = sum(r["per_fold"][f] >= v - 1e-12 for f, v in ref_row["per_fold"].items())
+            assert r["folds_at_reference"] == at
+            assert r["meets_floor"] == (
+                r["hardware_ok"] and at == 2 and r["metric_mean"] >= choice["floor"] - 1e-12
+            )
+    html = (tiny_run["out"] / "report" / "index.html").read_text()
+    assert "folds at the reference level" in html
 
 
 def test_the_test_split_is_used_only_after_the_choice(tiny_run):

@@ -294,6 +294,12 @@ def _choice(run: dict) -> str:
         "feasible runs",
         "meets floor",
     ]
+    folds = max((len(r.get("per_fold") or {}) for r in c["candidates"]), default=0)
+    if folds and any("folds_at_reference" in r for r in c["candidates"]):  # the paired rule
+        head.insert(-1, "folds at the reference level")
+        for row, r in zip(rows, c["candidates"], strict=True):
+            at = r.get("folds_at_reference")
+            row.insert(-1, "—" if at is None else f"{at}/{folds}")
     body = [
         f"<p>Every design of the search's front was trained again with seed(s) "
         f"{re_['seeds']} on training fidelity {re_['fidelity']:g} for {re_['epochs']} "
