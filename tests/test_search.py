@@ -403,6 +403,23 @@ def test_front_reevaluated_with_more_seeds(tiny_search, small_data, session_cach
     assert pareto["reevaluation"]["candidates"][0]["arch_hash"] == front[0]["arch_hash"]
 
 
+def test_a_stored_spec_keeps_its_task_parameters_when_the_preset_changes():
+    """The search's task parameters start from preset:tiny's; a run's stored (resolved) spec
+    must not pick up what a later preset adds. A run made before preset:tiny took the rhythm
+    context (its settings name every parameter but that one, omitted at its default) keeps
+    its key and its 8 side inputs on resume."""
+    fresh = SearchSpec(task="mitdb-aami").resolved()
+    assert fresh.task_params["rhythm_context"] is True  # the shipped preset's
+    stored = {k: v for k, v in fresh.task_params.items() if k != "rhythm_context"}
+    before = SearchSpec.from_dict({**fresh.to_dict(), "task_params": stored})
+    again = before.resolved()
+    assert "rhythm_context" not in again.task_params and again.arch_shape()["side_inputs"] == 8
+    assert again.key() == before.key() == again.resolved().key() != fresh.key()
+    # a partial override still starts from the preset
+    part = SearchSpec(task="mitdb-aami", task_params={"highpass": 0.0}).resolved()
+    assert part.task_params["rhythm_context"] is True and part.task_params["highpass"] == 0.0
+
+
 def test_holdouts_split_the_records_patient_wise_and_keep_old_keys(tiny_search):
     from half.search.study import final_spec, reeval_specs
 

@@ -227,12 +227,28 @@ def resolve_task_params(task: str, overrides: dict | None = None) -> dict:
     from half.data import get_task
     from half.nn.runs import presets_dir
 
+    overrides = dict(overrides or {})
+    if _complete(task, overrides):
+        # already resolved (a stored run's settings): a parameter it leaves out is at its
+        # default, not the preset's (whose recipe may have changed since: a resumed run keeps
+        # its key)
+        return _jsonable(get_task(task, **overrides).param_dict())
     path = presets_dir(task) / SEARCH_PRESET / "task.json"
     params = dict(json.loads(path.read_text())["params"]) if path.is_file() else {}
     if "val_records" in params and not params["val_records"]:
         params.pop("val_records")
-    params.update(overrides or {})
+    params.update(overrides)
     return _jsonable(get_task(task, **params).param_dict())
+
+
+def _complete(task: str, params: dict) -> bool:
+    """Whether `params` names every parameter of the task that task.json always holds (all but
+    those omitted at their default)."""
+    from half.data import get_task
+
+    p = get_task(task).params
+    omit = getattr(p, "OMIT_AT_DEFAULT", ())
+    return all(f.name in params for f in dataclasses.fields(p) if f.name not in omit)
 
 
 def _recipe_train(task: str) -> dict:
