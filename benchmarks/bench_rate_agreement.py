@@ -9,9 +9,8 @@ resampled to `--rate` Hz (scipy polyphase) with its annotations moved to the new
 through `half predict`'s path (`half.predict.apply.predict_recording`, beats from the .atr
 annotations; with `--beats detected` the resampled copy's beats come from the QRS detector
 instead, paired with the annotated ones within 150 ms). Label-free: the share of beats whose
-class is the same at both rates. DS2 is
-not read, so the figure may inform a choice. One JSON line per record, then the pooled share
-per model. SPEC: preset:NAME or a run folder (mitdb-aami).
+class is the same at both rates. DS2 is not read, so the figure may inform a choice. One JSON
+line per record, then the pooled share per model. SPEC: preset:NAME or a run folder (mitdb-aami).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ def main() -> None:
     args = ap.parse_args()
     models = {m.split("=", 1)[0]: Model(m.split("=", 1)[1], "mitdb-aami") for m in args.model}
     folder = find_dataset("mitdb", args.data_dir).path
-    ratio = Fraction(args.rate, 360)
     same = {k: [0, 0] for k in models}
     lines = []
     for rec in DS1:
@@ -55,6 +53,7 @@ def main() -> None:
         orig = dataclasses.replace(
             full, signal=full.signal[: int(args.seconds * full.fs)],
             ann_sample=full.ann_sample[keep], ann_symbol=tuple(np.array(full.ann_symbol)[keep]))
+        ratio = Fraction(args.rate) / Fraction(full.fs)  # MIT-BIH: 360 Hz
         moved = dataclasses.replace(
             orig, fs=float(args.rate),
             signal=resample_poly(orig.signal, ratio.numerator, ratio.denominator),
