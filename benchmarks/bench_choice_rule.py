@@ -19,15 +19,11 @@ import json
 import statistics
 from pathlib import Path
 
-from half.run.stages import choose
+from half.run.stages import _per_fold, choose
 
 
 def _keep(runs: list[dict], folds: set[str]) -> list[dict]:
     return [r for r in runs if r.get("holdout") in folds]
-
-
-def _on_fold(design: dict, fold: str) -> float:
-    return statistics.fmean(r["val_metric"] for r in design["runs"] if r.get("holdout") == fold)
 
 
 def rows(run_dir: Path) -> list[dict]:
@@ -51,7 +47,8 @@ def rows(run_dir: Path) -> list[dict]:
                 "run": run_dir.name, "rule": rule, "held_out": held,
                 "chosen": chosen["arch_hash"], "is_reference": bool(chosen.get("reference")),
                 "held_out_minus_reference": round(
-                    _on_fold(everyone[chosen["arch_hash"]], held) - _on_fold(ref, held), 4),
+                    _per_fold(everyone[chosen["arch_hash"]]["runs"])[held]
+                    - _per_fold(ref["runs"])[held], 4),
                 "cost_over_reference": round(chosen["cost"] / ref["cost"], 4),
             })
     return out

@@ -80,10 +80,11 @@ def resolve_seeds(spec, space: Space, *, presets: bool = True,
             seeds.append(Seed(source, hash_, tuple(int(g) for g in genome)))
 
     if presets:
+        sides = spec.arch_shape().get("side_inputs")
         for name in list_presets(spec.task):
             source = f"{PREFIX}{name}"
             arch = load_arch(presets_dir(spec.task) / name / "arch.json")
-            trained, sides = arch.side_inputs, spec.arch_shape().get("side_inputs")
+            trained = arch.side_inputs
             if trained and sides and trained != sides:
                 # a preset trained with other side inputs (e.g. mitdb-aami's rhythm_context):
                 # its network, retrained with the search's, is still the hand-made start
