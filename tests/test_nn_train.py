@@ -74,6 +74,34 @@ def test_float_pre_training_runs_first_and_is_deterministic(mitdb_small):
         _cfg(float_epochs=-1)
 
 
+def test_distillation_trains_the_wider_float_teacher_first(mitdb_small):
+    """distill > 0: the float teacher (channels and units x teacher_width) trains for all the
+    epochs first, then the student with the mixed loss; same seed, same weights; the student's
+    architecture is unchanged and its weights differ from training without a teacher."""
+    from half.nn.train import widen
+
+    _, data = mitdb_small
+    wide = widen(ARCH, 3)
+    assert [b.channels for b in wide.blocks] == [12, 24] and wide.dense[0].units == 24
+    assert wide.side_inputs == ARCH.side_inputs and wide.window == ARCH.window
+    seen = []
+    a = train(ARCH, data, _cfg(seed=1, distill=0.5, teacher_width=3),
+              progress=lambda m, i, n: seen.append(m))
+    b = train(ARCH, data, _cfg(seed=1, distill=0.5, teacher_width=3))
+    plain = train(ARCH, data, _cfg(seed=1))
+    assert [m.split(" loss")[0] for m in seen] == ["teacher epoch 1", "teacher epoch 2",
+                                                   "epoch 1", "epoch 2"]
+    assert a.model.arch == ARCH
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(x, y), name
+    assert not torch.equal(a.model.state_dict()["head.0.weight"],
+                           plain.model.state_dict()["head.0.weight"])
+    for bad in ({"distill": 1.5}, {"teacher_width": 0}, {"distill_temperature": 0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            _cfg(**bad)
+
+
 def test_wrong_window_or_classes_are_rejected(mitdb_small):
     import dataclasses
 

@@ -39,6 +39,16 @@ class TrainConfig:
     # Epochs of float pre-training (the float twin, QuantCNN(quant=False), same data, augmentation
     # and schedule shape) before QAT starts from its weights; 0 = QAT from scratch.
     float_epochs: int = 0
+    # Distillation from a larger float teacher: the float twin of the architecture with every
+    # block's channels and every dense layer's units times `teacher_width`, trained first on the
+    # same windows, augmentation and schedule (all `epochs`, the last one kept: no validation
+    # split is read). The student's loss is then (1 - distill) x the class-weighted cross-entropy
+    # + distill x T^2 x KL(teacher || student) on scores divided by T = `distill_temperature`
+    # (Hinton et al., 2015). 0 = no teacher. The student's architecture, and so the hardware,
+    # does not change.
+    distill: float = 0.0
+    teacher_width: int = 4
+    distill_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -50,6 +60,13 @@ class TrainConfig:
                               f"{self.stop_at}")
         if self.float_epochs < 0:
             raise ConfigError("float_epochs", f"must be at least 0, got {self.float_epochs}")
+        if not 0 <= self.distill <= 1:
+            raise ConfigError("distill", f"must lie in [0, 1], got {self.distill}")
+        if self.teacher_width < 1:
+            raise ConfigError("teacher_width", f"must be at least 1, got {self.teacher_width}")
+        if self.distill_temperature <= 0:
+            raise ConfigError("distill_temperature", f"must be positive, got "
+                              f"{self.distill_temperature}")
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))  # JSON gives a list

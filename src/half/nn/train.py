@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from half._io import atomic_file, write_json_atomic
 from half.data.task import Progress, TaskData
@@ -92,6 +93,15 @@ def _augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Te
     return x * gain + offset + noise
 
 
+def widen(arch: Arch, width: int) -> Arch:
+    """`arch` with every block's channels and every dense layer's units times `width` (the
+    distillation teacher's topology)."""
+    return dataclasses.replace(
+        arch, blocks=tuple(dataclasses.replace(b, channels=b.channels * width)
+                           for b in arch.blocks),
+        dense=tuple(dataclasses.replace(d, units=d.units * width) for d in arch.dense))
+
+
 def predict(model: QuantCNN, x: np.ndarray, side: torch.Tensor | None, batch: int = 2048
             ) -> np.ndarray:
     """Predicted class of every window (argmax of the scores)."""
@@ -149,9 +159,12 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         return opt, torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=epochs * steps)
 
-    def run_epoch(net: nn.Module, opt, sched) -> tuple[float, float]:
-        """One pass over the training windows: (mean loss, seconds)."""
+    def run_epoch(net: nn.Module, opt, sched, teacher: nn.Module | None = None
+                  ) -> tuple[float, float]:
+        """One pass over the training windows: (mean loss, seconds). With a teacher, the loss
+        mixes in the distillation term on the same (augmented) windows."""
         net.train()
+        t = cfg.distill_temperature
         t0, total = time.perf_counter(), 0.0
         order = torch.from_numpy(rng.permutation(len(y_tr)))
         for step in range(steps):
@@ -160,7 +173,14 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
             if augmenter is not None:
                 xb = torch.from_numpy(augmenter(xb.numpy(), aug_rng))
             xb = _augment(xb, cfg.augment, gen) if cfg.augment else xb
-            loss = loss_fn(net(xb, None if s_tr is None else s_tr[b]), yt[b])
+            side = None if s_tr is None else s_tr[b]
+            scores = net(xb, side)
+            loss = loss_fn(scores, yt[b])
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = F.softmax(teacher(xb, side) / t, dim=1)
+                kd = F.kl_div(F.log_softmax(scores / t, dim=1), soft, reduction="batchmean")
+                loss = (1 - cfg.distill) * loss + cfg.distill * t * t * kd
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -168,6 +188,15 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
             total += loss.item() * len(b)
         return total / len(y_tr), time.perf_counter() - t0
 
+    teacher = None
+    if cfg.distill:  # the larger float teacher, trained on the same windows; last epoch kept
+        teacher = QuantCNN(widen(arch, cfg.teacher_width), quant=False)
+        opt, sched = optimizer(teacher, cfg.epochs)
+        for epoch in range(1, cfg.epochs + 1):
+            loss, _ = run_epoch(teacher, opt, sched)
+            if progress:
+                progress(f"teacher epoch {epoch} loss {loss:.3f}", epoch, cfg.epochs)
+        teacher.eval()
     model = QuantCNN(arch)
     if cfg.float_epochs:  # float pre-training of the twin; QAT starts from its weights
         twin = QuantCNN(arch, quant=False)
@@ -181,7 +210,7 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     opt, sched = optimizer(model, cfg.epochs)
     start = time.perf_counter()
     for epoch in range(1, last + 1):
-        mean_loss, seconds = run_epoch(model, opt, sched)
+        mean_loss, seconds = run_epoch(model, opt, sched, teacher)
         if len(va):
             metric = metrics_for(data.task, data.classes, va.y, predict(model, va.x, s_va))[key]
         else:
