@@ -9,7 +9,7 @@ import wfdb
 
 from conftest import run_json
 from half.data import get_task
-from half.data.mitdb import DS1, DS2, PUBLISHED, rhythm_context, rr_features
+from half.data.mitdb import DS1, DS2, PUBLISHED, beat_template, rhythm_context, rr_features
 
 
 @pytest.mark.slow
@@ -95,6 +95,35 @@ def test_rhythm_context_is_causal_and_tells_regular_from_irregular(make_mitdb):
     assert ctx.side_names[-2:] == ("local_rr_cv", "local_rr_rmssd") and len(ctx.side_names) == 10
     np.testing.assert_array_equal(ctx.side[:, :8], plain.side)
     assert "rhythm_context" not in get_task("mitdb-aami").param_dict()  # old keys stay valid
+
+
+def test_beat_template_compares_a_beat_with_the_patients_recent_beats(make_mitdb):
+    """Same shape as the last beats: correlation 1, deviation 0; inverted: -1; causal. On a
+    real record with many V beats (119), V beats differ from their template far more than N."""
+    t = np.linspace(-1, 1, 360)
+    beat = np.exp(-(t / 0.05) ** 2).astype(np.float32)  # a QRS-like spike at sample 180
+    x = np.tile(beat, (30, 1))
+    x[20] = -beat
+    f = beat_template(x, 360.0, 180, beats=16)
+    assert f.shape == (30, 2)
+    np.testing.assert_allclose(f[1:20], [[1.0, 0.0]] * 19, atol=1e-6)
+    np.testing.assert_allclose(f[20], [-1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(f[21], [1.0, 0.0], atol=1e-6)  # one odd beat: the median holds
+    later = x.copy()
+    later[25:] *= 3  # later beats leave every earlier beat's features unchanged
+    np.testing.assert_array_equal(beat_template(later, 360.0, 180, 16)[:25], f[:25])
+    root = make_mitdb((119,))
+    plain = get_task("mitdb-aami").load(root)
+    tpl = get_task("mitdb-aami", beat_template=True).load(root)
+    assert tpl.side_names[-2:] == ("template_corr", "template_dev") and tpl.side.shape[1] == 10
+    np.testing.assert_array_equal(tpl.side[:, :8], plain.side)
+    np.testing.assert_array_equal(tpl.x, plain.x)
+    n, v = tpl.classes.index("N"), tpl.classes.index("V")
+    corr, dev = tpl.side[:, 8], tpl.side[:, 9]
+    assert (tpl.y == v).sum() > 400
+    assert np.median(corr[tpl.y == n]) > 0.95 > 0.8 > np.median(corr[tpl.y == v])  # 0.996, 0.67
+    assert np.median(dev[tpl.y == v]) > 1.0 > 0.2 > np.median(dev[tpl.y == n])  # 1.63, 0.10
+    assert "beat_template" not in get_task("mitdb-aami").param_dict()  # old keys stay valid
 
 
 def test_intra_patient_split_says_it_leaks(make_mitdb):

@@ -46,6 +46,10 @@ RR_FEATURES = ("rr_pre", "rr_post", "rr_local", "rr_avg", "pre_over_local", "pos
 # With `rhythm_context`: how irregular the local rhythm is, so that a short interval in an
 # irregular rhythm (atrial fibrillation) need not read as a premature (S) beat
 RHYTHM_CONTEXT = ("local_rr_cv", "local_rr_rmssd")
+# With `beat_template`: how this beat's QRS differs from the patient's own recent beats (the
+# element-wise median of the previous `template_beats` windows), so that the decision need not
+# rest on morphology learnt from other patients alone
+BEAT_TEMPLATE = ("template_corr", "template_dev")
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,16 @@ class MitdbParams:
     # two more side inputs after the eight RR features (RHYTHM_CONTEXT): the coefficient of
     # variation and the RMSSD (over the mean) of the last `local_beats` RR intervals
     rhythm_context: bool = False
+    # two more side inputs after those (BEAT_TEMPLATE): the correlation of this beat's QRS region
+    # with the median of the previous `template_beats` beats' windows, and the RMS of their
+    # difference over the template's RMS (half.data.mitdb.beat_template)
+    beat_template: bool = False
+    template_beats: int = 16
 
     # added after prepared caches and task.json files existed: left out of param_dict (so of
     # cache keys and task.json) while at their default, so that those stay as they were
-    OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("rhythm_context",)
+    OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("rhythm_context", "beat_template",
+                                                  "template_beats")
 
     def __post_init__(self) -> None:
         if not self.fs > 0:
@@ -86,6 +96,8 @@ class MitdbParams:
         check_normalize(self.normalize)
         if self.local_beats < 1:
             raise ConfigError("local_beats", f"must be at least 1, got {self.local_beats}")
+        if self.template_beats < 1:
+            raise ConfigError("template_beats", f"must be at least 1, got {self.template_beats}")
 
 
 def rr_features(r_peaks: np.ndarray, fs: float, local_beats: int) -> np.ndarray:
@@ -128,11 +140,37 @@ def rhythm_context(r_peaks: np.ndarray, fs: float, local_beats: int) -> np.ndarr
     return out.astype(np.float32)
 
 
+def beat_template(x: np.ndarray, fs: float, before: int, beats: int) -> np.ndarray:
+    """(m, 2) float32: for every window of `x` (m, window) (all of a record's beats in order,
+    the R peak `before` samples in), the Pearson correlation of its QRS region (100 ms before
+    the peak to 150 ms after) with the element-wise median of the previous `beats` windows'
+    regions, and the RMS of their difference over the template's RMS (both about its mean).
+    Causal: the beat itself is not in its template; the first beat gets (1, 0)."""
+    a = max(0, before - round(0.10 * fs))
+    b = min(x.shape[1], before + round(0.15 * fs) + 1)
+    q = x[:, a:b].astype(np.float64)
+    q = q - q.mean(axis=1, keepdims=True)
+    out = np.zeros((len(q), 2))
+    out[0] = (1.0, 0.0)
+    for i in range(1, len(q)):
+        t = np.median(q[max(0, i - beats):i], axis=0)
+        t -= t.mean()
+        norm_t = np.sqrt(np.mean(t * t))
+        if norm_t <= 0:
+            out[i] = (1.0, 0.0) if not q[i].any() else (0.0, 1.0)
+            continue
+        norm_x = np.sqrt(np.mean(q[i] * q[i]))
+        out[i, 0] = float(np.mean(q[i] * t) / (norm_x * norm_t)) if norm_x > 0 else 0.0
+        out[i, 1] = float(np.sqrt(np.mean((q[i] - t) ** 2)) / norm_t)
+    return out.astype(np.float32)
+
+
 def beat_inputs(raw: np.ndarray, fs_in: float, peaks: np.ndarray, p: MitdbParams, *,
                 keep: np.ndarray | None = None, where: str | Path = "record"
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The task's inputs for the beats of one record: (windows (k, window) float32, RR features
-    (k, 8) float32, or (k, 10) with `rhythm_context`; number of windows edge-padded).
+    (k, 8) float32, with `rhythm_context` 2 and with `beat_template` 2 more; number of windows
+    edge-padded).
 
     `raw` is the record's lead (mV at `fs_in` Hz) and `peaks` the sample positions of all its
     beats; RR features are computed from all of them, windows and features returned for those
@@ -147,12 +185,14 @@ def beat_inputs(raw: np.ndarray, fs_in: float, peaks: np.ndarray, p: MitdbParams
     if p.window > sig.size:
         raise DataError(where, f"window of {p.window} samples is longer than the record "
                         f"({sig.size} samples at {p.fs:g} Hz)")
-    pos = np.round(peaks[keep] * (p.fs / fs_in)).astype(np.int64)
+    pos = np.round(peaks * (p.fs / fs_in)).astype(np.int64)
     padded = np.pad(sig, p.window, mode="edge")  # beats near an edge keep a full window
     start = pos - p.before + p.window
-    edge = int(((pos - p.before < 0) | (pos - p.before + p.window > sig.size)).sum())
+    outside = (pos - p.before < 0) | (pos - p.before + p.window > sig.size)
     x = padded[start[:, None] + np.arange(p.window)].astype(np.float32)
-    return x, rr[keep], edge
+    if p.beat_template:  # the template reads every beat's window, kept or not
+        rr = np.concatenate([rr, beat_template(x, p.fs, p.before, p.template_beats)], axis=1)
+    return x[keep], rr[keep], int(outside[keep].sum())
 
 
 class MitdbAami(Task):
@@ -166,7 +206,8 @@ class MitdbAami(Task):
 
     @property
     def side_names(self) -> tuple[str, ...]:  # type: ignore[override]
-        return RR_FEATURES + (RHYTHM_CONTEXT if self.params.rhythm_context else ())
+        return (RR_FEATURES + (RHYTHM_CONTEXT if self.params.rhythm_context else ())
+                + (BEAT_TEMPLATE if self.params.beat_template else ()))
 
     def available(self, src: DataSource) -> list[int]:
         """DS1 and DS2 records whose header is present (a user's folder may hold a subset)."""
