@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/train_presets.py [--only mitdb-aami-small ...] [--seeds 0 1 2]
         [--out runs/presets] [--install] [--data-dir DIR] [--cv-only [--cv-seed K]]
-        [--recipe FILE ...]
+        [--recipe FILE ...] [--cv-epoch N]
     .venv/bin/python benchmarks/train_presets.py --reexport   # rewrite the shipped exports only
     .venv/bin/python benchmarks/train_presets.py --record-predictions  # cinc2017-af's per-record
 
@@ -48,13 +48,15 @@ HERE = Path(__file__).resolve().parent
 RECIPES = HERE / "presets"
 
 
-def _summary(values: list[float]) -> dict:
+def _summary(values: list[float | None]) -> dict | None:
+    if any(v is None for v in values):  # no validation figure (--cv-epoch: no CV was run)
+        return None
     return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4),
             "values": [round(v, 4) for v in values]}
 
 
 def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | None,
-                 threads: int, cv_seed: int = 0) -> dict:
+                 threads: int, cv_seed: int = 0, cv_epoch: int = 0) -> dict:
     spec = yaml.safe_load(recipe.read_text())
     task, name = spec["task"], recipe.stem[len(spec["task"]) + 1:]
     arch = Arch.from_dict(spec["arch"])
@@ -62,7 +64,15 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
     rows, cv = [], None
     base = {**spec.get("train", {}), "threads": threads}
     task_params = spec.get("task_params", {})
-    if spec.get("selection", "val") == "cv":
+    if spec.get("selection", "val") == "cv" and cv_epoch:
+        if spec.get("offsets"):
+            raise SystemExit(f"{recipe}: --cv-epoch cannot give the CV's score offsets")
+        # the epoch of an earlier CV run of this same recipe (its row says which): not rerun
+        cv = {"cv_epoch": cv_epoch, "cv_epoch_score": None, "fold_mean": None, "fold_std": None,
+              "given": "--cv-epoch: from an earlier --cv-only run of this recipe"}
+        base["stop_at"] = cv_epoch
+        task_params = {**task_params, **spec.get("final_task_params", {})}
+    elif spec.get("selection", "val") == "cv":
         data = get_task(task, **task_params).load(data_dir)
         cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=cv_seed),
                             offsets=spec.get("offsets") == "cv")
@@ -78,6 +88,8 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
         task_params = {**task_params, **spec.get("final_task_params", {})}
     elif spec.get("offsets"):
         raise SystemExit(f"{recipe}: offsets: cv needs selection: cv")
+    elif cv_epoch:
+        raise SystemExit(f"{recipe}: --cv-epoch needs a recipe with selection: cv")
     elif not seeds:
         raise SystemExit(f"{recipe}: --cv-only needs a recipe with selection: cv")
     if not seeds:  # --cv-only: the selection figures, no final fit, no test split
@@ -159,6 +171,10 @@ def main() -> None:
     ap.add_argument("--cv-seed", type=int, default=0,
                     help="training seed of the cross-validation's models (the folds stay "
                     "the same: a paired comparison between recipes)")
+    ap.add_argument("--cv-epoch", type=int, default=0,
+                    help="skip the cross-validation of a `selection: cv` recipe and stop the "
+                    "final fits at this epoch: the cv_epoch an earlier --cv-only run of the same "
+                    "recipe printed (the CV is deterministic; this saves rerunning it)")
     ap.add_argument("--recipe", type=Path, action="append", default=[],
                     help="a recipe file outside benchmarks/presets (a variant being tried)")
     ap.add_argument("--reexport", action="store_true",
@@ -177,6 +193,8 @@ def main() -> None:
                 check = reexport(f"preset:{name}", task, args.data_dir)
                 print(json.dumps({"preset": f"{task}/{name}", **check}), flush=True)
         return
+    if args.cv_only and args.cv_epoch:
+        sys.exit("error: --cv-only and --cv-epoch exclude each other")
     recipes = args.recipe or sorted(RECIPES.glob("*.yaml"))
     if args.only:
         recipes = [r for r in recipes if r.stem in args.only]
@@ -184,7 +202,7 @@ def main() -> None:
             sys.exit(f"error: no recipe named {args.only} in {RECIPES}")
     for recipe in recipes:
         summary = train_preset(recipe, [] if args.cv_only else args.seeds, args.out,
-                               args.data_dir, args.threads, args.cv_seed)
+                               args.data_dir, args.threads, args.cv_seed, args.cv_epoch)
         if args.cv_only:
             continue  # its CV line is printed
         summary.pop("runs")

@@ -54,6 +54,11 @@ INVALID_VIOLATION = 1000.0  # constraint value of a genome that decodes to no va
 # TrainConfig fields the search sets itself (the recipe's values of these are not used)
 _SEARCH_OWNED = ("epochs", "patience", "stop_at", "train_fraction", "time_budget_s", "seed",
                  "threads")
+# Recipe training options the search does not inherit (a user's `-c KEY=VALUE` still sets them):
+# distillation trains a 4x wider float teacher before every candidate, which would cost each
+# trial (and each re-evaluation) a multiple of its training time; the search ranks designs
+# trained without it, the reference included
+_NOT_INHERITED = ("distill", "teacher_width", "distill_temperature")
 _KEYS: dict[str, str] = {}  # SearchSpec.key() per spec (resolving reads the preset files)
 
 
@@ -264,8 +269,10 @@ def _recipe_train(task: str) -> dict:
 
 
 def recipe_train_options(task: str) -> dict:
-    """The `tiny` preset recipe's training options, less those the search sets (epochs ...)."""
-    return {k: v for k, v in _recipe_train(task).items() if k not in _SEARCH_OWNED}
+    """The `tiny` preset recipe's training options, less those the search sets (epochs ...) and
+    the distillation (`_NOT_INHERITED`)."""
+    return {k: v for k, v in _recipe_train(task).items()
+            if k not in _SEARCH_OWNED + _NOT_INHERITED}
 
 
 def recipe_epochs(task: str) -> int | None:
