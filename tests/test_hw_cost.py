@@ -95,9 +95,19 @@ def test_fold_for_ii_is_minimal(graph):
 
 @pytest.mark.parametrize("device", ["ecp5-85k", "xc7z020"])
 def test_three_goals_three_designs_each_best_on_its_metric(graph, device):
+    import dataclasses
+
+    from half.hw.goal import HIGH_THROUGHPUT
+
     dev = get_device(device)
     pw = power_model(dev)
-    results = {g: fold(graph, dev, g, RATE, pw) for g in GOALS}
+    # high-throughput also tries partial sums (`Folding.psums`), which the rate goals do not:
+    # a pipelined design's faster clock can also lower its energy by the model, so each goal
+    # is compared in the space they share, and the pipelined choice is at least as fast
+    flat = dataclasses.replace(HIGH_THROUGHPUT, pipeline=False)
+    results = {g: fold(graph, dev, flat if g == flat.name else g, RATE, pw) for g in GOALS}
+    piped = fold(graph, dev, HIGH_THROUGHPUT, RATE, pw)[1]
+    assert piped.throughput >= results[flat.name][1].throughput
     foldings = {g: (r[0].clock_mhz, tuple(sorted(r[0].pe_simd.items()))) for g, r in
                 results.items()}
     assert len(set(foldings.values())) == 3

@@ -118,3 +118,13 @@ def test_two_replicas_verify_bit_exactly_on_both_lanes(tiny, tmp_path, shared_da
     run = prepare(project, 4, data_dir=shared_data)
     found = localise(project, run.design, run.graph, run.case, 3, run.xq, run.sq)
     assert found["first_mismatch_layer"].startswith("none"), found
+
+
+def test_implement_counts_every_lane_in_windows_per_second():
+    """`half implement`'s inferences/s at the fmax (and at the target clock) are one window per
+    II on each of the R lanes (it gave one lane's)."""
+    from half.flow.implement import _rate
+
+    assert _rate(46.2, 360, 3) == pytest.approx(3 * 46.2e6 / 360, abs=0.1)
+    assert _rate(46.2, 360) == pytest.approx(46.2e6 / 360, abs=0.1)
+    assert _rate(None, 360, 3) is None

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """mvu_stage against the golden model: random conv / dense layers, foldings and requantization,
-random input idles and output back-pressure; bit-exact outputs and the cycle formula."""
+random input idles and output back-pressure; bit-exact outputs and the cycle formula, with and
+without the partial sums' pipeline level (PSUMS)."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,9 @@ if cocotb is not None:
         rng = random.Random(case["seed"])
         windows, expected = case["x"], case["y"]  # (n, L_IN, CIN), (n, L_POOL, COUT)
         idle, stall = case["idle"], case["stall"]
+        # clean_first: no input idles until window 0's last beat is taken, no back-pressure
+        # until its last output beat, so its latency is measured under random stalls too
+        clean_first = case.get("clean_first", False)
         await start(dut, ("s_axis_tvalid", "s_axis_tlast", "m_axis_tready"))
         beats = [(w, t) for w in range(len(windows)) for t in range(p["L_IN"])]
         got: list[list[int]] = []
@@ -39,14 +44,15 @@ if cocotb is not None:
         sent, cycle = 0, 0
         limit = 50 * (len(windows) + 2) * max(case["n_cycles"], p["L_IN"]) + 1000
         while len(got) < sum(len(e) for e in expected) and cycle < limit:
-            if sent < len(beats) and rng.random() >= idle:
+            calm = clean_first and not out_last  # window 0's output not out yet
+            if sent < len(beats) and (rng.random() >= idle or calm and 0 not in in_last):
                 w, t = beats[sent]
                 dut.s_axis_tdata.value = pack(windows[w][t], p["IN_W"])
                 dut.s_axis_tlast.value = int(t == p["L_IN"] - 1)
                 dut.s_axis_tvalid.value = 1
             else:
                 dut.s_axis_tvalid.value = 0
-            dut.m_axis_tready.value = int(rng.random() >= stall)
+            dut.m_axis_tready.value = int(rng.random() >= stall or calm)
             await ReadOnly()
             accepted = bool(dut.s_axis_tvalid.value) and bool(dut.s_axis_tready.value)
             if accepted and beats[sent][1] == p["L_IN"] - 1:
@@ -121,17 +127,36 @@ def _case(rng: np.random.Generator, kind: str, pe: int, simd: int, pool: int, ou
     ("depthwise", 2, 1, 1, 2, 0.3, 0.4),  # one tap a step, stalls both sides
 ])
 def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
+    _run(tmp_path, kind, pe, simd, pool, out_bits, idle, stall)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("kind, pe, simd, psums, pool, out_bits, idle, stall", [
+    ("conv", 2, 12, 3, 3, 6, 0.0, 0.0),  # multiply-shift, all taps at once, 3 sums of 4 lanes
+    ("depthwise", 3, 5, 5, 2, 4, 0.3, 0.4),  # thresholds, 2 groups, one lane per sum, stalls
+    ("dense-argmax", 2, 4, 2, 1, 0, 0.2, 0.5),  # affine scores, argmax over 3 groups, stalls
+])
+def test_mvu_stage_partial_sums(tmp_path, kind, pe, simd, psums, pool, out_bits, idle, stall):
+    """PSUMS = P: the sums of P lane groups registered before the accumulator. Bit-exact, and
+    the latency one cycle longer (`mvu_depth`), measured on the first window even where the
+    later ones see idles and back-pressure."""
+    _run(tmp_path, kind, pe, simd, pool, out_bits, idle, stall, psums=psums)
+
+
+def _run(tmp_path, kind, pe, simd, pool, out_bits, idle, stall, psums=0):
     from half.flow.sim import run_cocotb
     from half.hw.design import geometry
     from half.hw.rom import mvu_params, mvu_roms
     from half.rtl import LIB
 
-    rng = np.random.default_rng(hash((kind, pe, simd, pool)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((kind, pe, simd, pool, psums)).encode()))
     layer, x, y, length = _case(rng, kind, pe, simd, pool, out_bits)
     geo = geometry(layer)  # the layer's shape, as its design stage gives it
     params = mvu_params(layer, geo, pe, simd, pool)
     if kind == "dense-argmax":
         params.update(ARGMAX=1, IDX_W=3)
+    if psums:
+        params.update(PSUMS=psums)
     # products in logic (shift-and-add) and weights in a block-RAM ROM on some cases
     params.update(MAC_DSP=int(kind not in ("conv", "dense")),
                   W_BRAM=int(kind in ("dense", "depthwise") and simd < 5),
@@ -141,14 +166,14 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
 
     n_cycles = cycles_of(layer, pe, simd)  # the cost model's formula, checked here
     case = {"params": params, "x": x, "y": y, "seed": 11, "idle": idle, "stall": stall,
-            "n_cycles": n_cycles}
+            "n_cycles": n_cycles, "clean_first": bool(psums)}
     (tmp_path / "case.json").write_text(json.dumps(case))
     run_cocotb("mvu_stage", [LIB / "mvu_stage.v"], "test_mvu_stage", HERE, tmp_path / "build",
                parameters={**params, **files},
                extra_env={"HALF_CASE": str(tmp_path / "case.json"),
                           "HALF_TIMING": str(tmp_path / "timing.json")})
     timing = json.loads((tmp_path / "timing.json").read_text())
-    if idle == 0 and stall == 0:
+    if idle == 0 and stall == 0 or case["clean_first"]:
         # last input beat -> last output beat: N MAC steps + the stage's depth; then windows
         # follow each other at the stage's initiation interval max(N, L_IN)
         from half.hw.design import mvu_depth
@@ -157,7 +182,8 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
             layer.length_out
         dropped = 0 if "dense" in kind else layer.length_out % pool  # positions the pool drops
         latency = timing["out_last"][0] - timing["in_last"]["0"]
-        assert latency == n_cycles - dropped * steps + mvu_depth(layer.requant), timing
+        assert latency == n_cycles - dropped * steps + mvu_depth(layer.requant, psums), timing
+    if idle == 0 and stall == 0:
         gaps = np.diff(timing["out_last"])
         assert (gaps == max(n_cycles, params["L_IN"])).all(), timing
 

@@ -372,8 +372,10 @@ def implement(project: Path, device: str | None = None,
         "timing_met": None, "slack_ns": None, "critical_path": None,
         "utilization": {}, "resources": _resource_table(res, dev, predicted),
         "cells": dict(sorted(cells.items())), "bitstream": None, "bitstream_note": None,
-        "ii_cycles": predicted.get("ii_cycles"), "inferences_per_s": None,
-        "inferences_per_s_at_target": _rate(target, predicted.get("ii_cycles")),
+        "ii_cycles": predicted.get("ii_cycles"), "replicas": design.get("replicas", 1),
+        "inferences_per_s": None,
+        "inferences_per_s_at_target": _rate(target, predicted.get("ii_cycles"),
+                                            design.get("replicas", 1)),
         "synthesis": " ".join(synth), "tools": run.tools, "seconds": run.seconds,
         "commands": run.commands, "notes": notes,
     }
@@ -502,7 +504,7 @@ def _place_route(run: _Run, dev: Device, family: _Family, pnr: _Tool, packer: _T
         result["fmax_mhz"] = f
         result["timing_met"] = f >= target
         result["slack_ns"] = round(1000.0 / target - 1000.0 / f, 3)
-        result["inferences_per_s"] = _rate(f, result["ii_cycles"])
+        result["inferences_per_s"] = _rate(f, result["ii_cycles"], result["replicas"])
     if pins is None:
         result["notes"].append("pins placed by nextpnr (none constrained): the bitstream shows "
                                "the design implements; a board needs its own pin constraints")
@@ -558,8 +560,9 @@ def _critical_path(report: dict) -> dict | None:
             "rtl": sources[:12]}  # RTL lines on the path
 
 
-def _rate(mhz: float | None, ii: int | None) -> float | None:
-    return round(mhz * 1e6 / ii, 1) if mhz and ii else None
+def _rate(mhz: float | None, ii: int | None, replicas: int = 1) -> float | None:
+    """Windows per second at `mhz`: one per II on each of the design's `replicas` lanes."""
+    return round(mhz * 1e6 / ii * replicas, 1) if mhz and ii else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from half.errors import ConfigError, DataError, HalfError
-from half.hw.design import ArgMaxStage, Design, Folding, Stage, bind
+from half.hw.design import ArgMaxStage, Design, Folding, Stage, bind, mac_levels
 from half.hw.devices import get_device
 from half.hw.ir import Graph
 
@@ -463,8 +463,9 @@ def _exact_counts(rows: list[dict]) -> dict:
 
 # -- fmax and packing (timing rows) -------------------------------------------------------------
 def _tree_levels(folding: dict) -> int:
-    """Adder-tree levels of the widest MAC stage: the fmax model's feature."""
-    return max(math.ceil(math.log2(v["simd"])) for v in folding["layers"].values())
+    """Adder levels of the longest MAC path of the design (`half.hw.design.mac_levels`, the
+    partial sums of a pipelined stage counted): the fmax model's feature."""
+    return max(mac_levels(v["simd"], v.get("psums", 0)) for v in folding["layers"].values())
 
 
 def _model_totals(row: dict, coef: dict) -> tuple[float, float]:

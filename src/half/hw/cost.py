@@ -40,6 +40,7 @@ from half.hw.design import (
     MVUStage,
     bind,
     geometry,
+    mac_levels,
     window_reads,
 )
 from half.hw.devices import Device
@@ -68,6 +69,7 @@ class StageCost:
     kind: str
     pe: int = 1
     simd: int = 1
+    psums: int = 0  # partial sums per PE registered before the accumulator (0: none)
     cycles: int = 0
     depth: int = 0
     luts: float = 0.0
@@ -193,8 +195,9 @@ class Estimate:
                                   "average_at_rate": self.power_mw(rate), "rate_per_s": rate
                                   or self.throughput},
             "energy_estimate_uj": self.energy_uj(),
-            "stages": [{"name": s.name, "kind": s.kind, "pe": s.pe, "simd": s.simd,
-                        "cycles": s.cycles, "depth": s.depth, "luts": round(s.luts),
+            "stages": [{"name": s.name, "kind": s.kind, "pe": s.pe, "simd": s.simd}
+                       | ({"psums": s.psums} if s.psums else {})
+                       | {"cycles": s.cycles, "depth": s.depth, "luts": round(s.luts),
                         "ffs": round(s.ffs), "ffs_raw": round(s.raw_ffs), "bram": s.bram,
                         "dsp": s.dsp,
                         "buffer_bits": s.buffer_bits, "rom_bits": s.rom_bits,
@@ -245,8 +248,9 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
     layer, pe, simd, b = st.layer, st.pe, st.simd, st.binding
     g, conv = st.geometry, st.op == "conv"
     r = layer.requant
-    cost = StageCost(st.name, st.op, pe, simd, st.cycles, st.depth, bram=b.bram, dsp=b.dsp,
-                     mac_dsp=b.mac_dsp, w_bram=b.w_bram, buf_bram=b.buf_bram, tail=st.tail)
+    cost = StageCost(st.name, st.op, pe, simd, st.psums, st.cycles, st.depth, bram=b.bram,
+                     dsp=b.dsp, mac_dsp=b.mac_dsp, w_bram=b.w_bram, buf_bram=b.buf_bram,
+                     tail=st.tail)
     wb, ib, ab = layer.w_type.bits, layer.in_type.bits, layer.acc_type.bits
     lanes = pe * simd
     # the weight ROM in logic, where synthesis sees the weights: a weight bit that is 0 in every
@@ -263,9 +267,12 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
     if not b.mac_dsp:  # shift-and-add of the (live) weight bits; constant weights: one sum per
         # PE of the inputs shifted by their set bits, which takes the adder tree's place
         cost.add_luts("multipliers", live * xb * lut_div)
+    # with P partial sums the lanes' trees are P trees of SIMD/P lanes (SIMD - P adders) and
+    # the accumulator adds P sums (P adders of its width): SIMD adders in all, as without
+    sums = st.psums or 1
     if b.mac_dsp or words > 1:
         width = wb + ib + max(0, math.ceil(math.log2(simd)))
-        cost.add_luts("adders", pe * (simd - 1) * width * lut_div)  # adder trees
+        cost.add_luts("adders", pe * (simd - sums) * width * lut_div)  # adder trees
     if not conv:  # dense
         slices, vectors = g.cin // simd, 1
     elif g.depthwise:  # each PE's channel of its group, for each tap read
@@ -280,9 +287,11 @@ def _mvu(st: MVUStage, dev: Device, lut_div: float) -> StageCost:
                                  + g.stride * g.length_out + 2)) + 1
         aw = math.ceil(math.log2(2 * g.length_in))
         cost.add_luts("address", reads * (3 * pw + 2 * aw) * lut_div)
-    cost.add_luts("accumulators", pe * ab * lut_div)
+    cost.add_luts("accumulators", pe * sums * ab * lut_div)
     # accumulators, weight (varying bits) and operand registers
     cost.ffs += pe * ab + varying + vectors * simd * (xb + 1)
+    if st.psums:  # the partial-sum registers and the step's flags (6) and group, delayed
+        cost.ffs += pe * st.psums * ab + 6 + max(1, (g.cout // pe - 1).bit_length())
     if r.kind == "thresholds":
         # binary search: one comparator per level and PE; the tree ROM in logic
         bits = r.out.bits
@@ -433,11 +442,15 @@ def fmax_estimate(dev: Device, folding: Folding, luts: float = 0.0) -> float | N
     """Estimated fmax (MHz) of the design on the device's family: the calibrated clock period
     a + b x adder-tree levels of the widest MAC stage + c x the design's share of the part's
     LUTs (`luts`; routing congestion), fitted on placed designs (`benchmarks/calibrate.py
-    timing`; the MAC path is the critical one); None if the family has no fmax calibration."""
+    timing`; the MAC path is the critical one); None if the family has no fmax calibration.
+    A stage with partial sums counts the levels of its longest register-to-register MAC path
+    (`half.hw.design.mac_levels`): an ASSUMPTION that no placed pipelined design has checked
+    yet (the timing rows have none)."""
     fm = calibration().get(dev.power_family, {}).get("fmax")
     if not fm:
         return None
-    levels = max((math.ceil(math.log2(s)) for _, s in folding.pe_simd.values()), default=0)
+    levels = max((mac_levels(s, folding.psums_of(name))
+                  for name, (_, s) in folding.pe_simd.items()), default=0)
     return 1000.0 / (fm["period_ns"] + fm["ns_per_tree_level"] * levels
                      + fm.get("ns_per_lut_share", 0.0) * luts / dev.luts)
 

@@ -20,7 +20,9 @@ layout), its output stream and, for MAC and pooling stages, its `Binding`:
   pointwise conv: cycles = L_out * (K * cin / SIMD) * (cout / PE); depthwise (PE channels, SIMD
   taps): cycles = L_out * (C / PE) * (K / SIMD); dense: cycles = (fin / SIMD) * (fout / PE). A
   following max-pool is fused into its output writer (`pool`), the classifier's argmax too
-  (`classes`).
+  (`classes`). With `psums` P >= 1 (`Folding.psums`, P divides SIMD) each PE's SIMD products
+  are summed in P groups into registers that the next cycle adds into the accumulator (RTL
+  parameter PSUMS): one cycle more of depth, the same cycles.
 * `GapJoinStage` (`gap`): `gap_join`, global average pool + join: one channel vector per cycle;
   on the last, the sums go to a snapshot requantized one channel per cycle (one multiplier),
   side features appended: cycles = max(L_in, C + d), output C + d cycles after the last input
@@ -129,29 +131,55 @@ DSP_MIN_RESULT_BITS = {"ice40up": 11}
 
 @dataclass(frozen=True)
 class Folding:
-    """Per MAC stage (by layer name): (PE, SIMD); the clock; and the replicas: identical
-    pipelines that share nothing (each its own ROMs, buffers, DSPs and block RAMs) and take
-    independent windows on their own input lanes."""
+    """Per MAC stage (by layer name): (PE, SIMD) and its partial sums (`psums`); the clock; and
+    the replicas: identical pipelines that share nothing (each its own ROMs, buffers, DSPs and
+    block RAMs) and take independent windows on their own input lanes."""
 
     pe_simd: dict[str, tuple[int, int]]
     clock_mhz: float
     replicas: int = 1  # R pipelines side by side: R x throughput and resources, same latency
+    # per MAC stage (by layer name) P >= 1 dividing its SIMD: the SIMD products summed in P
+    # groups into registers before the accumulator (a shorter MAC path, one cycle more of
+    # latency); a layer it does not name has none (0; zeros are dropped)
+    psums: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         r = self.replicas
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
             raise ConfigError("folding.replicas", f"must be an integer >= 1, got {r!r}")
+        for name, ps in self.psums.items():
+            check_psums(name, self.pe_simd.get(name, (1, 1))[1], ps)
+        object.__setattr__(self, "psums", {k: v for k, v in self.psums.items() if v})
+
+    def psums_of(self, name: str) -> int:
+        """Layer `name`'s partial sums (0: none)."""
+        return self.psums.get(name, 0)
 
     def to_dict(self) -> dict:
-        # replicas only when there are several: a one-pipeline folding reads as before
+        # replicas only when there are several, psums only where a layer has them: a
+        # one-pipeline folding without partial sums reads as before
         return {"clock_mhz": self.clock_mhz,
-                "layers": {k: {"pe": p, "simd": s} for k, (p, s) in self.pe_simd.items()}} \
+                "layers": {k: {"pe": p, "simd": s}
+                           | ({"psums": self.psums[k]} if k in self.psums else {})
+                           for k, (p, s) in self.pe_simd.items()}} \
             | ({"replicas": self.replicas} if self.replicas != 1 else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> Folding:
         return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"],
-                   d.get("replicas", 1))
+                   d.get("replicas", 1),
+                   {k: v["psums"] for k, v in d["layers"].items() if "psums" in v})
+
+
+def check_psums(name: str, simd: int, psums) -> None:
+    """Layer `name`'s partial sums must be 0 (none) or a divisor of its SIMD: a ConfigError
+    naming the field (`folding.<layer>.psums`) otherwise."""
+    if isinstance(psums, bool) or not isinstance(psums, int) or psums < 0:
+        raise ConfigError(f"folding.{name}.psums",
+                          f"must be an integer >= 0 (0: none), got {psums!r}")
+    if psums and simd % psums:
+        raise ConfigError(f"folding.{name}.psums",
+                          f"{psums} does not divide the layer's SIMD ({simd})")
 
 
 @dataclass(frozen=True)
@@ -255,6 +283,7 @@ class MVUStage(Stage):
     pool: int = 1  # a max-pool fused into its output writer (1: none)
     classes: int = 0  # the classifier's argmax fused into its writer (0: none)
     binding: Binding | None = None  # None: left to synthesis
+    psums: int = 0  # partial sums per PE registered before the accumulator (0: none)
 
     module = "mvu_stage"
 
@@ -282,6 +311,8 @@ class MVUStage(Stage):
         p.update({k: f'"mem/{f}"' for k, f in _rom_files(self).items()})
         if self.classes:
             p.update(ARGMAX=1, IDX_W=idx_width(self.classes))
+        if self.psums:  # (without, the instance reads as before the parameter)
+            p.update(PSUMS=self.psums)
         return p
 
     @property
@@ -461,6 +492,8 @@ def _entry(st: Stage, instance: bool = True) -> dict:
             "stream": dataclasses.asdict(st.stream)} if instance else {"name": st.name}
     own = {f.name: getattr(st, f.name) for f in dataclasses.fields(st)
            if f.name not in ("name", "layer")}
+    if not own.get("psums", 1):  # only a stage with partial sums says so (design.json as before)
+        del own["psums"]
     own["layers"] = list(st.layers)
     if own.get("binding") is not None:
         own["binding"] = dataclasses.asdict(own["binding"])
@@ -507,16 +540,19 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
 
 
 def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:
-    """The mvu_stage of layer i, with a following max-pool (conv) or argmax (dense) fused."""
+    """The mvu_stage of layer i, with a following max-pool (conv) or argmax (dense) fused, and
+    the folding's partial sums (one cycle more of depth)."""
     pe, simd = folding.pe_simd.get(layer.name, (1, 1))
+    psums = folding.psums_of(layer.name)
+    check_psums(layer.name, simd, psums)
     cycles = cycles_of(layer, pe, simd)
     pool = nxt.pool if isinstance(layer, Conv) and isinstance(nxt, MaxPool) else 0
     classes = nxt.classes if isinstance(layer, Dense) and isinstance(nxt, ArgMax) else 0
     # the steps of the positions the pool drops come after the last output
     tail = layer.length_out % pool * (cycles // layer.length_out) if pool else 0
     return MVUStage(name=layer.name, layers=(i, i + 1) if pool or classes else (i,),
-                    cycles=cycles, depth=mvu_depth(layer.requant), tail=tail, layer=layer,
-                    pe=pe, simd=simd, pool=pool or 1, classes=classes)
+                    cycles=cycles, depth=mvu_depth(layer.requant, psums), tail=tail,
+                    layer=layer, pe=pe, simd=simd, pool=pool or 1, classes=classes, psums=psums)
 
 
 def _bind(stages: list[Stage], dev: Device, replicas: int = 1) -> None:
@@ -600,12 +636,27 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def mvu_depth(requant: Requant) -> int:
+def mvu_depth(requant: Requant, psums: int = 0) -> int:
     """mvu_stage's cycles from its last MAC step to its last output beat: 6, or with
-    thresholds 5 + the output bits (a binary search, one tree level per cycle)."""
+    thresholds 5 + the output bits (a binary search, one tree level per cycle); one more with
+    partial sums (`psums` >= 1: their register)."""
+    extra = 1 if psums else 0
     if requant.kind == "thresholds":
-        return DEPTH["mvu"] - 1 + requant.out.bits
-    return DEPTH["mvu"]
+        return DEPTH["mvu"] - 1 + requant.out.bits + extra
+    return DEPTH["mvu"] + extra
+
+
+def mac_levels(simd: int, psums: int = 0) -> int:
+    """Adder levels of mvu_stage's longest register-to-register MAC path (the fmax model's
+    feature, `half.hw.cost.fmax_estimate`): ceil(log2 SIMD), the SIMD-lane tree into the
+    accumulator; with P partial sums the longer of a group's tree, ceil(log2(SIMD / P)), and
+    the P sums added into the accumulator, ceil(log2 P) + 1.
+    ASSUMPTION (not measured yet): the pipelined rule puts both paths on the unpipelined
+    path's scale (the same constant and ns per level); it needs placed pipelined designs among
+    the calibration's timing rows (`benchmarks/calibrate.py timing`)."""
+    if not psums:
+        return (simd - 1).bit_length()  # ceil(log2 simd)
+    return max((simd // psums - 1).bit_length(), (psums - 1).bit_length() + 1)
 
 
 def gap_depth(requant: Requant) -> int:

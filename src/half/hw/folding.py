@@ -12,7 +12,11 @@ initiation interval — so no stage holds resources it does not need (a balanced
   is also tried as R = 2 .. MAX_REPLICAS replicas (`Folding.replicas`: R pipelines side by
   side, R windows per II) while they fit, each at its own fastest clock (R copies lower the
   fmax estimate): what raises throughput once one pipeline is bound by its input, one sample
-  a cycle (II = window length).
+  a cycle (II = window length). Each balanced design is also tried pipelined (`pipelined`:
+  every MAC stage of SIMD >= PIPELINE_MIN_SIMD sums its lanes in P groups into registers
+  before the accumulator, `Folding.psums`, P the fewest adder levels on the MAC path), with
+  its replicas, each at its own fastest clock: one cycle more of latency per such stage, more
+  FFs, a higher fmax estimate; the variant is kept only where its throughput is higher.
 * low-power: for each clock of the device's grid, every balanced design that meets the required
   rate at that clock; the (clock, folding) of least average power at that rate (always on).
 * low-energy: energy of one inference on a duty-cycled device (static and clock power over the
@@ -22,9 +26,10 @@ initiation interval — so no stage holds resources it does not need (a balanced
   too. The best (clock, folding) that meets the rate.
 
 What a goal scores and which of these searches it runs are its `half.hw.goal.Goal` (`score`,
-`needs_rate`, `fastest_clock`, `energy_descent`, `replicate`). The other goals keep one
-pipeline: more replicas add static and clock-tree power and do not lower a window's dynamic
-energy (`half.hw.cost`).
+`needs_rate`, `fastest_clock`, `energy_descent`, `replicate`, `pipeline`). The other goals keep
+one pipeline without partial sums: more replicas add static and clock-tree power and do not
+lower a window's dynamic energy (`half.hw.cost`), and partial sums add FFs and latency for a
+clock those goals do not need.
 
 `set_folding` is the published FINN rule for comparison (per layer raise SIMD, then PE, until
 the layer meets the target cycles).
@@ -38,7 +43,7 @@ import time
 
 from half.errors import ConfigError
 from half.hw.cost import Estimate, estimate
-from half.hw.design import Folding, GapJoinStage, bind, cycles_of, options
+from half.hw.design import Folding, GapJoinStage, bind, cycles_of, mac_levels, options
 from half.hw.devices import Device
 from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
 from half.hw.goal import Goal, get_goal
@@ -52,6 +57,9 @@ FMAX_MARGIN = 0.9  # clocks up to this share of the calibrated fmax (its spread 
 # pins and a source of windows) and costs a copy in simulation; the lever matters where one
 # pipeline is input-bound, and a few copies of it already fill most parts the designs fit
 MAX_REPLICAS = 4
+# MAC stages from this SIMD get partial sums in a pipelined design (`pipelined`); below it a
+# register level saves (by `mac_levels`) no adder level
+PIPELINE_MIN_SIMD = 4
 
 
 def required_rate(task: str, params: dict) -> float:
@@ -82,6 +90,21 @@ def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
         else:
             return None
     return Folding(pe_simd, clock_mhz)
+
+
+def best_psums(simd: int) -> int:
+    """The partial sums P (a divisor of `simd`) of fewest adder levels on the MAC path
+    (`half.hw.design.mac_levels`), the smaller P on ties."""
+    return min((d for d in range(1, simd + 1) if simd % d == 0),
+               key=lambda d: (mac_levels(simd, d), d))
+
+
+def pipelined(folding: Folding) -> Folding:
+    """`folding` with partial sums (`best_psums`) on every MAC stage of SIMD >=
+    PIPELINE_MIN_SIMD; the others unchanged."""
+    psums = {name: best_psums(s) for name, (_, s) in folding.pe_simd.items()
+             if s >= PIPELINE_MIN_SIMD}
+    return dataclasses.replace(folding, psums=psums)
 
 
 def _targets(graph: Graph) -> list[int]:
@@ -134,7 +157,8 @@ def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None,
     clocks = _clocks(dev)
     def candidates():
         if goal.fastest_clock:  # each design at the fastest clock its fmax allows
-            yield from _fastest(graph, dev, clocks, targets, power, goal.replicate)
+            yield from _fastest(graph, dev, clocks, targets, power, goal.replicate,
+                                goal.pipeline)
             return
         for clock in clocks:  # only targets that leave the required rate possible
             usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
@@ -173,25 +197,32 @@ def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power
 
 
 def _fastest(graph: Graph, dev: Device, clocks: list[float], targets: list[int], power,
-             replicate: bool = False):
+             replicate: bool = False, pipeline: bool = False):
     """(folding, estimate) of the balanced design of every target II that fits the device, at
     the fastest clock of `clocks` within FMAX_MARGIN of its estimated fmax (the resources and
-    the fmax estimate do not depend on the clock); with `replicate`, also each one's 2 ..
-    MAX_REPLICAS replicas that fit (fewer copies of it fit when more do not)."""
-    for f, est in _balanced(graph, dev, clocks[-1], targets, power):
-        for r in range(1, MAX_REPLICAS + 1 if replicate else 2):
-            if r > 1:
-                f = dataclasses.replace(f, clock_mhz=clocks[-1], replicas=r)
-                est = estimate(graph, dev, f, power)
-                if not est.fits(dev):
+    the fmax estimate do not depend on the clock); with `pipeline`, also each one `pipelined`
+    (after it: on equal throughput the folder keeps the first); with `replicate`, also each
+    one's 2 .. MAX_REPLICAS replicas that fit (fewer copies of it fit when more do not)."""
+    for base, base_est in _balanced(graph, dev, clocks[-1], targets, power):
+        variants = [(base, base_est)]
+        if pipeline and (piped := pipelined(base)).psums:
+            est = estimate(graph, dev, piped, power)
+            if est.fits(dev):
+                variants.append((piped, est))
+        for f, est in variants:
+            for r in range(1, MAX_REPLICAS + 1 if replicate else 2):
+                if r > 1:
+                    f = dataclasses.replace(f, clock_mhz=clocks[-1], replicas=r)
+                    est = estimate(graph, dev, f, power)
+                    if not est.fits(dev):
+                        break
+                ok = [c for c in clocks if not est.fmax_mhz or c <= FMAX_MARGIN * est.fmax_mhz]
+                if not ok:
                     break
-            ok = [c for c in clocks if not est.fmax_mhz or c <= FMAX_MARGIN * est.fmax_mhz]
-            if not ok:
-                break
-            if ok[-1] != clocks[-1]:
-                f = dataclasses.replace(f, clock_mhz=ok[-1])
-                est = estimate(graph, dev, f, power)
-            yield f, est
+                if ok[-1] != clocks[-1]:
+                    f = dataclasses.replace(f, clock_mhz=ok[-1])
+                    est = estimate(graph, dev, f, power)
+                yield f, est
 
 
 def _descend_energy(graph: Graph, dev: Device, clock: float, power

@@ -59,6 +59,13 @@ def _calibration_note(est: Estimate) -> str:
             "cycles and II are the RTL's (checked by `half verify`)")
 
 
+def _psums_note(folding: Folding) -> str:
+    sums = ", ".join(f"{k} {v}" for k, v in folding.psums.items())
+    return (f"partial sums registered before the accumulators ({sums}; one cycle more of "
+            "latency per stage): their fmax gain is the cost model's assumption "
+            "(half.hw.design.mac_levels), not yet calibrated on placed designs")
+
+
 def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dict,
            rate: float | None, notes: list[str] = ()) -> dict:
     """The plain data of a folded design and its estimate: device, goal, folding, the search's
@@ -78,6 +85,7 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
                          "lane): `stages` are one pipeline's, the resources, power and "
                          "throughput all of them; the latency and II a lane's; energy per "
                          f"inference with {folding.replicas} windows per wake"]),
+                      *([] if not folding.psums else [_psums_note(folding)]),
                       *([] if dev.static_power_mw is not None else
                         [f"{dev.name}: no static power figure in the catalog; counted as 0"]),
                       *notes]}

@@ -77,7 +77,7 @@ def build_graph(graph: Graph, params: dict, task: str, device: str, goal: str, o
 
 def read_folding(path: Path) -> Folding:
     """A folding from a JSON file ({"clock_mhz": .., "layers": {name: {"pe": .., "simd": ..}}},
-    as in design.json's "folding")."""
+    and optionally per layer "psums" and "replicas": as in design.json's "folding")."""
     try:
         d = json.loads(Path(path).read_text())
         return Folding.from_dict(d.get("folding", d))
@@ -88,7 +88,8 @@ def read_folding(path: Path) -> Folding:
 
 
 def check_folding(graph: Graph, folding: Folding) -> None:
-    """A given folding must name every MAC layer with a legal (PE, SIMD) pair."""
+    """A given folding must name every MAC layer with a legal (PE, SIMD) pair (and partial
+    sums, where it gives them, that divide the SIMD: `Folding` checks those)."""
     for layer in graph.mac_layers():
         if layer.name not in folding.pe_simd:
             raise ConfigError("folding", f"no (PE, SIMD) for layer {layer.name}")
@@ -97,7 +98,8 @@ def check_folding(graph: Graph, folding: Folding) -> None:
         if pe not in pes or simd not in simds:
             raise ConfigError(f"folding.{layer.name}", f"(PE, SIMD) = ({pe}, {simd}) is not "
                               f"legal: PE in {pes}, SIMD in {simds}")
-    unknown = set(folding.pe_simd) - {layer.name for layer in graph.mac_layers()}
+    unknown = (set(folding.pe_simd) | set(folding.psums)) \
+        - {layer.name for layer in graph.mac_layers()}
     if unknown:
         raise ConfigError("folding", f"no such layer: {', '.join(sorted(unknown))}")
     if folding.clock_mhz <= 0:

@@ -28,6 +28,10 @@
  *   ARGMAX, IDX_W    1: a fused argmax (L_IN = K = POOL = 1): the output beat is the IDX_W-bit
  *                    index of the largest of the COUT outputs (the first one on ties), found
  *                    by a running comparison as the channel groups come out
+ *   PSUMS            0: each PE's SIMD products are summed and added into its accumulator in
+ *                    one cycle; P >= 1 (P divides SIMD): summed in P groups of SIMD/P
+ *                    consecutive lanes into P partial-sum registers, which the next cycle adds
+ *                    into the accumulator (one pipeline level more: a shorter MAC path)
  *   W_FILE, R_FILE   $readmemh files: weights (one word per group x chunk) and requant
  *                    parameters (thresholds: one word per group x search-tree node;
  *                    otherwise one word per group); see half/rtl/mem.py for the layouts
@@ -39,8 +43,9 @@
  *   N = L_OUT * (K/SIMD) * (COUT/PE), one MAC step per cycle;
  *   windows follow back to back (II = max(N, L_IN)); the last output beat of a window leaves
  *   DEPTH cycles after its last MAC step was issued: DEPTH = 6 (multiply-shift, affine) or
- *   5 + OUT_W (thresholds: a binary search, one tree level per cycle). Back-pressure on
- *   m_axis stalls the whole pipeline; input beats keep filling the free buffer bank.
+ *   5 + OUT_W (thresholds: a binary search, one tree level per cycle), plus 1 with PSUMS >= 1
+ *   (the partial sums' register). Back-pressure on m_axis stalls the whole pipeline; input
+ *   beats keep filling the free buffer bank.
  * Structure (for synthesis)
  *   The input window lives in R = max(1, SIMD/CIN) identical buffers (depthwise: R = SIMD),
  *   each 2*L_IN words of CIN*IN_W bits with one write port and one registered read port
@@ -78,6 +83,7 @@ module mvu_stage #(
     parameter integer BUF_BRAM = 0,  // window buffers in block RAM (else synthesis decides)
     parameter integer ARGMAX = 0,  // 1: emit the index of the largest output (classifier)
     parameter integer IDX_W = 1,  // width of that index
+    parameter integer PSUMS = 0,  // partial sums per PE registered before the accumulator (0: none)
     parameter W_FILE = "weights.mem",  // weights
     parameter R_FILE = "requant.mem"  // thresholds or multiply-shift parameters
 ) (
@@ -115,6 +121,8 @@ module mvu_stage #(
     localparam integer TW = $clog2(K + 1);
     localparam integer WA = (NGROUP * NCHUNK > 1) ? $clog2(NGROUP * NCHUNK) : 1;  // ROM address
     localparam integer QW = $clog2(POOL + 1);
+    localparam integer NP = (PSUMS > 0) ? PSUMS : 1;  // sums per PE out of the operand stage
+    localparam integer GL = SIMD / NP;  // lanes per sum
 
     generate
         if (DW == 0 && (COUT % PE != 0 || (K * CIN) % SIMD != 0 ||
@@ -127,6 +135,9 @@ module mvu_stage #(
         end
         if (L_OUT < 1 || L_POOL < 1) begin : g_bad_length
             initial $error("mvu_stage: the window is shorter than the kernel or the pool");
+        end
+        if (PSUMS < 0 || (PSUMS > 0 && SIMD % NP != 0)) begin : g_bad_psums
+            initial $error("mvu_stage: PSUMS must be 0 or divide SIMD (instance %m)");
         end
     endgenerate
 
@@ -364,7 +375,8 @@ module mvu_stage #(
     reg signed [ACC_W-1:0] acc_s2 [0:PE-1];
     reg v_s2, pfirst_s2, emit_s2, olast_s2;
     reg [GW-1:0] g_s2;
-    reg signed [ACC_W-1:0] dot [0:PE-1];
+    // PE p's sum k of lanes k*GL .. k*GL+GL-1 (PSUMS = 0: one sum, the whole dot product)
+    reg signed [ACC_W-1:0] dot [0:PE*NP-1];
     // x * w: a `*` (DSP-mappable), or the weight's bits selecting shifted copies of x (the top
     // bit's subtracted); either is exact modulo 2^ACC_W, which holds every reachable sum
     function automatic signed [ACC_W-1:0] product(input signed [XW-1:0] x,
@@ -384,34 +396,85 @@ module mvu_stage #(
             end
         end
     endfunction
-    integer p, q;
+    integer p, k, q;
     // verilator lint_off UNUSEDSIGNAL
     integer xq;  // an operand index: its high bits stay zero
     // verilator lint_on UNUSEDSIGNAL
     always @* begin
         for (p = 0; p < PE; p = p + 1) begin
-            dot[p] = {ACC_W{1'b0}};
-            for (q = 0; q < SIMD; q = q + 1) begin
+            for (k = 0; k < NP; k = k + 1) dot[p*NP + k] = {ACC_W{1'b0}};
+            for (q = 0; q < SIMD; q = q + 1) begin  // lane q goes to sum q / GL
                 xq = (DW != 0) ? p * SIMD + q : q;  // the PE's own vector when depthwise
-                dot[p] = dot[p] + product($signed(x_op[xq*XW +: XW]),
-                                          $signed(w_op[(p*SIMD + q)*W_W +: W_W]));
+                dot[p*NP + q/GL] = dot[p*NP + q/GL]
+                                   + product($signed(x_op[xq*XW +: XW]),
+                                             $signed(w_op[(p*SIMD + q)*W_W +: W_W]));
             end
         end
     end
+
+    // the step entering the accumulators: the operand register's (PSUMS = 0) or, one cycle
+    // later, the partial sums' register's; its flags and group travel with it (the group also
+    // reads the requantization's parameters of the sums entering stage 3)
+    wire v_a, first_a, last_a, pfirst_a, emit_a, olast_a;
+    wire [GW-1:0] g_a;
+    wire [PE*ACC_W-1:0] dot_a;  // what each PE adds into its accumulator
+    genvar gp;
+    generate
+        if (PSUMS == 0) begin : g_mac_direct
+            assign {v_a, first_a, last_a, pfirst_a, emit_a, olast_a} =
+                {v_op, first_op, last_op, pfirst_op, emit_op, olast_op};
+            assign g_a = g_op;
+            for (gp = 0; gp < PE; gp = gp + 1) begin : g_pe
+                assign dot_a[gp*ACC_W +: ACC_W] = dot[gp];
+            end
+        end else begin : g_mac_psums
+            // partial-sum register: PE x PSUMS sums and the step's flags, advancing with adv
+            reg [PE*NP*ACC_W-1:0] ps_reg;  // sum k of PE p: word p*NP + k
+            reg v_ps, first_ps, last_ps, pfirst_ps, emit_ps, olast_ps;
+            reg [GW-1:0] g_ps;
+            reg [PE*ACC_W-1:0] ps_sum;
+            integer i, pk, ks;
+            always @(posedge clk) begin
+                if (rst) begin
+                    v_ps <= 1'b0;
+                end else if (adv) begin
+                    v_ps <= v_op;
+                    {first_ps, last_ps, pfirst_ps, emit_ps, olast_ps} <=
+                        {first_op, last_op, pfirst_op, emit_op, olast_op};
+                    g_ps <= g_op;
+                    for (i = 0; i < PE * NP; i = i + 1) ps_reg[i*ACC_W +: ACC_W] <= dot[i];
+                end
+            end
+            always @* begin
+                for (pk = 0; pk < PE; pk = pk + 1) begin
+                    ps_sum[pk*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+                    for (ks = 0; ks < NP; ks = ks + 1) begin
+                        ps_sum[pk*ACC_W +: ACC_W] = ps_sum[pk*ACC_W +: ACC_W]
+                                                    + ps_reg[(pk*NP + ks)*ACC_W +: ACC_W];
+                    end
+                end
+            end
+            assign {v_a, first_a, last_a, pfirst_a, emit_a, olast_a} =
+                {v_ps, first_ps, last_ps, pfirst_ps, emit_ps, olast_ps};
+            assign g_a = g_ps;
+            assign dot_a = ps_sum;
+        end
+    endgenerate
 
     integer pa;
     always @(posedge clk) begin
         if (rst) begin
             v_s2 <= 1'b0;
         end else if (adv) begin
-            v_s2 <= v_op && last_op;
-            pfirst_s2 <= pfirst_op;
-            emit_s2 <= emit_op;
-            olast_s2 <= olast_op;
-            g_s2 <= g_op;
-            if (v_op) begin
+            v_s2 <= v_a && last_a;
+            pfirst_s2 <= pfirst_a;
+            emit_s2 <= emit_a;
+            olast_s2 <= olast_a;
+            g_s2 <= g_a;
+            if (v_a) begin
                 for (pa = 0; pa < PE; pa = pa + 1) begin
-                    acc_s2[pa] <= first_op ? dot[pa] : acc_s2[pa] + dot[pa];
+                    acc_s2[pa] <= first_a ? $signed(dot_a[pa*ACC_W +: ACC_W])
+                                          : acc_s2[pa] + $signed(dot_a[pa*ACC_W +: ACC_W]);
                 end
             end
         end
@@ -470,7 +533,7 @@ module mvu_stage #(
                 v_nx = {B{1'b0}};
                 q_nx = q_s3;
                 word = {PE*ACC_W{1'b0}};
-                t_nx[0 +: PE*ACC_W] = trom[TA'({g_op, B'(1)})];  // roots of the group entering s2
+                t_nx[0 +: PE*ACC_W] = trom[TA'({g_a, B'(1)})];  // roots of the group entering s2
                 {pfirst_nx, emit_nx, olast_nx} = {pfirst_s3, emit_s3, olast_s3};
                 v3_nx = 1'b0;
                 for (l = 0; l < B; l = l + 1) begin
@@ -542,7 +605,7 @@ module mvu_stage #(
                 if (rst) begin
                     v_s3 <= 1'b0;
                 end else if (adv) begin
-                    r_word <= rrom[g_op];
+                    r_word <= rrom[g_a];
                     v_s3 <= v_s2;
                     pfirst_s3 <= pfirst_s2;
                     emit_s3 <= emit_s2;
