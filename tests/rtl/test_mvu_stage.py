@@ -132,14 +132,14 @@ def test_mvu_stage(tmp_path, kind, pe, simd, pool, out_bits, idle, stall):
 
 @pytest.mark.rtl
 @pytest.mark.parametrize("kind, pe, simd, psums, pool, out_bits, idle, stall", [
-    ("conv", 2, 12, 3, 3, 6, 0.0, 0.0),  # multiply-shift, all taps at once, 3 sums of 4 lanes
     ("depthwise", 3, 5, 5, 2, 4, 0.3, 0.4),  # thresholds, 2 groups, one lane per sum, stalls
     ("dense-argmax", 2, 4, 2, 1, 0, 0.2, 0.5),  # affine scores, argmax over 3 groups, stalls
 ])
 def test_mvu_stage_partial_sums(tmp_path, kind, pe, simd, psums, pool, out_bits, idle, stall):
     """PSUMS = P: the sums of P lane groups registered before the accumulator. Bit-exact, and
     the latency one cycle longer (`mvu_depth`), measured on the first window even where the
-    later ones see idles and back-pressure."""
+    later ones see idles and back-pressure. (Standard convolutions with partial sums are
+    verified in a whole design: tests/test_psums.py.)"""
     _run(tmp_path, kind, pe, simd, pool, out_bits, idle, stall, psums=psums)
 
 
