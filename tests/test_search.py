@@ -623,3 +623,16 @@ def test_fits_constraint_is_violated_exactly_when_the_design_does_not_fit(device
         assert ("logic_cells" in totals) == (device == "up5k")
         seen.add(fits)
     assert seen == {True, False}  # both sides of the boundary were tried
+
+
+def test_the_search_does_not_inherit_a_recipes_distillation(monkeypatch):
+    """A tiny recipe that distils (a wider teacher trained before every candidate) gives the
+    search its other options, not the distillation; a user's own train option still sets it."""
+    from half.search import evaluate
+
+    recipe = {"epochs": 20, "lr": 0.002, "distill": 0.5, "teacher_width": 4,
+              "distill_temperature": 2.0, "augment": 0.5}
+    monkeypatch.setattr(evaluate, "_recipe_train", lambda task: dict(recipe))
+    assert evaluate.recipe_train_options("mitdb-aami") == {"lr": 0.002, "augment": 0.5}
+    spec = evaluate.SearchSpec(task="mitdb-aami", train_options={"distill": 0.25})
+    assert spec.resolved().train_options["distill"] == 0.25
