@@ -78,7 +78,7 @@ def test_bind_stages_and_fusions(tiny):
         assert st.cycles == cycles_of(conv, 1, 1)
         assert st.tail == conv.length_out % pool.pool * (st.cycles // conv.length_out)
         assert st.stream.layer == st.layers[-1] and st.stream.beats == pool.length_out
-    assert isinstance(layers[gap.layers[0]], PoolJoin) and gap.side_features == 10
+    assert isinstance(layers[gap.layers[0]], PoolJoin) and gap.side_features == 12
     assert hidden.layers == (8,) and hidden.classes == 0 and hidden.op == "dense"
     # the classifier's argmax is fused: the stream out is the class index
     assert isinstance(layers[classifier.layers[1]], ArgMax) and classifier.classes == 5
@@ -86,7 +86,7 @@ def test_bind_stages_and_fusions(tiny):
     # the top's chain: the decimator is the input stage's instance
     assert [st.instance for st in d.chain] == ["decimate", "conv1", "conv3", "conv5", "gap16",
                                                "dense8", "dense9"]
-    assert d.side_width == 10 * layers[gap.layers[0]].out_type.bits
+    assert d.side_width == 12 * layers[gap.layers[0]].out_type.bits
 
 
 def test_a_network_without_decimation_has_no_decimator():
@@ -105,7 +105,7 @@ def test_a_standalone_argmax_and_a_misplaced_layer(tiny):
     d = bind(g, serial(g), get_device("up5k"))
     am = d.stages[-1]
     assert isinstance(am, ArgMaxStage) and am.layers == (len(layers) - 1,)
-    assert am.params == {"N": 26, "W": gap.out_type.bits, "IDX_W": 5}  # 16 + 10 features
+    assert am.params == {"N": 28, "W": gap.out_type.bits, "IDX_W": 5}  # 16 + 12 features
     assert am.depth == gap.features  # one comparison per class
     # the cost model has no LUT model of it: its cycles count in the input's latency
     est = estimate(g, get_device("up5k"), serial(g))

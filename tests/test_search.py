@@ -407,14 +407,19 @@ def test_a_stored_spec_keeps_its_task_parameters_when_the_preset_changes():
     """The search's task parameters start from preset:tiny's; a run's stored (resolved) spec
     must not pick up what a later preset adds. A run made before preset:tiny took the rhythm
     context (its settings name every parameter but that one, omitted at its default) keeps
-    its key and its 8 side inputs on resume."""
+    its key and its 8 side inputs on resume (and one made before the beat template, its 10)."""
     fresh = SearchSpec(task="mitdb-aami").resolved()
     assert fresh.task_params["rhythm_context"] is True  # the shipped preset's
-    stored = {k: v for k, v in fresh.task_params.items() if k != "rhythm_context"}
+    assert fresh.task_params["beat_template"] is True and fresh.arch_shape()["side_inputs"] == 12
+    later = ("rhythm_context", "beat_template")
+    stored = {k: v for k, v in fresh.task_params.items() if k not in later}
     before = SearchSpec.from_dict({**fresh.to_dict(), "task_params": stored})
     again = before.resolved()
     assert "rhythm_context" not in again.task_params and again.arch_shape()["side_inputs"] == 8
     assert again.key() == before.key() == again.resolved().key() != fresh.key()
+    no_template = {k: v for k, v in fresh.task_params.items() if k != "beat_template"}
+    assert SearchSpec.from_dict({**fresh.to_dict(), "task_params": no_template}
+                                ).resolved().arch_shape()["side_inputs"] == 10
     # a partial override still starts from the preset
     part = SearchSpec(task="mitdb-aami", task_params={"highpass": 0.0}).resolved()
     assert part.task_params["rhythm_context"] is True and part.task_params["highpass"] == 0.0
