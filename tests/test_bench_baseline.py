@@ -76,7 +76,7 @@ def test_cpu_runs_agree_with_pytorch_and_time_every_call(row):
         assert a["argmax_agreement"] == 1.0 and a["windows_with_other_scores"] == 0
         assert a["max_abs_score_diff"] < 1e-4 and a["accuracy"] == cpu["reference"]["accuracy"]
     # the export takes any batch size, with its weights as constants
-    assert cpu["inputs"] == {"x": ["batch", 360], "side": ["batch", 10]}
+    assert cpu["inputs"] == {"x": ["batch", 360], "side": ["batch", 12]}
     assert cpu["initializers_listed_as_inputs"] == 0
     batched = [r for r in cpu["runs"] if r["batch"] == 64]
     assert len(batched) == 4 and all(r["possible"] for r in batched)

@@ -25,7 +25,7 @@ from half.hw.power import power_model
 
 # preset:tiny (mitdb-aami) folded with partial sums on every MAC stage: P = SIMD (one lane a
 # sum, 8 groups), P < SIMD, and the classifier with its fused argmax (5 groups)
-PIPED = {"conv1": (2, 7, 7), "conv3": (2, 8, 2), "conv5": (2, 16, 4), "dense8": (2, 26, 2),
+PIPED = {"conv1": (2, 7, 7), "conv3": (2, 8, 2), "conv5": (2, 16, 4), "dense8": (2, 28, 2),
          "dense9": (1, 4, 2)}
 
 

@@ -156,9 +156,10 @@ def test_presets_are_the_first_trials(tiny_search):
 
     trials = _trials(tiny_search["out"])
     spec = SPEC.resolved()
-    # preset:small (8 side inputs) enters with the search's 10 (preset:tiny's rhythm context)
+    # preset:small (8 side inputs) enters with the search's 12 (preset:tiny's rhythm context and
+    # beat template)
     archs = [load_arch(presets_dir("mitdb-aami") / n / "arch.json") for n in ("small", "tiny")]
-    want = [seeds.seed_genome(dataclasses.replace(a, side_inputs=10), spec, Space())
+    want = [seeds.seed_genome(dataclasses.replace(a, side_inputs=12), spec, Space())
             for a in archs]
     assert _genomes(trials)[:2] == want
     assert [t.user_attrs.get(seeds.SEED_ATTR) for t in trials] == [
@@ -185,9 +186,9 @@ def test_seeding_skips_what_the_space_cannot_build_and_never_repeats(tmp_path):
     copy.write_text(json.dumps(tiny))  # JSON is YAML
     again, notes = seeds.resolve_seeds(spec, Space(), files=[copy])
     assert [s.source for s in again] == ["preset:small", "preset:tiny"]  # the same network once
-    # preset:small was trained without preset:tiny's rhythm context: it takes the search's
-    # side inputs, said so
-    assert notes == ["warm start: preset:small takes the task's 10 side inputs (trained with 8)"]
+    # preset:small was trained without preset:tiny's rhythm context and beat template: it takes
+    # the search's side inputs, said so
+    assert notes == ["warm start: preset:small takes the task's 12 side inputs (trained with 8)"]
     for field, value, fault in (("padding", "valid", "blocks[0].padding: is 'valid'"),
                                 ("weight_bits", 7, "blocks[0].weight_bits: 7 is not a choice")):
         bad = json.loads(json.dumps(tiny))
@@ -209,7 +210,7 @@ def test_bad_seed_arch_is_one_line(tmp_path, capsys):
     from half.search.cli import main
 
     bad = tmp_path / "wide.yaml"
-    bad.write_text("window: 360\nn_classes: 5\nside_inputs: 10\nblocks:\n"
+    bad.write_text("window: 360\nn_classes: 5\nside_inputs: 12\nblocks:\n"
                    "  - {channels: 8, weight_bits: 7}\n")
     with pytest.raises(SystemExit) as exc:
         main(["-o", str(tmp_path / "o"), "--trials", "2", "--seed-arch", str(bad)])
