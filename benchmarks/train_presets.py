@@ -70,8 +70,6 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
         # the epoch of an earlier CV run of this same recipe (its row says which): not rerun
         cv = {"cv_epoch": cv_epoch, "cv_epoch_score": None, "fold_mean": None, "fold_std": None,
               "given": "--cv-epoch: from an earlier --cv-only run of this recipe"}
-        base["stop_at"] = cv_epoch
-        task_params = {**task_params, **spec.get("final_task_params", {})}
     elif spec.get("selection", "val") == "cv":
         data = get_task(task, **task_params).load(data_dir)
         cv = cross_validate(arch, data, spec.get("folds", 4), TrainConfig(**base, seed=cv_seed),
@@ -82,14 +80,15 @@ def train_preset(recipe: Path, seeds: list[int], out: Path, data_dir: Path | Non
                           "fold_std": cv["fold_std"], "curve": cv["curve"],
                           f"pooled_{key}": round(cv["pooled"][key], 4),
                           "offsets": cv.get("offsets")}), flush=True)
-        base["stop_at"] = cv["cv_epoch"]
         if "offsets" in cv:
             base["score_offsets"] = cv["offsets"]["values"]
-        task_params = {**task_params, **spec.get("final_task_params", {})}
     elif spec.get("offsets"):
         raise SystemExit(f"{recipe}: offsets: cv needs selection: cv")
     elif cv_epoch:
         raise SystemExit(f"{recipe}: --cv-epoch needs a recipe with selection: cv")
+    if cv is not None:  # the final fits: stop at the CV's epoch, on the final task parameters
+        base["stop_at"] = cv["cv_epoch"]
+        task_params = {**task_params, **spec.get("final_task_params", {})}
     elif not seeds:
         raise SystemExit(f"{recipe}: --cv-only needs a recipe with selection: cv")
     if not seeds:  # --cv-only: the selection figures, no final fit, no test split

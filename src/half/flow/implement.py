@@ -365,6 +365,7 @@ def implement(project: Path, device: str | None = None,
         res = _resources(cells)
         over = _over(res, dev)
 
+    replicas = design.get("replicas", 1)
     result = {
         "project": str(project), "device": dev.name, "part": dev.part,
         "project_device": src["device"], "top": top, "kind": "post-synthesis",
@@ -372,10 +373,8 @@ def implement(project: Path, device: str | None = None,
         "timing_met": None, "slack_ns": None, "critical_path": None,
         "utilization": {}, "resources": _resource_table(res, dev, predicted),
         "cells": dict(sorted(cells.items())), "bitstream": None, "bitstream_note": None,
-        "ii_cycles": predicted.get("ii_cycles"), "replicas": design.get("replicas", 1),
-        "inferences_per_s": None,
-        "inferences_per_s_at_target": _rate(target, predicted.get("ii_cycles"),
-                                            design.get("replicas", 1)),
+        "ii_cycles": predicted.get("ii_cycles"), "replicas": replicas, "inferences_per_s": None,
+        "inferences_per_s_at_target": _rate(target, predicted.get("ii_cycles"), replicas),
         "synthesis": " ".join(synth), "tools": run.tools, "seconds": run.seconds,
         "commands": run.commands, "notes": notes,
     }

@@ -543,8 +543,7 @@ def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:
     """The mvu_stage of layer i, with a following max-pool (conv) or argmax (dense) fused, and
     the folding's partial sums (one cycle more of depth)."""
     pe, simd = folding.pe_simd.get(layer.name, (1, 1))
-    psums = folding.psums_of(layer.name)
-    check_psums(layer.name, simd, psums)
+    psums = folding.psums_of(layer.name)  # checked against the SIMD when the folding was made
     cycles = cycles_of(layer, pe, simd)
     pool = nxt.pool if isinstance(layer, Conv) and isinstance(nxt, MaxPool) else 0
     classes = nxt.classes if isinstance(layer, Dense) and isinstance(nxt, ArgMax) else 0

@@ -188,23 +188,22 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
             total += loss.item() * len(b)
         return total / len(y_tr), time.perf_counter() - t0
 
+    def train_float(a: Arch, epochs: int, label: str) -> QuantCNN:
+        """A float network of `a` trained for all `epochs` (the last one kept)."""
+        net = QuantCNN(a, quant=False)
+        opt, sched = optimizer(net, epochs)
+        for epoch in range(1, epochs + 1):
+            loss, _ = run_epoch(net, opt, sched)
+            if progress:
+                progress(f"{label} epoch {epoch} loss {loss:.3f}", epoch, epochs)
+        return net
+
     teacher = None
     if cfg.distill:  # the larger float teacher, trained on the same windows; last epoch kept
-        teacher = QuantCNN(widen(arch, cfg.teacher_width), quant=False)
-        opt, sched = optimizer(teacher, cfg.epochs)
-        for epoch in range(1, cfg.epochs + 1):
-            loss, _ = run_epoch(teacher, opt, sched)
-            if progress:
-                progress(f"teacher epoch {epoch} loss {loss:.3f}", epoch, cfg.epochs)
-        teacher.eval()
+        teacher = train_float(widen(arch, cfg.teacher_width), cfg.epochs, "teacher").eval()
     model = QuantCNN(arch)
     if cfg.float_epochs:  # float pre-training of the twin; QAT starts from its weights
-        twin = QuantCNN(arch, quant=False)
-        opt, sched = optimizer(twin, cfg.float_epochs)
-        for epoch in range(1, cfg.float_epochs + 1):
-            loss, _ = run_epoch(twin, opt, sched)
-            if progress:
-                progress(f"float epoch {epoch} loss {loss:.3f}", epoch, cfg.float_epochs)
+        twin = train_float(arch, cfg.float_epochs, "float")
         unexpected = model.load_state_dict(twin.state_dict(), strict=False).unexpected_keys
         assert not unexpected, unexpected  # the twin's parameters are a subset of the model's
     opt, sched = optimizer(model, cfg.epochs)
