@@ -21,6 +21,8 @@ values are comparable within half, not with figures quoted for nst's records.
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,3 +79,71 @@ def snr_gain(signal: np.ndarray, noise: np.ndarray, snr_db: np.ndarray | float) 
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.sqrt(ps / (pn * 10.0 ** (np.asarray(snr_db) / 10.0)))
     return np.where(pn > 0, g, 0.0)
+
+
+# -- a noisy twin of a whole task: the training half of the noise, added to every raw record ----
+TWIN_SEGMENT_S = 10.0  # seconds over which a twin's noise kind and SNR are held (then ramped)
+
+
+@dataclass(frozen=True)
+class RecordNoise:
+    """A `half.data.task.Perturb` that adds real nstdb noise (the training half) to a whole raw
+    record, so that every input the task computes from it (windows, RR features, beat-template
+    features) is computed from the noisy record, as on a noisy recording.
+
+    The record is cut into segments of TWIN_SEGMENT_S seconds; each draws one kind from `kinds`
+    and an SNR uniform in `snr_db` (power rule above, the record's power over the segment's
+    noise power). The gain of each kind is interpolated linearly between segment centres, so
+    levels and kinds change smoothly (no step). Each kind's noise is one channel of its record
+    (drawn per record), from a random offset, continued backwards at the half's end. Seeded by
+    (seed, record name): the same seed gives the same noisy records."""
+
+    seed: int = 0
+    kinds: tuple[str, ...] = NOISE_KINDS
+    snr_db: tuple[float, float] = (0.0, 24.0)
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        object.__setattr__(self, "snr_db", tuple(float(v) for v in self.snr_db))
+        if not self.kinds or any(k not in NOISE_KINDS for k in self.kinds):
+            raise DataError("kinds", f"noise kinds must be some of {', '.join(NOISE_KINDS)}, "
+                            f"got {list(self.kinds)}")
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise DataError("snr_db", f"needs (low, high) with low <= high, got {self.snr_db}")
+
+    def cache_key(self) -> dict:
+        """What the perturbed windows depend on besides the task (joins the cache key)."""
+        return {"perturb": "record-noise", "version": 1, "seed": self.seed,
+                "kinds": list(self.kinds), "snr_db": list(self.snr_db),
+                "segment_s": TWIN_SEGMENT_S}
+
+    def __call__(self, signal: np.ndarray, fs: float, record: str) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, zlib.crc32(record.encode())])
+        n = signal.size
+        seg = max(1, round(TWIN_SEGMENT_S * fs))
+        m = -(-n // seg)
+        kind = rng.integers(len(self.kinds), size=m)
+        snr = rng.uniform(*self.snr_db, size=m)
+        centres = (np.arange(m) + 0.5) * seg
+        ps = float(power(signal.astype(np.float64)))
+        out = signal.astype(np.float64).copy()
+        for k, name in enumerate(self.kinds):
+            if not (kind == k).any():
+                continue
+            src = load_noise(name, fs, "train", self.data_dir)[rng.integers(2)].astype(np.float64)
+            noise = _continued(src, n, int(rng.integers(src.size)))
+            noise -= noise.mean()
+            pn = float(power(noise))
+            if pn <= 0:
+                continue
+            level = np.where(kind == k, np.sqrt(ps / (pn * 10.0 ** (snr / 10.0))), 0.0)
+            out += np.interp(np.arange(n), centres, level) * noise
+        return out.astype(signal.dtype)
+
+
+def _continued(src: np.ndarray, n: int, offset: int) -> np.ndarray:
+    """`n` samples of `src` from `offset`, continued back and forth (no jump at the ends)."""
+    loop = np.concatenate([src, src[::-1]])
+    reps = -(-(offset + n) // loop.size)
+    return np.tile(loop, reps)[offset:offset + n]

@@ -85,6 +85,20 @@ class TaskData:
     def records(self, split: str) -> list[str]:
         return sorted(set(self.record[self.split == SPLITS.index(split)].tolist()))
 
+    def rows_in(self, other: TaskData) -> np.ndarray:
+        """For each window here, the index of the same window in `other`: the same task built
+        from the same records (e.g. perturbed), whole records kept in both, in the same order.
+        A ConfigError when a record's windows or labels differ in number or order."""
+        rows = np.empty(len(self), dtype=np.int64)
+        for r in np.unique(self.record):
+            here, there = np.flatnonzero(self.record == r), np.flatnonzero(other.record == r)
+            if here.size != there.size or not np.array_equal(self.y[here], other.y[there]):
+                raise ConfigError("data", f"record {r}: {here.size} windows here, "
+                                  f"{there.size} in the other build, or labels differ (whole "
+                                  "records of the same task are needed)")
+            rows[here] = there
+        return rows
+
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     """Turn a CLI string (or JSON value) into the parameter's declared type."""
@@ -183,14 +197,18 @@ class Task(ABC):
     ) -> TaskData:
         """Prepare (or fetch from the cache) the task's windows.
 
-        With `perturb` (see `Perturb`) the windows are built afresh from the perturbed records
-        and never cached."""
+        With `perturb` (see `Perturb`) the windows are built from the perturbed records; they
+        are cached only when the perturbation names what it depends on (a `cache_key()` method,
+        as half.data.noise.RecordNoise has), under a key that includes it."""
         progress = progress or _no_progress
         src = find_dataset(self.dataset, data_dir)
         inputs = self.input_files(src)
-        key = _cache.cache_key(self.name, self.param_dict(), inputs)
+        perturb_key = getattr(perturb, "cache_key", None)
+        extra = {} if perturb_key is None else {"__perturb__": perturb_key()}
+        key = _cache.cache_key(self.name, {**self.param_dict(), **extra}, inputs)
         path = _cache.entry_path(self.name, key)
-        use_cache = use_cache and not _cache.disabled() and perturb is None
+        use_cache = (use_cache and not _cache.disabled()
+                     and (perturb is None or perturb_key is not None))
         arrays = _cache.load(path) if use_cache else None
         hit = arrays is not None
         if arrays is None:

@@ -49,6 +49,13 @@ class TrainConfig:
     distill: float = 0.0
     teacher_width: int = 4
     distill_temperature: float = 2.0
+    # Noisy twin: the probability that a training window (with its side inputs) is taken from
+    # a copy of the task built from records with real nstdb noise added (half.data.noise.
+    # RecordNoise: the training half of bw, em, ma, SNR uniform in `twin_snr_db`, seeded by
+    # `seed`; cached like the task). Unlike window augmentation, the side inputs (RR and
+    # beat-template features) then see the noise too, as on a noisy recording. 0 = off.
+    noisy_twin: float = 0.0
+    twin_snr_db: tuple[float, float] = (0.0, 24.0)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -67,6 +74,12 @@ class TrainConfig:
         if self.distill_temperature <= 0:
             raise ConfigError("distill_temperature", f"must be positive, got "
                               f"{self.distill_temperature}")
+        if not 0 <= self.noisy_twin <= 1:
+            raise ConfigError("noisy_twin", f"must lie in [0, 1], got {self.noisy_twin}")
+        object.__setattr__(self, "twin_snr_db", tuple(float(v) for v in self.twin_snr_db))
+        if len(self.twin_snr_db) != 2 or self.twin_snr_db[0] > self.twin_snr_db[1]:
+            raise ConfigError("twin_snr_db", f"needs [low, high] dB with low <= high, got "
+                              f"{list(self.twin_snr_db)}")
         if not 0 <= self.augment <= 1:
             raise ConfigError("augment", f"must lie in [0, 1], got {self.augment}")
         object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))  # JSON gives a list

@@ -102,6 +102,21 @@ def widen(arch: Arch, width: int) -> Arch:
         dense=tuple(dataclasses.replace(d, units=d.units * width) for d in arch.dense))
 
 
+def noisy_twin(data: TaskData, cfg: TrainConfig, progress: Progress | None = None
+               ) -> TaskData:
+    """`data`'s task built again from its records with nstdb noise added (TrainConfig.
+    noisy_twin; cached like the task, so built once per seed and SNR range)."""
+    from half.data import get_task
+    from half.data.noise import RecordNoise
+
+    task = get_task(data.task, **data.params)
+    noise = RecordNoise(seed=cfg.seed, snr_db=cfg.twin_snr_db,
+                        data_dir=None if data.data_dir is None else str(data.data_dir))
+    if progress:
+        progress("noisy twin of the task (cached after the first build)", 0, 1)
+    return task.load(data.data_dir, perturb=noise)
+
+
 def predict(model: QuantCNN, x: np.ndarray, side: torch.Tensor | None, batch: int = 2048
             ) -> np.ndarray:
     """Predicted class of every window (argmax of the scores)."""
@@ -154,6 +169,13 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     augmenter = (Augmenter.for_task(AugmentConfig(cfg.augment_kinds, p=cfg.augment_p), data)
                  if cfg.augment_kinds else None)
     aug_rng = np.random.default_rng([cfg.seed, 1])  # its own stream: batch order is unchanged
+    twin_x = twin_s = None
+    if cfg.noisy_twin:
+        twin = noisy_twin(data, cfg, progress)
+        rows = tr.rows_in(twin)[idx]
+        twin_x, twin_s = torch.from_numpy(twin.x[rows]), norm(
+            None if twin.side is None else twin.side[rows])
+    twin_rng = np.random.default_rng([cfg.seed, 2])
 
     def optimizer(net: nn.Module, epochs: int):
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -170,10 +192,14 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
         for step in range(steps):
             b = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             xb = xt[b]
+            side = None if s_tr is None else s_tr[b]
+            if twin_x is not None:  # these windows (and side inputs) from the noisy records
+                swap = torch.from_numpy(twin_rng.random(len(b)) < cfg.noisy_twin)[:, None]
+                xb = torch.where(swap, twin_x[b], xb)
+                side = None if side is None else torch.where(swap, twin_s[b], side)
             if augmenter is not None:
                 xb = torch.from_numpy(augmenter(xb.numpy(), aug_rng))
             xb = _augment(xb, cfg.augment, gen) if cfg.augment else xb
-            side = None if s_tr is None else s_tr[b]
             scores = net(xb, side)
             loss = loss_fn(scores, yt[b])
             if teacher is not None:
