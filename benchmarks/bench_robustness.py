@@ -4,7 +4,7 @@ devices and databases differ (sampling rate, gain, baseline wander, electrode mo
 
     .venv/bin/python benchmarks/bench_robustness.py --model preset:tiny --task mitdb-aami \
         [--conditions clean resample-128 amp-2 em-6db ...] [--out FILE] [--data-dir DIR] \
-        [--seed 0] [--threads 1] [--full-data]
+        [--seed 0] [--threads 1] [--full-data] [--split test|val]
     .venv/bin/python benchmarks/bench_robustness.py --table FILE     (print a results file)
 
 The model is a run folder or `preset:NAME`. Its task is built from its task.json parameters, so
@@ -41,13 +41,16 @@ figures for the same noise: each noise row also reports `snr_nstdb_db`, the medi
 of the SNR by NSTDB's rule, with A the median over 2-s segments of (max - min) of the record after
 a zero-phase 0.5 Hz high-pass (measurement only; the model sees the raw sum).
 
-Speed: only test records matter, so the records of the test split are linked (symlinks) into a
-temporary data folder and each condition builds the task there (mitdb-aami: the DS2 records;
-cinc2017-af: training2017/<rec>.hea/.mat of the test records and a label file of only those,
-passed as an absolute `labels` parameter; the split file is the task's own). The clean condition
-on that folder must give exactly the windows, labels, side inputs and record ids of the full
-task's test split (read from the cache): otherwise the run stops, and `--full-data` evaluates on
-the whole data folder instead (slower, always valid).
+`--split val` evaluates on the validation records instead (the task's own validation split),
+for choices between recipes: the test split never chooses anything.
+
+Speed: only the evaluated records matter, so the records of that split are linked (symlinks)
+into a temporary data folder and each condition builds the task there (mitdb-aami: the DS2 (or
+validation) records; cinc2017-af: training2017/<rec>.hea/.mat of those records and a label file
+of only those, passed as an absolute `labels` parameter; the split file is the task's own). The
+clean condition on that folder must give exactly the windows, labels, side inputs and record ids
+of the full task's split (read from the cache): otherwise the run stops, and `--full-data`
+evaluates on the whole data folder instead (slower, always valid).
 
 Results: one JSON line per condition, appended as it finishes to `--out` (default
 benchmarks/results/robustness.jsonl): model, task, condition, metric (the task's primary metric:
@@ -185,7 +188,7 @@ def _link(src: Path, dst: Path) -> None:
     os.symlink(src, dst)
 
 
-def test_subset(task, src, records: list[str], root: Path) -> dict | None:
+def records_subset(task, src, records: list[str], root: Path) -> dict | None:
     """Link `records` of the data source `src` into `root/<dataset>/`; the task parameters to
     override there, or None when the task has no subset rule (then use the full data)."""
     from half.data.cinc2017 import DEFAULT_LABELS, read_labels
@@ -243,7 +246,8 @@ def _row(base: dict, cond: Condition, metrics: dict, key: str, clean: dict | Non
 
 
 def run(model_spec: str, task_name: str, conditions: list[Condition], out: Path,
-        data_dir: Path | None, seed: int, threads: int, full_data: bool) -> list[dict]:
+        data_dir: Path | None, seed: int, threads: int, full_data: bool,
+        split: str = "test") -> list[dict]:
     import torch
 
     from half import _ui
@@ -263,20 +267,22 @@ def run(model_spec: str, task_name: str, conditions: list[Condition], out: Path,
 
         noise_folder(data_dir)  # fail before any work when the noise records are missing
     task = get_task(task_name, **info["params"])
-    _ui.note(f"{model_spec} on {task_name}: test split of the full task (cache)")
+    _ui.note(f"{model_spec} on {task_name}: {split} split of the full task (cache)")
     with _ui.progress_bar() as bar:
-        full = task.load(data_dir, progress=bar).select("test")
+        full = task.load(data_dir, progress=bar).select(split)
     if not len(full):
-        raise DataError(find_dataset(task.dataset, data_dir).path, "the task has no test windows")
+        raise DataError(find_dataset(task.dataset, data_dir).path,
+                        f"the task has no {split} windows")
     key = primary_metric(task_name, full.classes)
     reference = evaluate(model, norm, full)
-    base = {"model": model_spec, "model_dir": str(folder), "task": task_name, "seed": seed,
+    base = {"model": model_spec, "model_dir": str(folder), "task": task_name, "split": split,
+            "seed": seed,
             "torch_threads": threads, **commit(), "warnings": list(full.warnings)}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="half-robustness-") as tmp:
         sub_dir, sub_task, subset = data_dir, task, False
         if not full_data:
-            over = test_subset(task, find_dataset(task.dataset, data_dir), full.records("test"),
+            over = records_subset(task, find_dataset(task.dataset, data_dir), full.records(split),
                                Path(tmp))
             if over is not None:
                 sub_dir, sub_task, subset = Path(tmp), get_task(task_name,
@@ -288,9 +294,9 @@ def run(model_spec: str, task_name: str, conditions: list[Condition], out: Path,
             _ui.note(f"[{i}/{len(conditions)}] {cond.name}")
             with _ui.progress_bar() as bar:
                 data = sub_task.load(sub_dir, use_cache=False, perturb=pert,
-                                     progress=bar).select("test")
+                                     progress=bar).select(split)
             if cond.kind == "clean" and not same_windows(data, full):
-                where = "the test-record subset" if subset else "the rebuilt task"
+                where = f"the {split}-record subset" if subset else "the rebuilt task"
                 raise DataError(sub_dir, f"{where} does not reproduce the task's test windows"
                                 " (rerun with --full-data)")
             metrics = evaluate(model, norm, data)
@@ -317,11 +323,11 @@ def table(rows: list[dict]) -> str:
     out = []
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["model"], r["task"]), []).append(r)
-    for (model, task), rs in groups.items():
+        groups.setdefault((r["model"], r["task"], r.get("split", "test")), []).append(r)
+    for (model, task, split), rs in groups.items():
         extra = list(rs[0].get("also", {}))
         head = ["condition", rs[0]["metric"], "drop"] + [h for k in extra for h in (k, "drop")]
-        out += [f"\n**{model}** on {task} (test split, {rs[0]['windows']} windows, commit "
+        out += [f"\n**{model}** on {task} ({split} split, {rs[0]['windows']} windows, commit "
                 f"{rs[0].get('commit')}{'+changes' if rs[0].get('dirty') else ''})\n",
                 "| " + " | ".join(head + ["NSTDB-rule SNR", "s"]) + " |",
                 "|" + "---|" * (len(head) + 2)]
@@ -358,6 +364,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--full-data", action="store_true",
                     help="build every condition from the whole data folder (no test subset)")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="evaluate on the validation records instead (for choices: the test "
+                         "split never chooses anything)")
     ap.add_argument("--table", type=Path, metavar="FILE", help="print FILE's tables and exit")
     args = ap.parse_args(argv)
     from half.errors import ConfigError, HalfError
@@ -374,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.threads < 1:
             raise ConfigError("threads", f"must be at least 1, got {args.threads}")
         rows = run(args.model, args.task, conditions_of(args.conditions), args.out,
-                   args.data_dir, args.seed, args.threads, args.full_data)
+                   args.data_dir, args.seed, args.threads, args.full_data, args.split)
     except HalfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

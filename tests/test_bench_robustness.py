@@ -118,7 +118,7 @@ def test_subset_builds_the_full_tasks_test_windows(mitdb_subset, tmp_path):
     root = mitdb_subset((101, 100, 103), "full")  # 101 is DS1 (train), 100 and 103 DS2 (test)
     task = get_task("mitdb-aami", highpass=0.5)
     full = task.load(root).select("test")
-    over = bench.test_subset(task, find_dataset("mitdb", root), full.records("test"), tmp_path)
+    over = bench.records_subset(task, find_dataset("mitdb", root), full.records("test"), tmp_path)
     assert sorted(p.name for p in (tmp_path / "mitdb").iterdir()) == [
         f"{r}.{e}" for r in (100, 103) for e in ("atr", "dat", "hea")]
     sub = get_task("mitdb-aami", highpass=0.5, **over).load(tmp_path, use_cache=False)
@@ -134,7 +134,7 @@ def test_cinc_subset_keeps_labels_and_split(make_cinc, tmp_path):
     task = get_task("cinc2017-af", fs=100.0, window=3000)
     full = task.load(root).select("test")
     assert 0 < len(full) < 60
-    over = bench.test_subset(task, find_dataset("cinc2017", root), full.records("test"),
+    over = bench.records_subset(task, find_dataset("cinc2017", root), full.records("test"),
                              tmp_path / "sub")
     sub = get_task("cinc2017-af", fs=100.0, window=3000, **over)
     data = sub.load(tmp_path / "sub", use_cache=False)
