@@ -216,3 +216,72 @@ def test_training_with_augmentation_is_seeded(one_record):
     w = [r.model.state_dict()["head.0.weight"] for r in (*runs, plain)]
     assert np.array_equal(w[0].numpy(), w[1].numpy())
     assert not np.array_equal(w[0].numpy(), w[2].numpy())
+
+
+# -- the noisy twin: whole records with real noise, so that side inputs see it too ---------------
+@pytest.fixture(scope="module")
+def record_and_noise(mitdb_subset, shared_data) -> Path:
+    if not (shared_data / "nstdb" / "em.hea").is_file():
+        pytest.skip(f"nstdb noise records not found at {shared_data / 'nstdb'}")
+    folder = mitdb_subset((101,), "record-and-noise")
+    (folder / "nstdb").symlink_to(shared_data / "nstdb")
+    return folder
+
+
+def test_record_noise_is_seeded_and_added_at_its_snr(nstdb):
+    from half.data.noise import RecordNoise
+
+    t = np.arange(60 * 360) / 360
+    sig = np.sin(2 * np.pi * 1.2 * t) + 0.3 * np.sin(2 * np.pi * 7 * t)
+    noisy = RecordNoise(seed=3, kinds=("em",), snr_db=(6, 6), data_dir=str(nstdb))
+    out = noisy(sig, 360.0, "100")
+    snr = 10 * np.log10(power(sig) / power(out - sig))
+    assert snr == pytest.approx(6.0, abs=1e-6)
+    assert np.array_equal(out, noisy(sig, 360.0, "100"))  # seeded
+    assert not np.array_equal(out, noisy(sig, 360.0, "101"))  # each record its own segment
+    other = RecordNoise(seed=4, kinds=("em",), snr_db=(6, 6), data_dir=str(nstdb))
+    assert not np.array_equal(out, other(sig, 360.0, "100"))
+    # a span of SNRs: the level moves between 10-s segments without a step
+    mixed = RecordNoise(seed=3, snr_db=(0, 24), data_dir=str(nstdb))(sig, 360.0, "100") - sig
+    per_segment = [10 * np.log10(power(sig) / power(mixed[i:i + 3600]))
+                   for i in range(0, mixed.size, 3600)]
+    assert max(per_segment) - min(per_segment) > 3  # the SNR differs between segments
+    with pytest.raises(DataError, match="kinds"):
+        RecordNoise(kinds=("hum",))
+
+
+def test_noisy_twin_is_cached_and_aligned_window_by_window(record_and_noise):
+    from half.data.noise import RecordNoise
+
+    task = get_task("mitdb-aami", highpass=0.5, normalize="record", beat_template=True)
+    clean = task.load(record_and_noise)
+    noise = RecordNoise(seed=0, data_dir=str(record_and_noise))
+    twin = task.load(record_and_noise, perturb=noise)
+    assert twin.cache["used"] and not twin.cache["hit"] and twin.cache["key"] != clean.cache["key"]
+    again = task.load(record_and_noise, perturb=noise)
+    assert again.cache["hit"] and np.array_equal(again.x, twin.x)
+    assert np.array_equal(clean.rows_in(twin), np.arange(len(clean)))
+    assert not np.array_equal(twin.x, clean.x)
+    assert np.array_equal(twin.side[:, :8], clean.side[:, :8])  # beats from the annotations
+    assert not np.array_equal(twin.side[:, 8:], clean.side[:, 8:])  # templates see the noise
+    part = dataclasses.replace(clean, x=clean.x[:10], y=clean.y[:10], split=clean.split[:10],
+                               record=clean.record[:10], side=clean.side[:10])
+    with pytest.raises(ConfigError, match="record 101"):
+        part.rows_in(twin)  # not whole records
+
+
+def test_training_with_a_noisy_twin_is_seeded_and_uses_it(record_and_noise):
+    from half.nn.arch import Arch, ConvBlock, DenseLayer
+
+    arch = Arch(window=360, n_classes=5, decimation=4, side_inputs=10,
+                blocks=(ConvBlock(4, kernel=5, pool=4, weight_bits=4, act_bits=4),),
+                dense=(DenseLayer(8, weight_bits=4, act_bits=4),), out_bits=4)
+    data = get_task("mitdb-aami", normalize="record", beat_template=True).load(record_and_noise)
+    base = dict(epochs=1, stop_at=1, train_fraction=0.2, threads=1)
+    runs = [train(arch, data, TrainConfig(**base, noisy_twin=1.0)) for _ in (0, 1)]
+    plain = train(arch, data, TrainConfig(**base))
+    w = [r.model.state_dict()["head.0.weight"].numpy() for r in (*runs, plain)]
+    assert np.array_equal(w[0], w[1])
+    assert not np.array_equal(w[0], w[2])
+    with pytest.raises(ConfigError, match="noisy_twin"):
+        TrainConfig(noisy_twin=1.5)
