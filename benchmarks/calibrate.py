@@ -7,6 +7,8 @@ place-and-route sweep (`timing`) is here.
     .venv/bin/python benchmarks/calibrate.py collect [--designs 20] [--small 0] [--jobs 2] \
         [--out benchmarks/results/calibration.jsonl]
     .venv/bin/python benchmarks/calibrate.py timing [--designs 10] [--large 4] [--jobs 2]
+    .venv/bin/python benchmarks/calibrate.py add IMPL.json --model SPEC --task T --goal G \
+        --folding FOLDING.json --index N [--out benchmarks/results/calibration_timing.jsonl]
     .venv/bin/python benchmarks/calibrate.py fit [--data ...] [--timing ...] [--install]
     .venv/bin/python benchmarks/calibrate.py check --data FILE
 
@@ -19,6 +21,10 @@ per (design, family, stage), appended as each design finishes (a killed run resu
 8 lanes a layer) placed and routed on up5k and ecp5-85k (`half implement`): achieved fmax,
 post-route utilization; with `--large`, small-preset designs filling 30-70 % of the ECP5-85 on
 ecp5-85k only (routing congestion, the fmax model's LUT-share term).
+
+`add`: one design placed and routed elsewhere (`half implement --json`'s IMPL.json, built from
+SPEC with FOLDING.json: `half build --folding`) as a timing row numbered N (even: fitted, odd:
+held out; numbers outside the sweep's, which resumes by number).
 
 `fit`: `half.hw.calibration.fit`: LUT and FF coefficients per family fitted on the designs of
 even index and tested on the odd ones, the fmax model and the iCE40 packing factor from the
@@ -112,6 +118,19 @@ def _large_designs(n: int, seed: int, first: int) -> list[dict]:
     return out
 
 
+def _row(design: dict, folding: dict, fam: str, device: str, r: dict) -> dict:
+    """A timing row: the design, its folding, and what `half implement` measured (`r`)."""
+    cp = r.get("critical_path") or {}
+    return {**{k: v for k, v in design.items() if k != "folding"},
+            "folding": folding, "family": fam, "impl_device": device,
+            "fits": r["fits"], "target_mhz": r["target_mhz"],
+            "fmax_mhz": r["fmax_mhz"], "timing_met": r["timing_met"],
+            "utilization": r["utilization"],
+            "resources": {k: v["used"] for k, v in r["resources"].items()},
+            "critical_path": {k: cp.get(k) for k in ("delay_ns", "start", "end")},
+            "seconds": r["seconds"]}
+
+
 def _timing(design: dict) -> list[dict]:
     """Place and route one design on each family's device: fmax, critical path, cells."""
     from half.flow.implement import implement
@@ -127,16 +146,7 @@ def _timing(design: dict) -> list[dict]:
         for fam, device in TIMING_DEVICES.items():
             if fam not in design.get("families", TIMING_DEVICES):
                 continue
-            r = implement(proj, device)
-            cp = r.get("critical_path") or {}
-            rows.append({**{k: v for k, v in design.items() if k != "folding"},
-                         "folding": b["folding"], "family": fam, "impl_device": device,
-                         "fits": r["fits"], "target_mhz": r["target_mhz"],
-                         "fmax_mhz": r["fmax_mhz"], "timing_met": r["timing_met"],
-                         "utilization": r["utilization"],
-                         "resources": {k: v["used"] for k, v in r["resources"].items()},
-                         "critical_path": {k: cp.get(k) for k in ("delay_ns", "start", "end")},
-                         "seconds": r["seconds"]})
+            rows.append(_row(design, b["folding"], fam, device, implement(proj, device)))
     return rows
 
 
@@ -158,6 +168,25 @@ def timing(n: int, jobs: int, out: Path, seed: int, large: int = 0) -> None:
     calibrate.sweep(todo, out, _timing, jobs=jobs,
                     describe=lambda d, rows: ", ".join(f"{r['family']} fmax {r['fmax_mhz']} MHz"
                                                        for r in rows))
+
+
+def add(impl: Path, folding: Path, design: dict, out: Path) -> dict:
+    """Append the timing row of a design placed elsewhere (`half implement --json`'s result
+    `impl`, built with the folding file `folding`); its number must be new in `out`."""
+    from half.hw.cost import Folding
+
+    r = json.loads(impl.read_text())
+    fam = next(f for f, d in TIMING_DEVICES.items() if d == r["device"])
+    f = Folding.from_dict(json.loads(folding.read_text())).to_dict()
+    rows = calibration.read_rows(out, "timing") if out.is_file() else []
+    if any(x["index"] == design["index"] for x in rows):
+        raise SystemExit(f"{out} has a design {design['index']} already")
+    row = _row({**design, "device": r["project_device"], "families": [fam]}, f, fam,
+               r["device"], r)
+    calibration.parse_rows([json.dumps(row)], impl, "timing")  # the fit reads it back
+    with out.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    return row
 
 
 def fit(data: Path, timing_rows: Path, install: bool) -> dict:
@@ -194,6 +223,14 @@ def main() -> None:
                    help="also this many small-preset designs filling 30-70 %% of the ECP5-85 "
                         "(ecp5 only: the fmax model's utilization term)")
     t.add_argument("--out", type=Path, default=RESULTS / "calibration_timing.jsonl")
+    a = sub.add_parser("add", help="a design placed and routed elsewhere as a timing row")
+    a.add_argument("impl", type=Path, help="`half implement --json`'s result")
+    a.add_argument("--folding", type=Path, required=True, help="the folding it was built with")
+    a.add_argument("--model", required=True, help="the model it was built from (a spec)")
+    a.add_argument("--task", required=True)
+    a.add_argument("--goal", required=True)
+    a.add_argument("--index", type=int, required=True)
+    a.add_argument("--out", type=Path, default=RESULTS / "calibration_timing.jsonl")
     k = sub.add_parser("check", help="the installed coefficients on every design of a file")
     k.add_argument("--data", type=Path, required=True)
     f = sub.add_parser("fit")
@@ -207,6 +244,10 @@ def main() -> None:
         collect(args.designs, args.jobs, args.out, args.seed, args.small)
     elif args.mode == "timing":
         timing(args.designs, args.jobs, args.out, args.seed, args.large)
+    elif args.mode == "add":
+        row = add(args.impl, args.folding, {"model": args.model, "task": args.task,
+                                            "goal": args.goal, "index": args.index}, args.out)
+        print(f"design {row['index']}: {row['family']} fmax {row['fmax_mhz']} MHz -> {args.out}")
     elif args.mode == "check":
         print(json.dumps(check(args.data), indent=1))
     else:

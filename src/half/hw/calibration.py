@@ -478,7 +478,7 @@ def _model_totals(row: dict, coef: dict) -> tuple[float, float]:
     lut, ff = coef[row["family"]]["lut"], coef[row["family"]]["ff"]
     luts = sum(lut.get(k, 1.0) * v for st in est.stages for k, v in st.parts.items())
     ffs = sum(ff["model_ffs"] * st.raw_ffs + ff["per_stage"] for st in est.stages)
-    return luts, ffs
+    return luts * est.replicas, ffs * est.replicas  # every replica's, as Estimate.total counts
 
 
 def fit_fmax(timing: list[dict], coef: dict) -> dict:
