@@ -156,11 +156,10 @@ def test_presets_are_the_first_trials(tiny_search):
 
     trials = _trials(tiny_search["out"])
     spec = SPEC.resolved()
-    # preset:small (8 side inputs) enters with the search's 12 (preset:tiny's rhythm context and
-    # beat template)
+    # both presets take the search's 12 side inputs (rhythm context and beat template)
     archs = [load_arch(presets_dir("mitdb-aami") / n / "arch.json") for n in ("small", "tiny")]
-    want = [seeds.seed_genome(dataclasses.replace(a, side_inputs=12), spec, Space())
-            for a in archs]
+    assert [a.side_inputs for a in archs] == [12, 12]
+    want = [seeds.seed_genome(a, spec, Space()) for a in archs]
     assert _genomes(trials)[:2] == want
     assert [t.user_attrs.get(seeds.SEED_ATTR) for t in trials] == [
         "preset:small", "preset:tiny", None, None]
@@ -174,6 +173,9 @@ def test_seeding_skips_what_the_space_cannot_build_and_never_repeats(tmp_path):
     killed while being seeded gets only the missing ones."""
     import optuna
 
+    from half.nn.arch import load_arch
+    from half.nn.runs import presets_dir
+
     spec = SPEC.resolved()
     small = Space(max_blocks=3, bits=(4,))  # preset:small has 4 blocks of 6 bits
     found, notes = seeds.resolve_seeds(spec, small)
@@ -186,9 +188,18 @@ def test_seeding_skips_what_the_space_cannot_build_and_never_repeats(tmp_path):
     copy.write_text(json.dumps(tiny))  # JSON is YAML
     again, notes = seeds.resolve_seeds(spec, Space(), files=[copy])
     assert [s.source for s in again] == ["preset:small", "preset:tiny"]  # the same network once
-    # preset:small was trained without preset:tiny's rhythm context and beat template: it takes
-    # the search's side inputs, said so
-    assert notes == ["warm start: preset:small takes the task's 12 side inputs (trained with 8)"]
+    assert notes == []
+    # a search without the beat template: the presets, trained with it, take the search's
+    # 10 side inputs, said so
+    no_template = SearchSpec.from_dict({**spec.to_dict(), "task_params": {
+        k: v for k, v in spec.task_params.items() if k != "beat_template"}}).resolved()
+    fewer, notes = seeds.resolve_seeds(no_template, Space())
+    assert notes == [f"warm start: preset:{n} takes the task's 10 side inputs (trained with 12)"
+                     for n in ("small", "tiny")]
+    presets = [load_arch(presets_dir("mitdb-aami") / n / "arch.json") for n in ("small", "tiny")]
+    assert [s.genome for s in fewer] == [
+        tuple(seeds.seed_genome(dataclasses.replace(a, side_inputs=10), no_template, Space()))
+        for a in presets]
     for field, value, fault in (("padding", "valid", "blocks[0].padding: is 'valid'"),
                                 ("weight_bits", 7, "blocks[0].weight_bits: 7 is not a choice")):
         bad = json.loads(json.dumps(tiny))
