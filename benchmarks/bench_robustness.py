@@ -276,14 +276,13 @@ def run(model_spec: str, task_name: str, conditions: list[Condition], out: Path,
     key = primary_metric(task_name, full.classes)
     reference = evaluate(model, norm, full)
     base = {"model": model_spec, "model_dir": str(folder), "task": task_name, "split": split,
-            "seed": seed,
-            "torch_threads": threads, **commit(), "warnings": list(full.warnings)}
+            "seed": seed, "torch_threads": threads, **commit(), "warnings": list(full.warnings)}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="half-robustness-") as tmp:
         sub_dir, sub_task, subset = data_dir, task, False
         if not full_data:
-            over = records_subset(task, find_dataset(task.dataset, data_dir), full.records(split),
-                               Path(tmp))
+            over = records_subset(task, find_dataset(task.dataset, data_dir),
+                                  full.records(split), Path(tmp))
             if over is not None:
                 sub_dir, sub_task, subset = Path(tmp), get_task(task_name,
                                                                 **{**info["params"], **over}), True
@@ -297,8 +296,8 @@ def run(model_spec: str, task_name: str, conditions: list[Condition], out: Path,
                                      progress=bar).select(split)
             if cond.kind == "clean" and not same_windows(data, full):
                 where = f"the {split}-record subset" if subset else "the rebuilt task"
-                raise DataError(sub_dir, f"{where} does not reproduce the task's test windows"
-                                " (rerun with --full-data)")
+                raise DataError(sub_dir, f"{where} does not reproduce the task's {split} "
+                                "windows (rerun with --full-data)")
             metrics = evaluate(model, norm, data)
             if cond.kind == "clean" and metrics[key] != reference[key]:
                 raise DataError(sub_dir, f"clean {key} {metrics[key]} differs from the full "
@@ -363,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the noise segments' offsets")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--full-data", action="store_true",
-                    help="build every condition from the whole data folder (no test subset)")
+                    help="build every condition from the whole data folder (no record subset)")
     ap.add_argument("--split", choices=("test", "val"), default="test",
                     help="evaluate on the validation records instead (for choices: the test "
                          "split never chooses anything)")
