@@ -176,11 +176,14 @@ def add(impl: Path, folding: Path, design: dict, out: Path) -> dict:
     from half.hw.cost import Folding
 
     r = json.loads(impl.read_text())
-    fam = next(f for f, d in TIMING_DEVICES.items() if d == r["device"])
+    fam = next((f for f, d in TIMING_DEVICES.items() if d == r["device"]), None)
+    if fam is None:
+        raise SystemExit(f"error: {impl}: placed on {r['device']}; timing rows are of "
+                         f"{', '.join(TIMING_DEVICES.values())}")
     f = Folding.from_dict(json.loads(folding.read_text())).to_dict()
     rows = calibration.read_rows(out, "timing") if out.is_file() else []
     if any(x["index"] == design["index"] for x in rows):
-        raise SystemExit(f"{out} has a design {design['index']} already")
+        raise SystemExit(f"error: {out} has a design {design['index']} already")
     row = _row({**design, "device": r["project_device"], "families": [fam]}, f, fam,
                r["device"], r)
     calibration.parse_rows([json.dumps(row)], impl, "timing")  # the fit reads it back
