@@ -19,7 +19,7 @@ import json
 import statistics
 from pathlib import Path
 
-from half.run.stages import _per_fold, choose
+from half.run.stages import choose, per_fold_metric
 
 
 def _keep(runs: list[dict], folds: set[str]) -> list[dict]:
@@ -47,8 +47,8 @@ def rows(run_dir: Path) -> list[dict]:
                 "run": run_dir.name, "rule": rule, "held_out": held,
                 "chosen": chosen["arch_hash"], "is_reference": bool(chosen.get("reference")),
                 "held_out_minus_reference": round(
-                    _per_fold(everyone[chosen["arch_hash"]]["runs"])[held]
-                    - _per_fold(ref["runs"])[held], 4),
+                    per_fold_metric(everyone[chosen["arch_hash"]]["runs"])[held]
+                    - per_fold_metric(ref["runs"])[held], 4),
                 "cost_over_reference": round(chosen["cost"] / ref["cost"], 4),
             })
     return out

@@ -227,7 +227,7 @@ def _reeval_runs(ctx: Ctx, rec: dict) -> list[Path]:
 PAIRED_RULE = "reached on every validation fold"
 
 
-def _per_fold(runs: list[dict]) -> dict[str, float]:
+def per_fold_metric(runs: list[dict]) -> dict[str, float]:
     """{validation fold (the runs' `holdout`): mean validation metric over its seeds}."""
     folds: dict[str, list[float]] = {}
     for r in runs:
@@ -273,7 +273,7 @@ def choose(
                 and bool(metrics)
                 and c.get("cost_mean") is not None,
                 "best_run": max(ok_runs, key=lambda r: r["val_metric"] or 0.0) if ok_runs else None,
-                "per_fold": _per_fold(runs),
+                "per_fold": per_fold_metric(runs),
             }
         )
     if (
@@ -296,7 +296,7 @@ def choose(
                 "feasible_runs": sum(bool(r.get("feasible")) for r in runs),
                 "hardware_ok": bool(reference.get("fits")),
                 "best_run": reference.get("best_run"),
-                "per_fold": _per_fold(runs),
+                "per_fold": per_fold_metric(runs),
                 "reference": True,
             }
         )
@@ -317,7 +317,7 @@ def choose(
     elif floor is None:
         floor, kind = max(0.0, best - slack), "relative"
         source = f"best validation {metric} {best:.4f} - {slack}"
-    ref_folds = _per_fold(reference.get("runs") or []) if kind == "reference" else {}
+    ref_folds = per_fold_metric(reference.get("runs") or []) if kind == "reference" else {}
     for r in rows:
         r["meets_floor"] = r["hardware_ok"] and r["metric_mean"] >= floor - 1e-12
         if ref_folds and not r.get("reference"):
