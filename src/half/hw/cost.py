@@ -444,8 +444,8 @@ def fmax_estimate(dev: Device, folding: Folding, luts: float = 0.0) -> float | N
     LUTs (`luts`; routing congestion), fitted on placed designs (`benchmarks/calibrate.py
     timing`; the MAC path is the critical one); None if the family has no fmax calibration.
     A stage with partial sums counts the levels of its longest register-to-register MAC path
-    (`half.hw.design.mac_levels`): an ASSUMPTION that no placed pipelined design has checked
-    yet (the timing rows have none)."""
+    (`half.hw.design.mac_levels`): an ASSUMPTION; the placed pipelined designs so far ran
+    faster than it estimates and are not among the fitted timing rows (docs/RESULTS.md)."""
     fm = calibration().get(dev.power_family, {}).get("fmax")
     if not fm:
         return None

@@ -613,13 +613,13 @@ def geometry(layer: Conv | Dense) -> rom.Geometry:
 def options(layer: Conv | Dense) -> tuple[list[int], list[int]]:
     """Legal PE and SIMD values (divisors of their dimensions)."""
     if isinstance(layer, Dense):
-        return _divisors(layer.fout), _divisors(layer.fin)
+        return divisors(layer.fout), divisors(layer.fin)
     if layer.groups > 1:
-        return _divisors(layer.cout), _divisors(layer.kernel)
+        return divisors(layer.cout), divisors(layer.kernel)
     # SIMD spans input channels, and whole taps of all channels beyond that
     cin = layer.cin
-    simd = [d for d in _divisors(cin * layer.kernel) if cin % d == 0 or d % cin == 0]
-    return _divisors(layer.cout), simd
+    simd = [d for d in divisors(cin * layer.kernel) if cin % d == 0 or d % cin == 0]
+    return divisors(layer.cout), simd
 
 
 def cycles_of(layer: Conv | Dense, pe: int, simd: int) -> int:
@@ -631,7 +631,8 @@ def cycles_of(layer: Conv | Dense, pe: int, simd: int) -> int:
     return layer.length_out * (layer.kernel * layer.cin // simd) * (layer.cout // pe)
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
+    """The divisors of n, ascending."""
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
@@ -650,9 +651,10 @@ def mac_levels(simd: int, psums: int = 0) -> int:
     feature, `half.hw.cost.fmax_estimate`): ceil(log2 SIMD), the SIMD-lane tree into the
     accumulator; with P partial sums the longer of a group's tree, ceil(log2(SIMD / P)), and
     the P sums added into the accumulator, ceil(log2 P) + 1.
-    ASSUMPTION (not measured yet): the pipelined rule puts both paths on the unpipelined
-    path's scale (the same constant and ns per level); it needs placed pipelined designs among
-    the calibration's timing rows (`benchmarks/calibrate.py timing`)."""
+    ASSUMPTION: the pipelined rule puts both paths on the unpipelined path's scale (the same
+    constant and ns per level). Two placed pipelined designs (timing rows 101 and 102 of
+    benchmarks/results/calibration_timing_unfitted.jsonl, outside the fit) placed faster than
+    the model estimates; none is among the fitted rows yet (docs/RESULTS.md)."""
     if not psums:
         return (simd - 1).bit_length()  # ceil(log2 simd)
     return max((simd // psums - 1).bit_length(), (psums - 1).bit_length() + 1)

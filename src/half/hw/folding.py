@@ -43,7 +43,7 @@ import time
 
 from half.errors import ConfigError
 from half.hw.cost import Estimate, estimate
-from half.hw.design import Folding, GapJoinStage, bind, cycles_of, mac_levels, options
+from half.hw.design import Folding, GapJoinStage, bind, cycles_of, divisors, mac_levels, options
 from half.hw.devices import Device
 from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
 from half.hw.goal import Goal, get_goal
@@ -95,8 +95,7 @@ def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
 def best_psums(simd: int) -> int:
     """The partial sums P (a divisor of `simd`) of fewest adder levels on the MAC path
     (`half.hw.design.mac_levels`), the smaller P on ties."""
-    return min((d for d in range(1, simd + 1) if simd % d == 0),
-               key=lambda d: (mac_levels(simd, d), d))
+    return min(divisors(simd), key=lambda d: (mac_levels(simd, d), d))
 
 
 def pipelined(folding: Folding) -> Folding:
