@@ -180,6 +180,9 @@ def test_the_reference_is_trained_like_the_front_and_shown_beside_the_choice(tin
     assert run["test"]["reference"]["windows"] == run["test"]["windows"]
     html = (out / "report" / "index.html").read_text()
     assert 'id="reference"' in html and "preset:tiny" in html
+    # preset:tiny's three blocks are outside the SMALL space: no refinement around it
+    assert run["refinement"]["skipped"].startswith("the reference preset:tiny cannot be refined")
+    assert "refinement around the reference skipped" in html
     below = ref["chosen"]["test"]["macro_f1"] < ref["test"]["macro_f1"]
     assert below == any("below the reference" in w for w in run["warnings"])
 

@@ -269,13 +269,31 @@ def _pareto(run: dict) -> str:
     return _section("Pareto front", "pareto", "\n".join(body))
 
 
+def _refinement_note(ref: dict | None) -> str:
+    """The choice's sentence on the refinement (the reference's cheaper one-step
+    neighbours), or nothing when it did not run."""
+    if not ref:
+        return ""
+    if ref.get("skipped"):
+        return f"; refinement around the reference skipped ({escape(ref['skipped'])})"
+    n = ref["neighbours"]
+    return (
+        f"; beside them, {len(ref['candidates'])} of the reference's {n['cheaper']} one-step "
+        f"neighbours (of {n['moves']} moves) whose estimated cost is at most "
+        f"{ref['share']:g}× the reference's, the closest first (most parameters, then MACs), "
+        "trained the same way (refinement)"
+    )
+
+
 def _choice(run: dict) -> str:
     c, re_ = run["choice"], run["reevaluation"]
     if not c:
         return _section("Choice", "choice", _missing(run, "reeval" if not re_ else "choose"))
     rows = [
         [
-            r["arch_hash"] + (" (reference)" if r.get("reference") else ""),
+            r["arch_hash"]
+            + (" (reference)" if r.get("reference") else "")
+            + (f" (refinement: {r['move']})" if r.get("origin") == "refine" else ""),
             r["search_error"],
             r["metric_mean"],
             r["metric_std"],
@@ -311,6 +329,7 @@ def _choice(run: dict) -> str:
             if c.get("final")
             else ""
         )
+        + _refinement_note(run.get("refinement"))
         + f". Floor: {c['floor']:.4f} "
         f"({escape(c['floor_source'])}). Rule: the lowest {escape(c['cost_name'])} among "
         "the designs that fit and meet the rate in every run and reach the floor; if none "

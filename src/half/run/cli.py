@@ -14,21 +14,11 @@ from rich.markup import escape
 from half import _ui
 from half.errors import ConfigError
 from half.hw.goal import DEFAULT_GOAL
+from half.run.stages import STAGES
 from half.search.cli import GOAL_HELP, GoalChoice, LiveStatus, _fmt_s, _pairs, _train_options
 from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
 
-STAGE_NAMES = (
-    "search",
-    "reeval",
-    "reference",
-    "choose",
-    "test",
-    "golden",
-    "build",
-    "verify",
-    "implement",
-    "all",
-)
+STAGE_NAMES = (*(stage.name for stage in STAGES), "all")
 
 
 class RunConsole:
@@ -181,6 +171,14 @@ class RunConsole:
     help="Required inferences/s (default: the task's real-time rate).",
 )
 @click.option(
+    "--refine",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Refinement: the reference's one-step neighbours in the search space that cost at "
+    "most 0.8x its estimate, the K closest re-evaluated beside the front (0: none).",
+)
+@click.option(
     "--reeval-seeds",
     type=int,
     default=1,
@@ -284,6 +282,7 @@ def run_cmd(
     promote: float,
     precheck: str,
     rate: float | None,
+    refine: int,
     reeval_seeds: int,
     reeval_folds: int,
     reeval_fidelity: float,
@@ -337,6 +336,7 @@ def run_cmd(
         promote=promote,
         precheck=precheck,
         rate=rate,
+        refine=refine,
         reeval_seeds=reeval_seeds,
         reeval_folds=reeval_folds,
         reeval_fidelity=reeval_fidelity,

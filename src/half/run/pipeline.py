@@ -15,6 +15,9 @@ The stages (STAGES, in this order), each a plain function in `half.run.stages`:
                validation split)
     reference  the reference design (default preset:tiny) trained, evaluated and folded as the
                front designs were in `reeval` (half.run.reference)
+    refine     the reference's cheaper one-step neighbours in the search space (at most 0.8x
+               its estimated cost, closest first; `refine` of them, default 4) re-evaluated
+               as the front was (half.search.refine): the local search from the hand-made end
     choose     validation only: the cheapest re-evaluated design on the goal's hardware metric
                that meets the accuracy floor (default: the reference's validation metric).
                After cross-validation it and the reference are trained once more on every
@@ -92,6 +95,8 @@ class RunSettings:
     promote: float = 1 / 3  # share of a batch promoted to the next rung
     precheck: str = "export"  # hardware check before training a candidate (export, bits, off)
     rate: float | None = None  # required inferences/s (None: the task's real-time rate)
+    refine: int = 4  # the reference's cheaper one-step neighbours re-evaluated beside the
+    #                  front (half.search.refine; 0: none)
     reeval_seeds: int = 1  # seeds each front design is trained again with
     reeval_folds: int = 3  # patient-wise CV folds of the re-evaluation (0: the validation split)
     reeval_fidelity: float = 1.0  # share of the training windows in the re-evaluation
@@ -108,6 +113,8 @@ class RunSettings:
         parse_budget(self.budget)
         if self.accuracy_floor is not None and not 0 <= self.accuracy_floor <= 1:
             raise ConfigError("accuracy_floor", f"must lie in [0, 1], got {self.accuracy_floor}")
+        if self.refine < 0:
+            raise ConfigError("refine", f"must be at least 0, got {self.refine}")
         if self.reeval_seeds < 1:
             raise ConfigError("reeval_seeds", f"must be at least 1, got {self.reeval_seeds}")
         if self.reeval_folds == 1 or self.reeval_folds < 0:

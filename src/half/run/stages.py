@@ -223,6 +223,77 @@ def _reeval_runs(ctx: Ctx, rec: dict) -> list[Path]:
     ]
 
 
+# -- refinement around the reference ----------------------------------------------------------
+def refine(ctx: Ctx) -> tuple[dict, dict]:
+    """The reference's cheaper one-step neighbours (`half.search.refine`), the first
+    `settings.refine` of them re-evaluated under the reference's protocol: candidates of the
+    choice beside the front (`origin` "refine"). Skipped, saying why, without a reference, when
+    the space cannot express it, or with refine 0."""
+    from half.run.reference import load_reference
+    from half.search.evaluate import search_data
+    from half.search.refine import SHARE, cheaper_neighbours
+    from half.search.study import reevaluate
+
+    s = ctx.settings
+    out = {"k": s.refine, "share": SHARE, "candidates": [], "neighbours": None, "skipped": ""}
+    ref = ctx.result("reference")
+    if not s.refine:
+        return {**out, "skipped": "not asked for (refine 0)"}, {}
+    if ref.get("spec") is None:
+        return {**out, "skipped": "no reference"}, {}
+    arch, _ = load_reference(s.reference, ctx.spec)
+    spec = ctx.spec.resolved()
+    data = search_data(spec.task, spec.task_params, ctx.data_dir)
+    ctx.log(f"refine: costing the one-step neighbours of the reference {s.reference}")
+    t0 = time.monotonic()
+    try:
+        picks, summary = cheaper_neighbours(ctx.spec, arch, ctx.space, data, k=s.refine)
+    except ConfigError as exc:
+        return {**out, "skipped": f"the reference {s.reference} cannot be refined: {exc}"}, {}
+    costing = time.monotonic() - t0
+    ctx.log(
+        f"refine: {summary['cheaper']} of {summary['moves']} one-step moves cost at most "
+        f"{SHARE:g}x the reference's estimate; re-evaluating the {len(picks)} closest"
+    )
+    res = (
+        reevaluate(
+            ctx.spec,
+            ctx.search_dir,
+            **s.reeval_protocol(),
+            front=picks,
+            workers=ctx.workers,
+            data_dir=ctx.data_dir,
+            space=ctx.space,
+            progress=ctx.progress,
+            record=False,
+        )
+        if picks
+        else {"candidates": [], "seconds": 0.0}
+    )
+    moves = {p["arch_hash"]: p for p in picks}
+    for c in res["candidates"]:
+        p = moves[c["arch_hash"]]
+        c.update(origin="refine", move=p["move"], arch=p["arch"], genome=p["genome"],
+                 params=p["params"], macs=p["macs"])
+    out.update(candidates=res["candidates"], neighbours=summary)
+    return out, {"seconds_costing": round(costing, 1),
+                 "seconds_training": round(res["seconds"], 1)}
+
+
+def _describe_refine(rec: dict) -> str:
+    r = rec["result"]
+    if r.get("skipped"):
+        return f"skipped: {r['skipped']}"
+    n = r["neighbours"]
+    return (f"{n['cheaper']} of {n['moves']} one-step neighbours at most {r['share']:g}x the "
+            f"reference's cost; {len(r['candidates'])} re-evaluated")
+
+
+def _refine_runs(ctx: Ctx, rec: dict) -> list[Path]:
+    return [Path(r["run_dir"]) for c in (rec["result"] or {}).get("candidates", [])
+            for r in c["runs"] if r.get("run_dir")]
+
+
 # -- the choice (validation metrics only) ---------------------------------------------------
 PAIRED_RULE = "reached on every validation fold"
 
@@ -261,6 +332,8 @@ def choose(
         rows.append(
             {
                 "arch_hash": c["arch_hash"],
+                "origin": c.get("origin", "front"),
+                "move": c.get("move"),
                 "search_error": c["search"]["error"],
                 "search_cost": c["search"]["cost"],
                 "metric_mean": statistics.fmean(metrics) if metrics else None,
@@ -287,6 +360,7 @@ def choose(
         rows.append(
             {
                 "arch_hash": reference["arch_hash"],
+                "origin": "reference",
                 "search_error": None,
                 "search_cost": None,
                 "metric_mean": reference["metric_mean"],
@@ -339,6 +413,8 @@ def choose(
                 f": the reference {reference['spec']} itself (no design the search found "
                 "is cheaper at its accuracy)"
             )
+        elif chosen["origin"] == "refine":
+            message += ": a one-step neighbour of the reference (the refinement)"
     else:
         chosen = max(usable, key=lambda r: r["metric_mean"])
         what = f"the reference {reference['spec']}'s" if kind == "reference" else "the accuracy"
@@ -361,10 +437,18 @@ def choose(
     }
 
 
+def candidates(ctx: Ctx) -> list[dict]:
+    """The choice's candidates: the re-evaluated front, then the refinement's neighbours of
+    the reference that are not on the front."""
+    front = ctx.result("reeval")["candidates"]
+    seen = {c["arch_hash"] for c in front}
+    return front + [c for c in ctx.result("refine")["candidates"] if c["arch_hash"] not in seen]
+
+
 def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
     search = ctx.result("search")
     res = choose(
-        ctx.result("reeval")["candidates"],
+        candidates(ctx),
         ctx.settings.accuracy_floor,
         search["metric"] or "metric",
         search["cost_name"],
@@ -380,6 +464,8 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
     hash_ = res["chosen"]["arch_hash"]
     front = {r["arch_hash"]: r for r in search["front"]}
+    for c in ctx.result("refine")["candidates"]:
+        front.setdefault(c["arch_hash"], c)
     if res["chosen"].get("reference"):  # the hand-made design itself
         front[hash_] = {**ctx.result("reference"), "genome": None}
     res["chosen"].update(
@@ -622,10 +708,23 @@ STAGES = (
         describe=describe_reference,
     ),
     Stage(
+        "refine",
+        "refining around the reference: its cheaper one-step neighbours, trained alike",
+        refine,
+        deps=("reference",),
+        settings=lambda ctx: {
+            "refine": ctx.settings.refine,
+            "spec": ctx.spec.key(),
+            **ctx.settings.reeval_protocol(),
+        },
+        artefacts=_refine_runs,
+        describe=_describe_refine,
+    ),
+    Stage(
         "choose",
         "choosing the design (validation metrics only)",
         choose_stage,
-        deps=("reeval", "reference"),
+        deps=("reeval", "reference", "refine"),
         settings=lambda ctx: {
             "floor": ctx.settings.accuracy_floor,
             "slack": FLOOR_SLACK,

@@ -311,6 +311,7 @@ def summarize(ctx, seconds: float) -> dict:
         "stages": stages,
         "search": None if search is None else {**search, **ctx.records["search"]["info"]},
         "reevaluation": _result(ctx, "reeval"),
+        "refinement": _result(ctx, "refine"),
         "choice": _result(ctx, "choose"),
         "test": _result(ctx, "test"),
         "golden": _result(ctx, "golden"),

@@ -8,7 +8,8 @@ evaluation; candidates run in local worker processes or as Ray tasks.
 
 Modules: `evaluate` (one candidate: objectives and constraints), `study` (the Optuna study,
 resume, budget, the random baseline, re-evaluation of the front), `seeds` (warm start: presets
-and the user's architectures as the first trials), `executors` (thread,
+and the user's architectures as the first trials), `refine` (the reference's cheaper one-step
+neighbours, which `half run` re-evaluates beside the front), `executors` (thread,
 processes, Ray), `pareto` (fronts and hypervolumes), `cli` (the `half search` command).
 """
 

@@ -548,8 +548,9 @@ def evaluate_arch(spec: SearchSpec, arch, data_fn=None, data_dir: str | Path | N
     return rec, files
 
 
-def _untrained_hardware(arch, data, spec: SearchSpec) -> dict:
-    """hardware_of() the untrained network (export -> lower -> fold)."""
+def untrained_graph(arch, data, spec: SearchSpec):
+    """The math IR of the untrained network (export -> lower), seeded by the spec: what the
+    hardware pre-check and the refinement's cost estimates fold."""
     import torch
 
     from half.hw.lower import lower
@@ -562,9 +563,13 @@ def _untrained_hardware(arch, data, spec: SearchSpec) -> dict:
     norm = Normalizer.fit(data.select("train").side)
     with tempfile.TemporaryDirectory(prefix="half-precheck-") as tmp:
         path = export_qonnx(model, Path(tmp) / "model.qonnx.onnx")
-        graph = lower(path, side_norm=dataclasses.asdict(norm) if norm.mean else None,
-                      classes=data.classes)
-    hw = hardware_of(graph, spec)
+        return lower(path, side_norm=dataclasses.asdict(norm) if norm.mean else None,
+                     classes=data.classes)
+
+
+def _untrained_hardware(arch, data, spec: SearchSpec) -> dict:
+    """hardware_of() the untrained network (export -> lower -> fold)."""
+    hw = hardware_of(untrained_graph(arch, data, spec), spec)
     hw.pop("seconds")
     hw.pop("cost")
     return hw
@@ -610,4 +615,5 @@ def result_values(rec: dict) -> list[float]:
 __all__ = ["Evaluator", "SearchSpec", "bits_check", "decode", "evaluate_arch",
            "evaluate_genome", "hardware_of", "holdout_data", "memory_capacity_bits",
            "parse_holdout", "recipe_epochs", "recipe_train_options",
-           "resolve_task_params", "search_data", "static_check", "weight_bits"]
+           "resolve_task_params", "search_data", "static_check", "untrained_graph",
+           "weight_bits"]

@@ -955,12 +955,13 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
                epochs: int | None = None, front: list[dict] | None = None,
                workers: int | None = None, ray_address: str | None = None,
                data_dir: str | Path | None = None, space: Space | None = None,
-               progress: Progress | None = None, folds: int = 0) -> dict:
+               progress: Progress | None = None, folds: int = 0, record: bool = True) -> dict:
     """Train every front candidate again with `seeds` new seeds (spec.seed+1 ...) at `fidelity`
     (default: all training windows) and `epochs`, measured on the validation split or, with
     `folds` >= 2, on each fold of a patient-wise cross-validation (one run per seed and fold),
     and report the spread of the error and the hardware cost. Results are cached like the
-    search's; written into OUT/pareto.json."""
+    search's; written into OUT/pareto.json (unless `record` is False: candidates that are not
+    the search's front, such as the refinement's)."""
     out_dir = Path(out_dir)
     spec = spec.resolved()
     space = space or Space()
@@ -1022,7 +1023,7 @@ def reevaluate(spec: SearchSpec, out_dir: str | Path, *, seeds: int = 3, fidelit
     result = {"seeds": sorted({s.seed for s in specs}), "folds": folds, "fidelity": fidelity,
               "epochs": epochs or spec.epochs, "cost_name": spec.cost_name,
               "seconds": time.monotonic() - t0, "candidates": out}
-    if pareto_path.is_file():
+    if record and pareto_path.is_file():
         pareto = json.loads(pareto_path.read_text())
         pareto["reevaluation"] = result
         write_json_atomic(pareto_path, pareto)
