@@ -89,17 +89,22 @@ def main(argv=None) -> int:
                       "front_size": len(run.get("search", {}).get("front") or [])},
            "front": [{"arch_hash": c["arch_hash"], "validation": c.get("metric_mean"),
                       "validation_std": c.get("metric_std"), "cost": c.get("cost"),
-                      "meets_floor": c.get("meets_floor")}
+                      "meets_floor": c.get("meets_floor"),
+                      "per_fold": c.get("per_fold"), "origin": c.get("origin"),
+                      "move": c.get("move")}
                      for c in run.get("choice", {}).get("candidates", [])],
            "settings": {k: run["settings"].get(k) for k in
                         ("fidelity", "epochs", "rungs", "sampler", "population",
                          "reeval_fidelity", "reeval_epochs", "reeval_seeds",
-                         "reeval_folds")},
+                         "reeval_folds", "refine")},
            # a run folder run again reuses its finished search: wall_s is then this call's
            "stage_seconds": {k: v.get("seconds") for k, v in run.get("stages", {}).items()},
            "stage_status": {k: v.get("status") for k, v in run.get("stages", {}).items()},
            "metric": metric, "cost_name": ref.get("cost_name"),
+           "refinement": {k: (run.get("refinement") or {}).get(k)
+                          for k in ("k", "share", "skipped", "neighbours")},
            "chosen": {"arch_hash": chosen.get("arch_hash"), "params": chosen.get("params"),
+                      "origin": (run.get("choice") or {}).get("chosen", {}).get("origin"),
                       "validation": chosen.get("validation"),
                       "test": (chosen.get("test") or {}).get(metric), "cost": chosen.get("cost")},
            "reference": {"spec": ref.get("spec"), "validation": ref.get("validation"),
