@@ -363,6 +363,12 @@ def test_the_reference_itself_is_an_answer_when_nothing_cheaper_reaches_it():
     assert res["chosen"]["best_run"]["run_dir"] == "/runs/r" and res["met_floor"]
     assert "the reference preset:tiny itself" in res["message"]
     assert [c["arch_hash"] for c in res["candidates"]] == ["a", "b", "r"]
+    assert [c["origin"] for c in res["candidates"]] == ["front", "front", "reference"]
+    # a refinement neighbour of the reference, as accurate and cheaper, is the answer, said so
+    near = {**_cand("n", 0.53, 2.0), "origin": "refine", "move": "decimation +1"}
+    res = choose([*cands, near], None, "macro_f1", "energy_uj", reference=ref)
+    assert res["chosen"]["arch_hash"] == "n" and res["chosen"]["move"] == "decimation +1"
+    assert res["message"].endswith("a one-step neighbour of the reference (the refinement)")
     # a searched design as accurate and cheaper wins; a reference that does not fit is no
     # answer; one the search re-evaluated already is not listed twice
     cheaper = _cand("c", 0.53, 2.0)
