@@ -99,8 +99,14 @@ def test_half_run_refines_around_the_reference(small_data, session_cache, tmp_pa
                            reeval_fidelity=0.05, reeval_epochs=1, verify_windows=3,
                            implement=False, seed_presets=False)
     out = tmp_path / "run"
-    run = run_all(settings, out, workers=1, data_dir=small_data, space=SPACE)
+    events: list[dict] = []
+    run = run_all(settings, out, workers=1, data_dir=small_data, space=SPACE,
+                  progress=events.append)
     assert run["stages"]["refine"]["status"] == "done"
+    # its progress is told apart from the front's re-evaluation
+    mine = [e for e in events if e.get("what") == "the reference's neighbours"]
+    assert mine and mine[-1]["done"] == mine[-1]["total"] == 2 * len(
+        run["refinement"]["candidates"])
     ref, reference = run["refinement"], json.loads(
         (out / "stages" / "reference.json").read_text())["result"]
     assert not ref["skipped"] and len(ref["candidates"]) == min(2, ref["neighbours"]["cheaper"])

@@ -44,7 +44,7 @@ class RunConsole:
             status = ev["status"]
             if status == "start":
                 self._line(f"{head}: {ev['message']} ...")
-                if ev["stage"] in ("search", "reeval"):
+                if ev["stage"] in ("search", "reeval", "refine"):
                     self.live = LiveStatus().__enter__()
                 return
             self.close()

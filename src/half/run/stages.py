@@ -264,7 +264,7 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
             workers=ctx.workers,
             data_dir=ctx.data_dir,
             space=ctx.space,
-            progress=ctx.progress,
+            progress=lambda state: ctx.progress({**state, "what": "the reference's neighbours"}),
             record=False,
         )
         if picks

@@ -64,7 +64,8 @@ def _fmt_s(seconds: float | None) -> str:
 def status_line(state: dict) -> str:
     """One line of progress: generation, trials, best-so-far per objective, elapsed, ETA."""
     if state.get("event") == "reeval":
-        return (f"re-evaluating the front: {state['done']}/{state['total']} runs "
+        return (f"re-evaluating {state.get('what', 'the front')}: {state['done']}/"
+                f"{state['total']} runs "
                 f"({state['running']} running), {_fmt_s(state['elapsed_s'])} elapsed")
     best = state["best"]
     err = "—" if best["error"] is None else f"{best['error']:.4f}"
