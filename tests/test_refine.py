@@ -45,10 +45,11 @@ def test_one_step_moves_change_one_gene_by_one_choice():
     assert len(moves) == sum((g > 0) + (g < n - 1) for g, n in zip(genome, sizes, strict=True))
     for name, g in moves:
         diff = [i for i, (a, b) in enumerate(zip(genome, g, strict=True)) if a != b]
-        assert len(diff) == 1 and abs(g[diff[0]] - genome[diff[0]]) == 1
-        assert 0 <= g[diff[0]] < sizes[diff[0]]
-        assert name.startswith(SPACE.genes()[diff[0]][0])
-    assert len({tuple(g) for _, g in moves}) == len(moves)
+        assert len(diff) == 1 and 0 <= g[diff[0]] < sizes[diff[0]]
+        # the label names the gene and the direction it moved
+        gene, step = name.split()
+        assert gene == SPACE.genes()[diff[0]][0]
+        assert g[diff[0]] - genome[diff[0]] == int(step)
 
 
 def test_cheaper_neighbours_are_costed_filtered_and_ranked(small_data, session_cache,
@@ -73,7 +74,14 @@ def test_cheaper_neighbours_are_costed_filtered_and_ranked(small_data, session_c
     # fewer channels is a neighbour, and cheaper; the reference itself never is
     genome = SPACE.encode(arch)
     assert any(r["move"] == "blocks[0].channels -1" for r in ranked)
-    assert arch.arch_hash() not in {r["arch_hash"] for r in ranked}
+    as_searched = dataclasses.replace(arch, per_channel=spec.per_channel)
+    assert as_searched.arch_hash() not in {r["arch_hash"] for r in ranked}
+    # designs already re-evaluated (the front's) are passed over for the next ones
+    skip = {ranked[0]["arch_hash"]}
+    again, summary2 = cheaper_neighbours(spec, arch, SPACE, data, k=3, exclude=skip)
+    assert [p["arch_hash"] for p in again] == [
+        r["arch_hash"] for r in ranked if r["arch_hash"] not in skip][:3]
+    assert summary2["excluded"] == sorted(skip)
     for p in picks:  # each pick one move away, and what it decodes to
         assert sum(a != b for a, b in zip(genome, p["genome"], strict=True)) == 1
         assert Arch.from_dict(p["arch"]).arch_hash() == p["arch_hash"]
@@ -126,6 +134,23 @@ def test_half_run_refines_around_the_reference(small_data, session_cache, tmp_pa
     assert front == {c["arch_hash"] for c in run["reevaluation"]["candidates"]}
     html = (out / "report" / "index.html").read_text()
     assert "(refinement: " in html and "one-step neighbours" in html
+    # a neighbour chosen after cross-validation gets its final fit from its refinement record
+    # (a hand-set floor of 0 with the front left out: the cheapest neighbour is the answer)
+    from half.run.pipeline import Ctx
+    from half.run.stages import choose_stage
+
+    records = {name: json.loads((out / "stages" / f"{name}.json").read_text())
+               for name in ("search", "reeval", "reference", "refine")}
+    records["reeval"]["result"] = {**records["reeval"]["result"], "candidates": []}
+    ctx = Ctx(dataclasses.replace(settings, accuracy_floor=0.0), out, settings.search_spec()
+              .resolved(), SPACE, 1, small_data, lambda e: None, records)
+    res, _ = choose_stage(ctx)
+    cheapest = min(ref["candidates"], key=lambda c: c["cost_mean"])
+    assert res["chosen"]["arch_hash"] == res["final"]["chosen"]["arch_hash"] == cheapest[
+        "arch_hash"]
+    assert res["chosen"]["origin"] == "refine" and res["chosen"]["genome"] == cheapest["genome"]
+    saved = Arch.from_dict(json.loads((out / "model" / "arch.json").read_text()))
+    assert saved == Arch.from_dict(cheapest["arch"])
     # refine 0: the stage says so and the choice has only the front and the reference
     off = run_all(dataclasses.replace(settings, refine=0), out, workers=1, data_dir=small_data,
                   space=SPACE)

@@ -278,10 +278,10 @@ def _refinement_note(ref: dict | None) -> str:
         return f"; refinement around the reference skipped ({escape(ref['skipped'])})"
     n = ref["neighbours"]
     return (
-        f"; beside them, {len(ref['candidates'])} of the reference's {n['cheaper']} one-step "
+        f", and so were {len(ref['candidates'])} of the reference's {n['cheaper']} one-step "
         f"neighbours (of {n['moves']} moves) whose estimated cost is at most "
-        f"{ref['share']:g}× the reference's, the closest first (most parameters, then MACs), "
-        "trained the same way (refinement)"
+        f"{ref['share']:g}× the reference's, the closest first (the refinement, "
+        "half.search.refine)"
     )
 
 
@@ -322,6 +322,7 @@ def _choice(run: dict) -> str:
         f"<p>Every design of the search's front was trained again with seed(s) "
         f"{re_['seeds']} on training fidelity {re_['fidelity']:g} for {re_['epochs']} "
         f"epoch(s), measured by {escape(measured_on(re_))}"
+        + _refinement_note(run.get("refinement"))
         + (
             "; the chosen design was then trained on every train and val record (a final fit"
             + (", as was the reference" if (c.get("final") or {}).get("reference") else "")
@@ -329,7 +330,6 @@ def _choice(run: dict) -> str:
             if c.get("final")
             else ""
         )
-        + _refinement_note(run.get("refinement"))
         + f". Floor: {c['floor']:.4f} "
         f"({escape(c['floor_source'])}). Rule: the lowest {escape(c['cost_name'])} among "
         "the designs that fit and meet the rate in every run and reach the floor; if none "

@@ -14,7 +14,7 @@ from rich.markup import escape
 from half import _ui
 from half.errors import ConfigError
 from half.hw.goal import DEFAULT_GOAL
-from half.run.stages import STAGES
+from half.run.stages import REFINE_SHARE, STAGES
 from half.search.cli import GOAL_HELP, GoalChoice, LiveStatus, _fmt_s, _pairs, _train_options
 from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
 
@@ -176,7 +176,8 @@ class RunConsole:
     default=4,
     show_default=True,
     help="Refinement: the reference's one-step neighbours in the search space that cost at "
-    "most 0.8x its estimate, the K closest re-evaluated beside the front (0: none).",
+    f"most {REFINE_SHARE:g}x its estimate, the K closest re-evaluated beside the front "
+    "(0: none; the rule: half.search.refine).",
 )
 @click.option(
     "--reeval-seeds",

@@ -15,9 +15,9 @@ The stages (STAGES, in this order), each a plain function in `half.run.stages`:
                validation split)
     reference  the reference design (default preset:tiny) trained, evaluated and folded as the
                front designs were in `reeval` (half.run.reference)
-    refine     the reference's cheaper one-step neighbours in the search space (at most 0.8x
-               its estimated cost, closest first; `refine` of them, default 4) re-evaluated
-               as the front was (half.search.refine): the local search from the hand-made end
+    refine     the reference's cheaper one-step neighbours in the search space, the
+               `refine` closest (default 4) re-evaluated as the front was: the local search
+               from the hand-made end (the rule: half.search.refine)
     choose     validation only: the cheapest re-evaluated design on the goal's hardware metric
                that meets the accuracy floor (default: the reference's validation metric).
                After cross-validation it and the reference are trained once more on every
@@ -44,7 +44,8 @@ Failures. Settings are checked before any work (ConfigError). A stage that fails
 HalfError (a tool missing or failing, no feasible design) is recorded with its one-line message;
 the stages that need its result are skipped and the run ends with `ok` false and the report
 saying so. Implementation results such as "does not fit" or "timing not met" are findings, not
-failures. Only the search, the re-evaluation and the choice read training and validation data;
+failures. Only the stages before `test` (search, re-evaluation, reference, refinement, choice)
+read training and validation data;
 nothing before `test` loads the test split. A run that finished but whose answer is suspect
 (the chosen design below the reference on the test split, no design reaching the reference's
 validation metric, a metric that collapsed between the search and the re-evaluation, or one

@@ -21,6 +21,7 @@ from half.errors import ConfigError, HalfError
 from half.run.pipeline import FLOOR_SLACK, Ctx
 from half.run.reference import describe as describe_reference
 from half.run.reference import reference_runs, train_reference
+from half.search.refine import SHARE as REFINE_SHARE
 
 SETTINGS_FILE = "run_settings.json"  # the search identity of a run folder
 
@@ -231,11 +232,12 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
     the space cannot express it, or with refine 0."""
     from half.run.reference import load_reference
     from half.search.evaluate import search_data
-    from half.search.refine import SHARE, cheaper_neighbours
+    from half.search.refine import cheaper_neighbours
     from half.search.study import reevaluate
 
     s = ctx.settings
-    out = {"k": s.refine, "share": SHARE, "candidates": [], "neighbours": None, "skipped": ""}
+    out = {"k": s.refine, "share": REFINE_SHARE, "candidates": [], "neighbours": None,
+           "skipped": ""}
     ref = ctx.result("reference")
     if not s.refine:
         return {**out, "skipped": "not asked for (refine 0)"}, {}
@@ -246,14 +248,18 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
     data = search_data(spec.task, spec.task_params, ctx.data_dir)
     ctx.log(f"refine: costing the one-step neighbours of the reference {s.reference}")
     t0 = time.monotonic()
-    try:
-        picks, summary = cheaper_neighbours(ctx.spec, arch, ctx.space, data, k=s.refine)
+    try:  # neighbours the front holds were re-evaluated already: the next ones are taken
+        picks, summary = cheaper_neighbours(
+            ctx.spec, arch, ctx.space, data, k=s.refine,
+            exclude={c["arch_hash"] for c in ctx.result("reeval")["candidates"]},
+        )
     except ConfigError as exc:
-        return {**out, "skipped": f"the reference {s.reference} cannot be refined: {exc}"}, {}
+        why = f"{exc.field} {exc.fault}" if exc.field else str(exc)
+        return {**out, "skipped": f"the reference {s.reference} cannot be refined: {why}"}, {}
     costing = time.monotonic() - t0
     ctx.log(
         f"refine: {summary['cheaper']} of {summary['moves']} one-step moves cost at most "
-        f"{SHARE:g}x the reference's estimate; re-evaluating the {len(picks)} closest"
+        f"{REFINE_SHARE:g}x the reference's estimate; re-evaluating the {len(picks)} closest"
     )
     res = (
         reevaluate(
@@ -439,10 +445,17 @@ def choose(
 
 def candidates(ctx: Ctx) -> list[dict]:
     """The choice's candidates: the re-evaluated front, then the refinement's neighbours of
-    the reference that are not on the front."""
-    front = ctx.result("reeval")["candidates"]
-    seen = {c["arch_hash"] for c in front}
-    return front + [c for c in ctx.result("refine")["candidates"] if c["arch_hash"] not in seen]
+    the reference (none of them on the front)."""
+    return ctx.result("reeval")["candidates"] + ctx.result("refine")["candidates"]
+
+
+def designs(ctx: Ctx) -> dict[str, dict]:
+    """{arch_hash: record} of every design the choice can take but the reference: the search's
+    front records and the refinement's (genome, arch, params, macs)."""
+    out = {r["arch_hash"]: r for r in ctx.result("search")["front"]}
+    for c in ctx.result("refine")["candidates"]:
+        out.setdefault(c["arch_hash"], c)
+    return out
 
 
 def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
@@ -463,9 +476,7 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
     with atomic_dir(ctx.model_dir) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
     hash_ = res["chosen"]["arch_hash"]
-    front = {r["arch_hash"]: r for r in search["front"]}
-    for c in ctx.result("refine")["candidates"]:
-        front.setdefault(c["arch_hash"], c)
+    front = designs(ctx)
     if res["chosen"].get("reference"):  # the hand-made design itself
         front[hash_] = {**ctx.result("reference"), "genome": None}
     res["chosen"].update(
@@ -489,7 +500,7 @@ def _final_fits(ctx: Ctx, chosen: dict, reference: dict | None) -> dict:
 
     p = ctx.settings.reeval_protocol()
     spec = final_spec(ctx.spec, p["fidelity"], p["epochs"])
-    search = {r["arch_hash"]: r for r in ctx.result("search")["front"]}
+    search = designs(ctx)
     ref_job = None
     if reference and reference.get("spec"):
         arch, _ = load_reference(reference["spec"], ctx.spec)
@@ -711,9 +722,10 @@ STAGES = (
         "refine",
         "refining around the reference: its cheaper one-step neighbours, trained alike",
         refine,
-        deps=("reference",),
+        deps=("reeval", "reference"),
         settings=lambda ctx: {
             "refine": ctx.settings.refine,
+            "share": REFINE_SHARE,
             "spec": ctx.spec.key(),
             **ctx.settings.reeval_protocol(),
         },
