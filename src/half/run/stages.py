@@ -190,10 +190,16 @@ def _describe_search(rec: dict) -> str:
 
 
 # -- re-evaluation -------------------------------------------------------------------------
-def reeval(ctx: Ctx) -> tuple[dict, dict]:
+def _reevaluate(ctx: Ctx, designs: list[dict], **options) -> dict:
+    """half.search.study.reevaluate of `designs` (front-like records) under the run's
+    re-evaluation protocol: what the front and the refinement's neighbours are trained by."""
     from half.search.study import reevaluate
 
-    s = ctx.settings
+    return reevaluate(ctx.spec, ctx.search_dir, **ctx.settings.reeval_protocol(), front=designs,
+                      workers=ctx.workers, data_dir=ctx.data_dir, space=ctx.space, **options)
+
+
+def reeval(ctx: Ctx) -> tuple[dict, dict]:
     front = ctx.result("search")["front"]
     if not front:
         info = ctx.records["search"].get("info") or {}
@@ -201,16 +207,7 @@ def reeval(ctx: Ctx) -> tuple[dict, dict]:
             f"search: no feasible design among {info.get('trials_done')} trials "
             "(see the report's Pareto plot); give a larger --budget"
         )
-    res = reevaluate(
-        ctx.spec,
-        ctx.search_dir,
-        **s.reeval_protocol(),
-        front=front,
-        workers=ctx.workers,
-        data_dir=ctx.data_dir,
-        space=ctx.space,
-        progress=ctx.progress,
-    )
+    res = _reevaluate(ctx, front, progress=ctx.progress)
     seconds = res.pop("seconds")
     return res, {"seconds_training": round(seconds, 1)}
 
@@ -233,7 +230,6 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
     from half.run.reference import load_reference
     from half.search.evaluate import search_data
     from half.search.refine import cheaper_neighbours
-    from half.search.study import reevaluate
 
     s = ctx.settings
     out = {"k": s.refine, "share": REFINE_SHARE, "candidates": [], "neighbours": None,
@@ -262,14 +258,9 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
         f"{REFINE_SHARE:g}x the reference's estimate; re-evaluating the {len(picks)} closest"
     )
     res = (
-        reevaluate(
-            ctx.spec,
-            ctx.search_dir,
-            **s.reeval_protocol(),
-            front=picks,
-            workers=ctx.workers,
-            data_dir=ctx.data_dir,
-            space=ctx.space,
+        _reevaluate(
+            ctx,
+            picks,
             progress=lambda state: ctx.progress({**state, "what": "the reference's neighbours"}),
             record=False,
         )
