@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from half.errors import ConfigError
+from half.errors import ConfigError, HalfError
 from half.nn.space import Space
 
 SHARE = 0.8  # a neighbour must cost at most this share of the reference ("clearly cheaper")
@@ -64,7 +64,6 @@ def cheaper_neighbours(spec, arch, space: Space, data, *, k: int, share: float =
     `cost` (and `error` None: never trained at the search's fidelity), plus `move`.
     ConfigError when the reference cannot be refined: the space cannot express it, or it does
     not fit the device or meet the rate (the caller skips the refinement and says why)."""
-    from half.errors import HalfError
     from half.search.evaluate import decode, hardware_of, static_check, untrained_graph
     from half.search.seeds import seed_genome
 
