@@ -212,7 +212,9 @@ def reeval(ctx: Ctx) -> tuple[dict, dict]:
     return res, {"seconds_training": round(seconds, 1)}
 
 
-def _reeval_runs(ctx: Ctx, rec: dict) -> list[Path]:
+def _candidate_runs(ctx: Ctx, rec: dict) -> list[Path]:
+    """The run folders a reused record of re-evaluated candidates (the front's, the
+    refinement's) needs."""
     return [
         Path(r["run_dir"])
         for c in rec["result"]["candidates"]
@@ -240,8 +242,7 @@ def refine(ctx: Ctx) -> tuple[dict, dict]:
     if ref.get("spec") is None:
         return {**out, "skipped": "no reference"}, {}
     arch, _ = load_reference(s.reference, ctx.spec)
-    spec = ctx.spec.resolved()
-    data = search_data(spec.task, spec.task_params, ctx.data_dir)
+    data = search_data(ctx.spec.task, ctx.spec.task_params, ctx.data_dir)
     ctx.log(f"refine: costing the one-step neighbours of the reference {s.reference}")
     t0 = time.monotonic()
     try:  # neighbours the front holds were re-evaluated already: the next ones are taken
@@ -285,10 +286,6 @@ def _describe_refine(rec: dict) -> str:
     return (f"{n['cheaper']} of {n['moves']} one-step neighbours at most {r['share']:g}x the "
             f"reference's cost; {len(r['candidates'])} re-evaluated")
 
-
-def _refine_runs(ctx: Ctx, rec: dict) -> list[Path]:
-    return [Path(r["run_dir"]) for c in (rec["result"] or {}).get("candidates", [])
-            for r in c["runs"] if r.get("run_dir")]
 
 
 # -- the choice (validation metrics only) ---------------------------------------------------
@@ -691,7 +688,7 @@ STAGES = (
         reeval,
         deps=("search",),
         settings=lambda ctx: ctx.settings.reeval_protocol(),
-        artefacts=_reeval_runs,
+        artefacts=_candidate_runs,
         describe=lambda rec: (
             f"{len(rec['result']['candidates'])} design(s) x {len(rec['result']['seeds'])} seed(s)"
             + (f" x {rec['result']['folds']} folds" if rec["result"].get("folds") else "")
@@ -720,7 +717,7 @@ STAGES = (
             "spec": ctx.spec.key(),
             **ctx.settings.reeval_protocol(),
         },
-        artefacts=_refine_runs,
+        artefacts=_candidate_runs,
         describe=_describe_refine,
     ),
     Stage(
