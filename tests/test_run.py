@@ -416,7 +416,19 @@ def test_the_reference_floor_is_paired_fold_by_fold():
     assert (rows["a"]["meets_floor"], rows["a"]["folds_at_reference"]) == (False, 1)
     assert (rows["b"]["meets_floor"], rows["b"]["folds_at_reference"]) == (True, 2)
     assert rows["a"]["per_fold"] == {"cv2:0": 0.75, "cv2:1": 0.35}
-    assert "reached on every validation fold" in res["message"]
+    assert "every validation fold within 0.005 of the reference's" in res["message"]
+    assert res["fold_tolerance"] == 0.005
+    # a fold short by less than the tolerance passes when the mean reaches the reference's;
+    # without tolerance it does not; within tolerance everywhere but below on the mean fails
+    close = _folds("d", [0.65, 0.397], 1.5)
+    assert choose([steady, close], None, "macro_f1", reference=ref)["chosen"]["arch_hash"] == "d"
+    strict = choose([steady, close], None, "macro_f1", reference=ref, fold_tolerance=0.0)
+    assert strict["chosen"]["arch_hash"] == "b"
+    assert "reached on every validation fold" in strict["message"]
+    below = _folds("e", [0.598, 0.398], 0.5)  # each fold within 0.005, the mean 0.498 < 0.50
+    res = choose([steady, below], None, "macro_f1", reference=ref)
+    assert res["chosen"]["arch_hash"] == "b"
+    assert next(r for r in res["candidates"] if r["arch_hash"] == "e")["folds_at_reference"] == 2
     # seeds of one fold are averaged before the comparison
     two_seeds = _folds("c", [0.59, 0.45], 0.5)
     two_seeds["runs"].append({**two_seeds["runs"][0], "seed": 2, "val_metric": 0.63})

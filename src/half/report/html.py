@@ -314,7 +314,8 @@ def _choice(run: dict) -> str:
     ]
     folds = max((len(r.get("per_fold") or {}) for r in c["candidates"]), default=0)
     if folds and any("folds_at_reference" in r for r in c["candidates"]):  # the paired rule
-        head.insert(-1, "folds at the reference level")
+        tol = c.get("fold_tolerance") or 0.0
+        head.insert(-1, "folds at the reference level" + (f" (within {tol:g})" if tol else ""))
         for row, r in zip(rows, c["candidates"], strict=True):
             at = r.get("folds_at_reference")
             row.insert(-1, "—" if at is None else f"{at}/{folds}")

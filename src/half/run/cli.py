@@ -14,6 +14,7 @@ from rich.markup import escape
 from half import _ui
 from half.errors import ConfigError
 from half.hw.goal import DEFAULT_GOAL
+from half.run.pipeline import FOLD_TOLERANCE
 from half.run.stages import REFINE_SHARE, STAGES
 from half.search.cli import GOAL_HELP, GoalChoice, LiveStatus, _fmt_s, _pairs, _train_options
 from half.search.evaluate import DEFAULT_EPOCHS, DEFAULT_FIDELITY
@@ -92,13 +93,21 @@ class RunConsole:
     "reference's, see --reference).",
 )
 @click.option(
+    "--fold-tolerance",
+    type=click.FloatRange(0, 1),
+    default=FOLD_TOLERANCE,
+    show_default=True,
+    help="Against the reference: the most the chosen design's validation metric may fall "
+    "short of the reference's on one fold (its mean must still reach the reference's).",
+)
+@click.option(
     "--reference",
     default="preset:tiny",
     show_default=True,
     help="The design the chosen one must be at least as good as: preset:NAME, a model run "
     "folder or an architecture file, trained, evaluated and folded as the front designs "
-    "are in the re-evaluation; its validation metric, reached on every validation fold, is "
-    "the default floor, and the report "
+    "are in the re-evaluation; its validation metric (the mean, and every fold within "
+    "--fold-tolerance) is the default floor, and the report "
     "shows it beside the chosen design. 'none': no reference (floor: the best re-evaluated "
     "design's minus 0.05).",
 )
@@ -271,6 +280,7 @@ def run_cmd(
     device: str,
     budget: str | None,
     accuracy_floor: float | None,
+    fold_tolerance: float,
     reference: str,
     seed_archs: tuple[Path, ...],
     no_seed_presets: bool,
@@ -325,6 +335,7 @@ def run_cmd(
         device=device,
         budget=int(budget) if budget.strip().isdigit() else budget,
         accuracy_floor=accuracy_floor,
+        fold_tolerance=fold_tolerance,
         reference=None if reference.strip().lower() == "none" else reference,
         seed_presets=not no_seed_presets,
         seed_archs=tuple(str(a) for a in seed_archs),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from half._io import atomic_dir, write_json_atomic
 from half.errors import ConfigError, HalfError
-from half.run.pipeline import FLOOR_SLACK, Ctx
+from half.run.pipeline import FLOOR_SLACK, FOLD_TOLERANCE, Ctx
 from half.run.reference import describe as describe_reference
 from half.run.reference import reference_runs, train_reference
 from half.search.refine import SHARE as REFINE_SHARE
@@ -289,7 +289,11 @@ def _describe_refine(rec: dict) -> str:
 
 
 # -- the choice (validation metrics only) ---------------------------------------------------
-PAIRED_RULE = "reached on every validation fold"
+def paired_rule(tolerance: float) -> str:
+    """The reference floor's per-fold condition, in words."""
+    if tolerance <= 0:
+        return "reached on every validation fold"
+    return f"its mean reached, and every validation fold within {tolerance:g} of the reference's"
 
 
 def per_fold_metric(runs: list[dict]) -> dict[str, float]:
@@ -308,6 +312,7 @@ def choose(
     cost_name: str = "cost",
     slack: float = FLOOR_SLACK,
     reference: dict | None = None,
+    fold_tolerance: float = FOLD_TOLERANCE,
 ) -> dict:
     """The design to build: among the re-evaluated candidates whose every run is feasible on
     the device (fits, meets the rate), and the `reference` when it fits (its row `reference`:
@@ -315,9 +320,10 @@ def choose(
     reaches it, the most accurate, said so. Its run: the seed with the best validation metric.
 
     The floor (`floor_kind` says which): a given `floor` (the mean validation metric reaches
-    it); else the `reference` design trained as the candidates were, paired (`PAIRED_RULE`): at
-    least the reference's metric on every validation fold (each fold's mean over seeds), and
-    so its mean too; else the best mean metric minus `slack`."""
+    it); else the `reference` design trained as the candidates were, paired (`paired_rule`): at
+    least the reference's mean metric, and on every validation fold (each fold's mean over
+    seeds) at least the reference's minus `fold_tolerance`; else the best mean metric minus
+    `slack`."""
     rows = []
     for c in candidates:
         runs = c["runs"]
@@ -380,7 +386,7 @@ def choose(
         floor, kind = reference["metric_mean"], "reference"
         source = (
             f"the reference {reference['spec']}'s validation {metric}, trained as the designs "
-            f"were, {PAIRED_RULE}"
+            f"were, {paired_rule(fold_tolerance)}"
         )
     elif floor is None:
         floor, kind = max(0.0, best - slack), "relative"
@@ -391,7 +397,7 @@ def choose(
         if ref_folds and not r.get("reference"):
             mine = r["per_fold"]
             r["folds_at_reference"] = sum(
-                f in mine and mine[f] >= v - 1e-12 for f, v in ref_folds.items()
+                f in mine and mine[f] >= v - fold_tolerance - 1e-12 for f, v in ref_folds.items()
             )
             r["meets_floor"] = r["meets_floor"] and r["folds_at_reference"] == len(ref_folds)
     eligible = [r for r in usable if r["meets_floor"]]
@@ -400,7 +406,7 @@ def choose(
         message = (
             f"the lowest {cost_name} of the {len(eligible)} of {len(rows)} "
             f"re-evaluated designs whose validation {metric} reaches {floor:.4f}"
-            + (f" ({PAIRED_RULE})" if ref_folds else "")
+            + (f" ({paired_rule(fold_tolerance)})" if ref_folds else "")
         )
         if chosen.get("reference"):
             message += (
@@ -423,6 +429,7 @@ def choose(
         "floor": floor,
         "floor_source": source,
         "floor_kind": kind,
+        "fold_tolerance": fold_tolerance if ref_folds else None,
         "cost_name": cost_name,
         "met_floor": bool(eligible),
         "message": message,
@@ -454,6 +461,7 @@ def choose_stage(ctx: Ctx) -> tuple[dict, dict]:
         search["metric"] or "metric",
         search["cost_name"],
         reference=ctx.result("reference"),
+        fold_tolerance=ctx.settings.fold_tolerance,
     )
     if ctx.settings.reeval_folds:  # cross-validated: the model is a fit on every record
         res["final"] = _final_fits(ctx, res["chosen"], ctx.result("reference"))
@@ -728,7 +736,7 @@ STAGES = (
         settings=lambda ctx: {
             "floor": ctx.settings.accuracy_floor,
             "slack": FLOOR_SLACK,
-            "reference_rule": PAIRED_RULE,
+            "fold_tolerance": ctx.settings.fold_tolerance,
         },
         artefacts=lambda ctx, rec: (
             [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"]
