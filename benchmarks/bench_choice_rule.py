@@ -48,8 +48,8 @@ def rows(run_dir: Path, tolerances: list[float]) -> list[dict]:
     ref = json.loads((stages / "reference.json").read_text())["result"]
     cands = json.loads((stages / "reeval.json").read_text())["result"]["candidates"]
     if (stages / "refine.json").is_file():
-        refine = json.loads((stages / "refine.json").read_text())["result"]
-        cands = cands + refine.get("candidates", [])
+        refine = json.loads((stages / "refine.json").read_text())["result"] or {}
+        cands = cands + refine.get("candidates", [])  # none when the stage failed or skipped
     folds = sorted({r["holdout"] for r in ref["runs"]})
     everyone = {c["arch_hash"]: c for c in cands} | {ref["arch_hash"]: ref}
     ref_folds = per_fold_metric(ref["runs"])

@@ -96,7 +96,7 @@ def main(argv=None) -> int:
            "settings": {k: run["settings"].get(k) for k in
                         ("fidelity", "epochs", "rungs", "sampler", "population",
                          "reeval_fidelity", "reeval_epochs", "reeval_seeds",
-                         "reeval_folds", "refine")},
+                         "reeval_folds", "refine", "fold_tolerance", "accuracy_floor")},
            # a run folder run again reuses its finished search: wall_s is then this call's
            "stage_seconds": {k: v.get("seconds") for k, v in run.get("stages", {}).items()},
            "stage_status": {k: v.get("status") for k, v in run.get("stages", {}).items()},

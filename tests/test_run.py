@@ -214,12 +214,17 @@ def test_the_choice_is_cross_validated_and_the_model_is_a_final_fit(tiny_run):
     # trained on both records: more windows than either fold's training
     assert fit["train_windows"] > max(record(r["run_dir"])["train_windows"] for r in runs)
     assert record(final["reference"]["run_dir"])["holdout"] == "none"
-    # the paired floor: a searched design meets it only at the reference's level on both folds
+    # the paired floor: a searched design meets it only at the reference's level (less the
+    # fold tolerance) on both folds
     ref_row = next(r for r in choice["candidates"] if r.get("reference"))
+    tol = choice["fold_tolerance"]
+    assert tol == FAST.fold_tolerance
     for r in choice["candidates"]:
         assert sorted(r["per_fold"]) == ["cv2:0", "cv2:1"]
         if not r.get("reference"):
-            at = sum(r["per_fold"][f] >= v - 1e-12 for f, v in ref_row["per_fold"].items())
+            at = sum(
+                r["per_fold"][f] >= v - tol - 1e-12 for f, v in ref_row["per_fold"].items()
+            )
             assert r["folds_at_reference"] == at
             assert r["meets_floor"] == (
                 r["hardware_ok"] and at == 2 and r["metric_mean"] >= choice["floor"] - 1e-12
@@ -392,9 +397,10 @@ def _folds(h: str, metrics: list[float], cost: float) -> dict:
 
 
 def test_the_reference_floor_is_paired_fold_by_fold():
-    """Against the reference a design must reach its metric on every validation fold, not only
-    on the mean (a leave-one-fold-out check on three 30-minute runs: designs chosen on the mean
-    lost to the reference on the held-out fold in 4 of 6 cases; docs/RESULTS.md)."""
+    """Against the reference a design must reach its mean metric and, on every validation fold,
+    its metric less the fold tolerance (leave-one-fold-out checks: designs chosen on the mean
+    lost to the reference on the held-out fold in 4 of 6 cases; a tolerance of 0.01 or more let
+    such a design through; docs/RESULTS.md)."""
     ref_runs = [
         {"seed": 1, "holdout": f"cv2:{k}", "val_metric": m, "feasible": True, "run_dir": "/r"}
         for k, m in enumerate([0.60, 0.40])

@@ -125,7 +125,11 @@ def _header(run: dict) -> str:
         if run["problems"]
         else '<span class="bad">finished with warnings</span>'
     )
-    floor = s["accuracy_floor"] if s["accuracy_floor"] is not None else "default"
+    floor = s["accuracy_floor"]
+    if floor is None:
+        tol = s.get("fold_tolerance")
+        floor = "the reference's" + (f" (fold tolerance {tol:g})" if tol else "") if s.get(
+            "reference") else "default"
     out = [
         f"<h1>half run: {escape(s['task'])} on {escape(s['device'])}, goal "
         f"{escape(s['goal'])}</h1>",

@@ -736,7 +736,10 @@ STAGES = (
         settings=lambda ctx: {
             "floor": ctx.settings.accuracy_floor,
             "slack": FLOOR_SLACK,
-            "fold_tolerance": ctx.settings.fold_tolerance,
+            # the tolerance matters only against the reference
+            "fold_tolerance": ctx.settings.fold_tolerance
+            if ctx.settings.accuracy_floor is None and ctx.settings.reference
+            else None,
         },
         artefacts=lambda ctx, rec: (
             [ctx.model_dir / "model.pt", ctx.model_dir / "arch.json"]
