@@ -192,7 +192,7 @@ def verdict(hv: list[dict], default: str, control: str = "random") -> dict:
     a = [by[(s, default)] for s in seeds]
     b = [by[(s, control)] for s in seeds]
     ratio = statistics.fmean(a) / statistics.fmean(b) if statistics.fmean(b) else math.inf
-    every = all(x > y for x, y in zip(a, b))
+    every = all(x > y for x, y in zip(a, b, strict=True))
     return {"seeds": seeds, "mean": statistics.fmean(a), "control_mean": statistics.fmean(b),
             "ratio": ratio, "better_on_every_seed": every,
             "meets_bar": ratio >= BAR and every}
