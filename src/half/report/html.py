@@ -126,10 +126,11 @@ def _header(run: dict) -> str:
         else '<span class="bad">finished with warnings</span>'
     )
     floor = s["accuracy_floor"]
-    if floor is None:
+    if floor is None and s.get("reference"):
         tol = s.get("fold_tolerance")
-        floor = "the reference's" + (f" (fold tolerance {tol:g})" if tol else "") if s.get(
-            "reference") else "default"
+        floor = "the reference's" + (f" (fold tolerance {tol:g})" if tol else "")
+    elif floor is None:
+        floor = "default"
     out = [
         f"<h1>half run: {escape(s['task'])} on {escape(s['device'])}, goal "
         f"{escape(s['goal'])}</h1>",

@@ -287,7 +287,6 @@ def _describe_refine(rec: dict) -> str:
             f"reference's cost; {len(r['candidates'])} re-evaluated")
 
 
-
 # -- the choice (validation metrics only) ---------------------------------------------------
 def paired_rule(tolerance: float) -> str:
     """The reference floor's per-fold condition, in words."""
