@@ -167,3 +167,23 @@ def test_a_preset_architecture_retrains_with_its_recipe_parameters(mitdb_small, 
     assert task["params"]["highpass"] == 0.5  # from the preset's recipe
     assert task["params"]["val_records"] != []  # the usual validation split, not the final fit
     assert res["val"]["n"] > 0
+
+
+def test_balance_cap_limits_a_rare_class_weight():
+    """Inverse weights give mitdb-aami's handful of Q beats thousands of times an N beat's
+    weight; the cap holds every class to at most `cap` times the commonest class's."""
+    from half.nn.train import _class_weights
+
+    y = np.repeat(np.arange(5), [4000, 100, 400, 40, 2])  # N, S, V, F, Q-like counts
+    free = _class_weights(y, 6, "inverse").numpy()
+    assert free[4] / free[0] == pytest.approx(2000)  # uncapped: 1/freq
+    assert free[5] == 0  # a class absent from training weighs nothing
+    capped = _class_weights(y, 6, "inverse", cap=20).numpy()
+    ratio = capped[:5] / capped[0]
+    assert ratio == pytest.approx([1, 20, 10, 20, 20])  # S, F, Q capped; V (10x) untouched
+    assert capped[:5].mean() == pytest.approx(1)  # still a mean of 1 over the classes present
+    sq = _class_weights(y, 6, "sqrt", cap=5).numpy()
+    assert sq[1] / sq[0] == pytest.approx(5)  # sqrt(4000 / 100) = 6.3, capped at 5
+    assert sq[2] / sq[0] == pytest.approx(np.sqrt(10))  # 3.2: under the cap
+    with pytest.raises(ConfigError, match="balance_cap"):
+        TrainConfig(balance_cap=0.5)

@@ -21,6 +21,10 @@ class TrainConfig:
     train_fraction: float = 1.0  # fidelity: class-stratified fraction of the training windows
     time_budget_s: float = 0.0  # stop after this many seconds of training (0 = no budget)
     balance: str = "sqrt"  # class weights: "none", "sqrt" (1/sqrt(freq)) or "inverse" (1/freq)
+    # The most a class's weight may be, as a multiple of the commonest class's (0 = no cap). With
+    # "inverse", a class of 8 training beats (mitdb-aami's Q) weighs ~5,700x an N beat and as
+    # much in all as the 46k N beats together; a cap keeps a handful of beats from steering it.
+    balance_cap: float = 0.0
     seed: int = 0
     threads: int = 2  # torch threads (one per trial when trials run in parallel processes)
     augment: float = 0.0  # strength of window augmentation (random gain, offset, noise); 0 = off
@@ -87,6 +91,8 @@ class TrainConfig:
         AugmentConfig(self.augment_kinds, p=self.augment_p)  # checks the kinds and p
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
+        if self.balance_cap != 0 and self.balance_cap < 1:
+            raise ConfigError("balance_cap", f"0 (no cap) or at least 1, got {self.balance_cap}")
 
 
 def options_from_strings(raw: Mapping[str, str]) -> dict:

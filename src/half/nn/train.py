@@ -70,7 +70,10 @@ def _subsample(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.n
     return np.sort(np.concatenate(keep))
 
 
-def _class_weights(y: np.ndarray, n: int, balance: str) -> torch.Tensor:
+def _class_weights(y: np.ndarray, n: int, balance: str, cap: float = 0.0) -> torch.Tensor:
+    """Per-class loss weights (TrainConfig.balance), each at most `cap` times the commonest
+    class's when `cap` (TrainConfig.balance_cap), normalised to a mean of 1 over the classes
+    present; classes absent from `y` weigh 0."""
     freq = np.bincount(y, minlength=n).astype(np.float64)
     w = np.zeros(n)
     seen = freq > 0
@@ -78,6 +81,8 @@ def _class_weights(y: np.ndarray, n: int, balance: str) -> torch.Tensor:
         w[seen] = 1.0
     else:
         w[seen] = 1 / (np.sqrt(freq[seen]) if balance == "sqrt" else freq[seen])
+        if cap:
+            w[seen] = np.minimum(w[seen], cap * w[seen].min())
         w[seen] *= seen.sum() / w[seen].sum()
     return torch.tensor(w, dtype=torch.float32)
 
@@ -160,7 +165,8 @@ def train(arch: Arch, data: TaskData, cfg: TrainConfig | None = None,
     norm = Normalizer.fit(None if tr.side is None else tr.side[idx])
     s_tr, s_va = norm(None if tr.side is None else tr.side[idx]), norm(va.side)
     last = cfg.stop_at or cfg.epochs
-    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(y_tr, arch.n_classes, cfg.balance))
+    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(y_tr, arch.n_classes, cfg.balance,
+                                                           cfg.balance_cap))
     steps = -(-len(y_tr) // cfg.batch_size)
     key = primary_metric(data.task, data.classes)
     best, best_epoch, best_state, history = -1.0, 0, None, []
