@@ -185,5 +185,19 @@ def test_balance_cap_limits_a_rare_class_weight():
     sq = _class_weights(y, 6, "sqrt", cap=5).numpy()
     assert sq[1] / sq[0] == pytest.approx(5)  # sqrt(4000 / 100) = 6.3, capped at 5
     assert sq[2] / sq[0] == pytest.approx(np.sqrt(10))  # 3.2: under the cap
-    with pytest.raises(ConfigError, match="balance_cap"):
-        TrainConfig(balance_cap=0.5)
+    for bad in (0.5, float("nan")):
+        with pytest.raises(ConfigError, match="balance_cap"):
+            TrainConfig(balance_cap=bad)
+
+
+def test_training_applies_the_balance_cap(mitdb_small):
+    """The cap reaches the loss: a binding cap trains other weights; one that binds no class
+    (record 101 holds a handful of S and Q beats among ~1,900 N: hundreds of times an N beat
+    each) trains the same."""
+    _, data = mitdb_small
+    cfg = dict(epochs=1, balance="inverse", seed=3)
+    free = train(ARCH, data, _cfg(**cfg)).model.state_dict()["head.0.weight"]
+    loose = train(ARCH, data, _cfg(**cfg, balance_cap=1e6)).model.state_dict()["head.0.weight"]
+    tight = train(ARCH, data, _cfg(**cfg, balance_cap=2)).model.state_dict()["head.0.weight"]
+    assert torch.equal(free, loose)
+    assert not torch.equal(free, tight)

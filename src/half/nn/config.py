@@ -91,7 +91,7 @@ class TrainConfig:
         AugmentConfig(self.augment_kinds, p=self.augment_p)  # checks the kinds and p
         if self.balance not in ("none", "sqrt", "inverse"):
             raise ConfigError("balance", f"none, sqrt or inverse, got {self.balance!r}")
-        if self.balance_cap != 0 and self.balance_cap < 1:
+        if not (self.balance_cap == 0 or self.balance_cap >= 1):  # NaN fails both
             raise ConfigError("balance_cap", f"0 (no cap) or at least 1, got {self.balance_cap}")
 
 
