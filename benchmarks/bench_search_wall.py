@@ -109,7 +109,8 @@ def _search_cmd(args, seed: int, arm: str, out: Path, workers: int) -> list[str]
             "--budget", str(args.budget), "--seed", str(seed),
             "--fidelity", str(s.fidelity), "--epochs", str(s.epochs),
             "--population", str(s.population), "--workers", str(workers), "-o", str(out)]
-    return base + extra  # later options win (click): an arm may override a default
+    return base + extra  # later options win (click): an arm may set fidelity, epochs,
+    #                      population, sampler, rungs ...; not those in FIXED
 
 
 def search_row(args, seed: int, sampler: str, out: Path, wall_s: float | None) -> dict:
@@ -151,12 +152,15 @@ def _done_row(args, seed: int, sampler: str) -> dict | None:
         return None
     mark = json.loads(done.read_text())
     want = _identity(_search_cmd(args, seed, sampler, base / sampler, 1))
-    spec = json.loads((base / sampler / "search.json").read_text())["spec"]
-    s = _settings(args, seed)
-    same = (mark["command"] == want if "command" in mark else  # first version: no command
+    summary = json.loads((base / sampler / "search.json").read_text())
+    spec, s = summary["spec"], _settings(args, seed)
+    from half.search.study import parse_budget
+
+    budget_s = parse_budget(args.budget)[1]
+    same = (mark["command"] == want if "command" in mark else  # first version: no command;
             [spec[k] for k in ("task", "goal", "device", "fidelity", "epochs", "seed")]
-            == [s.task, s.goal, s.device, s.fidelity, s.epochs, seed]
-            and mark.get("budget", args.budget) == args.budget)
+            == [s.task, s.goal, s.device, s.fidelity, s.epochs, seed]  # its budget by the
+            and budget_s <= summary["seconds"] <= budget_s + 120)  # time it ran
     if not same:
         raise SystemExit(f"{done}: that search ran with other settings than these; give a "
                          "new --out (or a new arm name)")
@@ -171,12 +175,12 @@ def _stop_orphan(pid_file: Path) -> None:
     pid = int(pid_file.read_text())
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        if b"search" in cmdline and os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGTERM)
+            while Path(f"/proc/{pid}").exists():
+                time.sleep(0.2)
+    except (OSError, ProcessLookupError):
         return  # gone
-    if b"search" in cmdline and os.getpgid(pid) == pid:
-        os.killpg(pid, signal.SIGTERM)
-        while Path(f"/proc/{pid}").exists():
-            time.sleep(0.2)
 
 
 def run_searches(args, jobs: list[tuple[int, str]]) -> list[dict]:
