@@ -49,30 +49,20 @@ import sys
 import time
 from pathlib import Path
 
+from half._io import write_bytes_atomic, write_json_atomic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_search's machine record
+from bench_search import _machine  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 HALF = Path(sys.executable).with_name("half")
 BAR = 1.2
 DEFAULT = "nsga2"  # half run's default sampler (RunSettings.sampler): the one the bar is for
 
 
-def _machine() -> dict:
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         cwd=Path(__file__).parent)
-    return {"cores": len(os.sched_getaffinity(0)),
-            "load": [round(x, 2) for x in os.getloadavg()], "commit": git.stdout.strip() or None}
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    tmp.replace(path)
-
-
 def _write_rows(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+    write_bytes_atomic(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
 
 
 def _settings(args, seed: int):
@@ -151,17 +141,7 @@ def _done_row(args, seed: int, sampler: str) -> dict | None:
     if not done.is_file():
         return None
     mark = json.loads(done.read_text())
-    want = _identity(_search_cmd(args, seed, sampler, base / sampler, 1))
-    summary = json.loads((base / sampler / "search.json").read_text())
-    spec, s = summary["spec"], _settings(args, seed)
-    from half.search.study import parse_budget
-
-    budget_s = parse_budget(args.budget)[1]
-    same = (mark["command"] == want if "command" in mark else  # first version: no command;
-            [spec[k] for k in ("task", "goal", "device", "fidelity", "epochs", "seed")]
-            == [s.task, s.goal, s.device, s.fidelity, s.epochs, seed]  # its budget by the
-            and budget_s <= summary["seconds"] <= budget_s + 120)  # time it ran
-    if not same:
+    if mark.get("command") != _identity(_search_cmd(args, seed, sampler, base / sampler, 1)):
         raise SystemExit(f"{done}: that search ran with other settings than these; give a "
                          "new --out (or a new arm name)")
     return search_row(args, seed, sampler, base / sampler, mark.get("wall_s"))
@@ -256,24 +236,26 @@ def _point(c: dict) -> dict:
 
 def hv_rows(args, rows: list[dict], reev: dict[str, dict], protocol: dict) -> list[dict]:
     """Per search: the hypervolume of its re-evaluated front against the common point."""
-    from half.search.pareto import hypervolume, objective_points, pareto_front, reference_point
+    from half.search.pareto import compare, reference_point
 
-    sets = {(r["seed"], r["sampler"]): [_point(reev[d["arch_hash"]]) for d in r["front"]]
+    sets = {f"{r['seed']}/{r['sampler']}": [_point(reev[d["arch_hash"]]) for d in r["front"]]
             for r in rows}
     # one point for every arm, from the default sampler's and random's fronts only: an arm
     # added later does not move the verdict (its designs past the point add nothing)
-    pair = [v for (_, arm), v in sets.items() if arm in (DEFAULT, "random")]
-    ref = reference_point(*(pair or sets.values()))
+    pair = [sets[f"{r['seed']}/{r['sampler']}"] for r in rows
+            if r["sampler"] in (DEFAULT, "random")]
+    c = compare(sets, ref=reference_point(*(pair or sets.values())))
+    machine = _machine()
     out = []
     for r in rows:
-        pts = objective_points(sets[(r["seed"], r["sampler"])])
+        key = f"{r['seed']}/{r['sampler']}"
         out.append({"kind": "hv", "task": args.task, "goal": args.goal, "device": args.device,
                     "budget": args.budget, "seed": r["seed"], "sampler": r["sampler"],
-                    "protocol": protocol, "reference_point": list(ref),
-                    "hypervolume": hypervolume(pts, ref), "front_size": len(r["front"]),
-                    "nondominated_after_reeval": len(pareto_front(pts)),
+                    "protocol": protocol, "reference_point": c["reference_point"],
+                    "hypervolume": c["hypervolume"][key], "front_size": len(r["front"]),
+                    "nondominated_after_reeval": c["front_size"][key],
                     "trials_done": r["trials_done"], "feasible": r["feasible"],
-                    "points": sets[(r["seed"], r["sampler"])], **_machine()})
+                    "points": sets[key], **machine})
     return out
 
 
