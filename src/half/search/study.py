@@ -50,6 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from half._io import atomic_dir, prepare_output, write_json_atomic
 from half.errors import ConfigError, HalfError
 from half.nn.space import Space
@@ -58,7 +60,7 @@ from half.search.executors import Executor, default_workers, make_executor
 from half.search.pareto import compare, pareto_front
 from half.search.seeds import SEED_ATTR, enqueue_seeds, resolve_seeds
 
-SAMPLERS = ("nsga2", "tpe", "random")
+SAMPLERS = ("nsga2", "tpe", "random", "surrogate")
 GEN_KEY = "NSGAIISampler:generation"  # where NSGAIISampler keeps a trial's generation
 Progress = Callable[[dict], None]
 
@@ -121,7 +123,7 @@ def make_sampler(kind: str, seed: int, population: int):
     if kind == "tpe":  # multi-objective TPE; the constant liar keeps parallel workers apart
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True,
                                           n_startup_trials=population)
-    if kind == "random":
+    if kind in ("random", "surrogate"):  # surrogate: random until it proposes (enqueued)
         return optuna.samplers.RandomSampler(seed=seed)
     raise ConfigError("sampler", f"one of {', '.join(SAMPLERS)}, not {kind!r}")
 
@@ -369,6 +371,8 @@ class Search:
                       "eval_seconds": [], "trained_seconds": []}
         self._lock = threading.Lock()
         self._failures_in_a_row = 0
+        # the surrogate sampler's view of each trial: its first-rung result, by trial number
+        self._first: dict[int, dict] = {}
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> dict:
@@ -451,6 +455,10 @@ class Search:
         running = len(self._held())
         if self.trials is not None and complete + running >= self.trials:
             return False
+        if self.sampler == "surrogate":  # see _propose: it reads trials below the cutoff
+            cutoff = len(trials) - self.executor.workers + 1
+            return not any(p.rung == 0 and min(t.number for t in p.trials) < cutoff
+                           for p in self.pending.values())
         if self.sampler != "nsga2":
             return True
         gens = [t.system_attrs.get(GEN_KEY, -1) for t in trials if t.state == TrialState.COMPLETE]
@@ -485,7 +493,58 @@ class Search:
                        f"{self.study.user_attrs.get('half_seeds') or 'none'}, the seeds given "
                        "now are not added")
 
+    def _propose(self) -> None:
+        """The surrogate sampler: enqueue the design `half.search.surrogate.propose` picks.
+        It reads the first-rung results of the trials numbered below n - workers + 1 (n: the
+        trial about to be asked) and `_can_ask` waits until all of those are known, so the
+        proposal depends on the seed and not on which worker finished first. Seeded or retried
+        trials waiting in the queue go first."""
+        from optuna.trial import TrialState
+
+        from half.search.evaluate import decode
+        from half.search.surrogate import propose
+
+        trials = self.study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return
+        n = len(trials)
+        cutoff = n - self.executor.workers + 1
+        history, tried = [], set()
+        for t in trials:
+            try:
+                arch = decode(self.spec, [int(t.params[k]) for k in self.names], self.space)
+            except (ConfigError, KeyError):
+                continue
+            tried.add(arch.arch_hash())
+            if t.number >= cutoff:
+                continue
+            first = self._first.get(t.number)
+            if first is None:  # told by an earlier process: its attributes
+                if t.state != TrialState.COMPLETE:
+                    continue
+                val = (t.user_attrs.get("rung_metrics") or {}).get("0",
+                                                                   t.user_attrs.get("val_metric"))
+                first = {"error": None if val is None else 1.0 - val,
+                         "cost": t.user_attrs.get("cost"),
+                         "feasible": all(v <= 0 for v in t.constraints.values())}
+            history.append({**first, "arch": arch})
+        rng = np.random.default_rng([int(self.spec.seed), n])
+
+        def sample():
+            genome = self.space.random_genome(rng)
+            if static_check(self.spec, genome, self.space) is not None:
+                return None
+            return genome, decode(self.spec, genome, self.space)
+
+        pick = propose(history, sample, exclude=tried)
+        if pick is not None:
+            self.study.enqueue_trial(
+                dict(zip(self.names, pick["genome"], strict=True)),
+                user_attrs={"proposed": {k: v for k, v in pick.items() if k != "genome"}})
+
     def _ask_one(self) -> None:
+        if self.sampler == "surrogate":
+            self._propose()
         with _quiet_optuna():
             trial = self.study.ask(fixed_distributions=self.dists)
         # an enqueued (seeded) trial has every parameter fixed: NSGA-II samples nothing for it
@@ -569,6 +628,11 @@ class Search:
         rung exists and the design is trained and buildable; told otherwise."""
         history = {**p.history, str(p.rung): rec.get("val_metric")}
         rec = {**rec, "rung": p.rung, "rung_metrics": history}
+        if p.rung == 0:
+            for t in p.trials:
+                self._first[t.number] = {"error": None if rec.get("val_metric") is None
+                                         else 1.0 - rec["val_metric"], "cost": rec.get("cost"),
+                                         "feasible": bool(rec.get("feasible"))}
         cons = rec.get("constraints") or {}
         buildable = all(cons.get(k, 0.0) <= 0 for k in ("valid", "fits", "rate"))
         if p.rung < len(self.rung_specs) - 1 and rec.get("trained") and buildable:
