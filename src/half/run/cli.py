@@ -151,7 +151,7 @@ class RunConsole:
     "--sampler",
     default="nsga2",
     show_default=True,
-    help="The search's sampler: nsga2, tpe, or random (the control).",
+    help="The search's sampler: nsga2, tpe, surrogate, or random (the control).",
 )
 @click.option(
     "--rungs",

@@ -96,7 +96,7 @@ class RunSettings:
     fidelity: float = DEFAULT_FIDELITY  # share of the training windows a search candidate
     epochs: int = DEFAULT_EPOCHS  # training epochs of a search candidate
     population: int = 16  # NSGA-II population (trials per generation; a batch for the rungs)
-    sampler: str = "nsga2"  # the search's sampler: nsga2, tpe or random (the control)
+    sampler: str = "nsga2"  # the search's sampler: nsga2, tpe, surrogate or random (the control)
     rungs: str = ""  # costlier search fidelities above (fidelity, epochs): "0.25x4,1x6"
     promote: float = 1 / 3  # share of a batch promoted to the next rung
     precheck: str = "export"  # hardware check before training a candidate (export, bits, off)

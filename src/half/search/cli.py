@@ -145,7 +145,8 @@ class LiveStatus:
 @click.option("--population", type=click.IntRange(min=2), default=16, show_default=True,
               help="NSGA-II population (trials per generation).")
 @click.option("--sampler", default="nsga2", show_default=True,
-              help="nsga2, tpe (multi-objective TPE with the constant liar), or random (the "
+              help="nsga2, tpe (multi-objective TPE with the constant liar), surrogate "
+                   "(random candidates screened by predicted error and cost), or random (the "
                    "baseline).")
 @click.option("--rungs", default="", show_default=True, metavar="SHARExEPOCHS,...",
               help="Costlier fidelities above --fidelity/--epochs, e.g. 0.5x12,1x12: per batch "

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The search: an Optuna multi-objective study over the Space genome (NSGA-II, or random search
-as the baseline), candidates evaluated by `half.search.evaluate` on local workers or Ray.
+"""The search: an Optuna multi-objective study over the Space genome (NSGA-II, TPE, the
+surrogate-screened sampler of `half.search.surrogate`, or random search as the baseline),
+candidates evaluated by `half.search.evaluate` on local workers or Ray.
 
     from half.search import SearchSpec, run_search
     res = run_search(SearchSpec(task="mitdb-aami", goal="low-energy", device="up5k"),
@@ -501,8 +502,8 @@ class Search:
         trials waiting in the queue go first."""
         from optuna.trial import TrialState
 
+        from half.search import surrogate
         from half.search.evaluate import decode
-        from half.search.surrogate import propose
 
         trials = self.study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
@@ -536,7 +537,8 @@ class Search:
                 return None
             return genome, decode(self.spec, genome, self.space)
 
-        pick = propose(history, sample, exclude=tried)
+        pick = surrogate.propose(history, sample, exclude=tried,
+                                 min_results=surrogate.MIN_RESULTS)
         if pick is not None:
             self.study.enqueue_trial(
                 dict(zip(self.names, pick["genome"], strict=True)),

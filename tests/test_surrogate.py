@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The surrogate-screened sampler: its regression, what it proposes, and a small real search
+with it (proposals recorded on the trials, the same genomes for the same seed with two
+workers)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from half.nn.arch import Arch, ConvBlock
+from half.search import evaluate as ev_mod
+from half.search import run_search, surrogate
+from half.search.evaluate import SearchSpec
+from half.search.surrogate import Ridge, features, propose
+
+RECORDS = (101, 118, 100)  # as tests/test_search.py: train, validation, and a test record
+SPEC = SearchSpec(task="mitdb-aami", goal="low-energy", device="up5k", fidelity=0.05, epochs=1,
+                  seed=0, precheck="bits")
+
+
+def _arch(blocks: int, channels: int = 8, bits: int = 4, decimation: int = 2) -> Arch:
+    return Arch(window=360, n_classes=5, decimation=decimation, side_inputs=12,
+                blocks=tuple(ConvBlock(channels=channels, kernel=5, pool=2, weight_bits=bits,
+                                       act_bits=bits) for _ in range(blocks)))
+
+
+def test_ridge_recovers_a_linear_relation_and_its_noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = 0.5 + x @ np.array([1.0, -2.0, 0.0]) + rng.normal(scale=0.1, size=200)
+    model = Ridge.fit(x, y, lam=1e-6)
+    assert model.predict([[1.0, 1.0, 5.0]])[0] == pytest.approx(-0.5, abs=0.05)
+    assert model.resid_sd == pytest.approx(0.1, rel=0.2)
+    with pytest.raises(Exception, match="at least 2 results"):
+        Ridge.fit([[1.0]], [1.0])
+
+
+def test_features_follow_size_depth_and_bits():
+    small, deep, wide = _arch(1), _arch(3), _arch(1, channels=32)
+    assert features(deep)[0] == 3 and features(small)[0] == 1
+    assert features(wide)[2] > features(small)[2]  # log2 parameters
+    assert features(_arch(1, bits=8))[5] == 8 and features(small)[5] == 4
+    assert features(_arch(1, decimation=4))[7] == 2.0
+
+
+def _history(n: int) -> list[dict]:
+    """Deeper is more accurate and costlier, as measured on mitdb-aami."""
+    out = []
+    for i in range(n):
+        depth = 1 + i % 4
+        a = _arch(depth, channels=(4, 8, 16)[i % 3])
+        out.append({"arch": a, "error": 0.8 - 0.08 * depth, "feasible": True,
+                    "cost": 0.01 * a.macs() / 1000})
+    return out
+
+
+def test_propose_waits_for_enough_results_and_skips_what_was_tried():
+    cands = [_arch(d, channels=c) for d in (1, 2, 3, 4) for c in (4, 8, 12)]
+    it = iter(range(10**6))
+
+    def sample():
+        a = cands[next(it) % len(cands)]
+        return [0], a
+
+    assert propose(_history(5), sample, min_results=8) is None
+    pick = propose(_history(12), sample, min_results=8)
+    assert pick is not None and pick["screened"] == len(cands)
+    tried = {pick["arch_hash"]}
+    again = propose(_history(12), sample, min_results=8, exclude=tried)
+    assert again["arch_hash"] != pick["arch_hash"]
+    everything = {a.arch_hash() for a in cands}
+    assert propose(_history(12), sample, min_results=8, exclude=everything) is None
+
+
+def test_propose_picks_the_candidate_that_adds_most_hypervolume():
+    """With a history where error falls with depth and cost rises with MACs, a deep candidate
+    that costs no more than the shallow ones dominates the front: it is the pick, over a
+    shallow cheap one and a deep costly one."""
+    hist = _history(16)
+    deep_cheap = _arch(4, channels=4, decimation=4, bits=2)
+    shallow = _arch(1, channels=4, decimation=4, bits=2)
+    deep_costly = _arch(4, channels=32, decimation=1, bits=8)
+    for order in ([shallow, deep_cheap, deep_costly], [deep_costly, shallow, deep_cheap]):
+        it = iter(order * 100)
+        pick = propose(hist, lambda it=it: ([0], next(it)), k=3, min_results=8)
+        assert pick["arch_hash"] == deep_cheap.arch_hash()
+        assert pick["hvi"] > 0 and math.isfinite(pick["predicted_cost"])
+
+
+@pytest.fixture(scope="module")
+def small_data(mitdb_subset) -> Path:
+    return mitdb_subset(RECORDS, "surrogate-data")
+
+
+def _study(out: Path):
+    import optuna
+
+    return optuna.load_study(study_name="mitdb-aami-up5k-low-energy-surrogate",
+                             storage=f"sqlite:///{out / 'study.db'}").get_trials(deepcopy=False)
+
+
+def test_a_surrogate_search_proposes_and_is_deterministic(small_data, session_cache, tmp_path,
+                                                          monkeypatch):
+    """Two real searches, two workers each, the surrogate proposing after 2 trained designs:
+    the later trials carry their proposal, and the genomes and results are the same."""
+    monkeypatch.setenv("HALF_CACHE_DIR", str(session_cache))
+    monkeypatch.setattr(surrogate, "MIN_RESULTS", 2)
+    runs = []
+    for name in ("a", "b"):
+        ev_mod._DATA.clear()
+        s = run_search(SPEC, tmp_path / name, data_dir=small_data, trials=7, workers=2,
+                       sampler="surrogate", seed_presets=False)
+        assert s["sampler"] == "surrogate" and s["state"]["trials_done"] == 7
+        runs.append(_study(tmp_path / name))
+    a, b = runs
+    assert [t.params for t in a] == [t.params for t in b]
+    assert [t.values for t in a] == [t.values for t in b]
+    proposed = [t.user_attrs.get("proposed") for t in a]
+    assert proposed[0] is None  # random until 2 designs are trained
+    assert any(proposed), "the surrogate proposed the later trials"
+    for t, p in zip(a, proposed, strict=True):
+        if p is not None:
+            assert p["arch_hash"] == t.user_attrs["arch_hash"] and p["screened"] > 0
+    # no network is trained twice: every proposal is one not tried before
+    hashes = [t.user_attrs["arch_hash"] for t in a if t.user_attrs.get("proposed")]
+    assert len(hashes) == len(set(hashes))
