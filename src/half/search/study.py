@@ -495,50 +495,14 @@ class Search:
                        "now are not added")
 
     def _propose(self) -> None:
-        """The surrogate sampler: enqueue the design `half.search.surrogate.propose` picks.
-        It reads the first-rung results of the trials numbered below n - workers + 1 (n: the
-        trial about to be asked) and `_can_ask` waits until all of those are known, so the
-        proposal depends on the seed and not on which worker finished first. Seeded or retried
-        trials waiting in the queue go first."""
+        """The surrogate sampler: enqueue the design `surrogate_pick` chooses for the trial
+        about to be asked. Seeded or retried trials waiting in the queue go first."""
         from optuna.trial import TrialState
-
-        from half.search import surrogate
-        from half.search.evaluate import decode
 
         trials = self.study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return
-        n = len(trials)
-        cutoff = n - self.executor.workers + 1
-        history, tried = [], set()
-        for t in trials:
-            try:
-                arch = decode(self.spec, [int(t.params[k]) for k in self.names], self.space)
-            except (ConfigError, KeyError):
-                continue
-            tried.add(arch.arch_hash())
-            if t.number >= cutoff:
-                continue
-            first = self._first.get(t.number)
-            if first is None:  # told by an earlier process: its attributes
-                if t.state != TrialState.COMPLETE:
-                    continue
-                val = (t.user_attrs.get("rung_metrics") or {}).get("0",
-                                                                   t.user_attrs.get("val_metric"))
-                first = {"error": None if val is None else 1.0 - val,
-                         "cost": t.user_attrs.get("cost"),
-                         "feasible": all(v <= 0 for v in t.constraints.values())}
-            history.append({**first, "arch": arch})
-        rng = np.random.default_rng([int(self.spec.seed), n])
-
-        def sample():
-            genome = self.space.random_genome(rng)
-            if static_check(self.spec, genome, self.space) is not None:
-                return None
-            return genome, decode(self.spec, genome, self.space)
-
-        pick = surrogate.propose(history, sample, exclude=tried,
-                                 min_results=surrogate.MIN_RESULTS)
+        pick = surrogate_pick(self.spec, self.space, trials, self.executor.workers, self._first)
         if pick is not None:
             self.study.enqueue_trial(
                 dict(zip(self.names, pick["genome"], strict=True)),
@@ -876,6 +840,50 @@ class Search:
                   "cost_name": self.spec.cost_name, "front": front}
         write_json_atomic(self.out_dir / "pareto.json", pareto)
         return summary
+
+
+def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int,
+                   first: dict[int, dict] | None = None) -> dict | None:
+    """What the surrogate sampler proposes for trial n = len(trials) (`surrogate.propose`, or
+    None while it draws at random). It reads the first-rung results of the trials numbered
+    below n - workers + 1 only, and the search asks trial n only once all of those are known
+    (`Search._can_ask`), so a proposal depends on the seed and on earlier results, not on which
+    worker finished first. `first`: trial number -> {"error", "cost", "feasible"} at the first
+    rung, as the running search saw them; a trial not in it is read from its attributes."""
+    from optuna.trial import TrialState
+
+    from half.search import surrogate
+    from half.search.evaluate import decode
+
+    names = [name for name, _ in space.genes()]
+    n = len(trials)
+    cutoff = n - workers + 1
+    history, tried = [], set()
+    for t in trials:
+        try:
+            arch = decode(spec, [int(t.params[k]) for k in names], space)
+        except (ConfigError, KeyError):
+            continue
+        tried.add(arch.arch_hash())
+        if t.number >= cutoff:
+            continue
+        seen = (first or {}).get(t.number)
+        if seen is None:
+            if t.state != TrialState.COMPLETE:
+                continue
+            val = (t.user_attrs.get("rung_metrics") or {}).get("0", t.user_attrs.get("val_metric"))
+            seen = {"error": None if val is None else 1.0 - val, "cost": t.user_attrs.get("cost"),
+                    "feasible": all(v <= 0 for v in t.constraints.values())}
+        history.append({**seen, "arch": arch})
+    rng = np.random.default_rng([int(spec.seed), n])
+
+    def sample():
+        genome = space.random_genome(rng)
+        if static_check(spec, genome, space) is not None:
+            return None
+        return genome, decode(spec, genome, space)
+
+    return surrogate.propose(history, sample, exclude=tried, min_results=surrogate.MIN_RESULTS)
 
 
 def parse_rungs(text: str | None) -> list[tuple[float, int]]:
