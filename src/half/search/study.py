@@ -135,7 +135,7 @@ def _identity(spec: SearchSpec, space: Space, sampler: str, population: int,
     d.pop("threads")
     out = {"spec": d, "genes": [list(g) for g in space.genes()],
            "space": json.loads(json.dumps(dataclasses.asdict(space))), "sampler": sampler,
-           "population": population if sampler != "random" or rungs else None}
+           "population": population if sampler in ("nsga2", "tpe") or rungs else None}
     if rungs:  # a single-rung study keeps the identity it had before rungs existed
         out["rungs"] = [[float(f), int(e)] for f, e in rungs]
         out["promote"] = float(promote)
@@ -372,8 +372,6 @@ class Search:
                       "eval_seconds": [], "trained_seconds": []}
         self._lock = threading.Lock()
         self._failures_in_a_row = 0
-        # the surrogate sampler's view of each trial: its first-rung result, by trial number
-        self._first: dict[int, dict] = {}
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> dict:
@@ -456,7 +454,9 @@ class Search:
         running = len(self._held())
         if self.trials is not None and complete + running >= self.trials:
             return False
-        if self.sampler == "surrogate":  # see _propose: it reads trials below the cutoff
+        if self.sampler == "surrogate":  # see surrogate_pick: it reads trials below the cutoff
+            if any(t.state == TrialState.WAITING for t in trials):
+                return True  # queued (seeded or retried) trials: nothing is proposed for them
             cutoff = len(trials) - self.executor.workers + 1
             return not any(p.rung == 0 and min(t.number for t in p.trials) < cutoff
                            for p in self.pending.values())
@@ -502,17 +502,23 @@ class Search:
         trials = self.study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return
-        pick = surrogate_pick(self.spec, self.space, trials, self.executor.workers, self._first)
+        workers = self.executor.workers
+        pick = surrogate_pick(self.spec, self.space, trials, workers)
         if pick is not None:
             self.study.enqueue_trial(
                 dict(zip(self.names, pick["genome"], strict=True)),
-                user_attrs={"proposed": {k: v for k, v in pick.items() if k != "genome"}})
+                user_attrs={"proposed": {**{k: v for k, v in pick.items() if k != "genome"},
+                                         "workers": workers}})
 
     def _ask_one(self) -> None:
         if self.sampler == "surrogate":
             self._propose()
         with _quiet_optuna():
             trial = self.study.ask(fixed_distributions=self.dists)
+        if "failed_trial" in trial.system_attrs:  # a retried trial: its attributes are copies
+            for key in ("proposed", "first"):
+                if trial.user_attrs.get(key) is not None:
+                    trial.set_user_attr(key, None)
         # an enqueued (seeded) trial has every parameter fixed: NSGA-II samples nothing for it
         # and so never gives it a generation; give it the one it would have (the seeds join
         # generation 0 and are parents of the next)
@@ -594,11 +600,11 @@ class Search:
         rung exists and the design is trained and buildable; told otherwise."""
         history = {**p.history, str(p.rung): rec.get("val_metric")}
         rec = {**rec, "rung": p.rung, "rung_metrics": history}
-        if p.rung == 0:
+        if p.rung == 0 and self.sampler == "surrogate":  # what surrogate_pick reads
+            first = {"error": None if rec.get("val_metric") is None else 1.0 - rec["val_metric"],
+                     "cost": rec.get("cost"), "feasible": bool(rec.get("feasible"))}
             for t in p.trials:
-                self._first[t.number] = {"error": None if rec.get("val_metric") is None
-                                         else 1.0 - rec["val_metric"], "cost": rec.get("cost"),
-                                         "feasible": bool(rec.get("feasible"))}
+                t.set_user_attr("first", first)
         cons = rec.get("constraints") or {}
         buildable = all(cons.get(k, 0.0) <= 0 for k in ("valid", "fits", "rate"))
         if p.rung < len(self.rung_specs) - 1 and rec.get("trained") and buildable:
@@ -842,14 +848,15 @@ class Search:
         return summary
 
 
-def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int,
-                   first: dict[int, dict] | None = None) -> dict | None:
+def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int) -> dict | None:
     """What the surrogate sampler proposes for trial n = len(trials) (`surrogate.propose`, or
     None while it draws at random). It reads the first-rung results of the trials numbered
-    below n - workers + 1 only, and the search asks trial n only once all of those are known
-    (`Search._can_ask`), so a proposal depends on the seed and on earlier results, not on which
-    worker finished first. `first`: trial number -> {"error", "cost", "feasible"} at the first
-    rung, as the running search saw them; a trial not in it is read from its attributes."""
+    below n - workers + 1 only (their "first" attribute, set when the first rung's result
+    arrives, whatever rung the trial reaches later), and the search asks trial n only once all
+    of those are known (`Search._can_ask`): a proposal depends on the seed, the number of
+    workers and earlier results, not on which worker finished first. A network seen twice (a
+    retried trial) counts once. Several search processes on one study share the queue, so
+    there a proposal may be asked by another process."""
     from optuna.trial import TrialState
 
     from half.search import surrogate
@@ -858,22 +865,24 @@ def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int,
     names = [name for name, _ in space.genes()]
     n = len(trials)
     cutoff = n - workers + 1
-    history, tried = [], set()
+    history, tried, used = [], set(), set()
     for t in trials:
         try:
             arch = decode(spec, [int(t.params[k]) for k in names], space)
         except (ConfigError, KeyError):
             continue
-        tried.add(arch.arch_hash())
-        if t.number >= cutoff:
+        h = arch.arch_hash()
+        tried.add(h)
+        if t.number >= cutoff or h in used:
             continue
-        seen = (first or {}).get(t.number)
-        if seen is None:
+        seen = t.user_attrs.get("first")
+        if seen is None:  # told at once, untrained (or from a study made before "first")
             if t.state != TrialState.COMPLETE:
                 continue
-            val = (t.user_attrs.get("rung_metrics") or {}).get("0", t.user_attrs.get("val_metric"))
+            val = t.user_attrs.get("val_metric")
             seen = {"error": None if val is None else 1.0 - val, "cost": t.user_attrs.get("cost"),
                     "feasible": all(v <= 0 for v in t.constraints.values())}
+        used.add(h)
         history.append({**seen, "arch": arch})
     rng = np.random.default_rng([int(spec.seed), n])
 
