@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Replay every proposal of finished surrogate searches with the current code: for each trial
+the surrogate proposed, `surrogate_pick` is run again on the trials before it and must give the
+same genome. A search measured with an earlier commit still stands for the current code when
+this prints 0 mismatches (no training; seconds).
+
+    .venv/bin/python benchmarks/replay_surrogate.py OUT/seed0/surrogate [...] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def replay(folder: Path, workers: int) -> tuple[int, list[int]]:
+    import optuna
+
+    from half.nn.space import Space
+    from half.search.evaluate import SearchSpec
+    from half.search.study import surrogate_pick
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    summary = json.loads((folder / "search.json").read_text())
+    spec = SearchSpec.from_dict(summary["spec"]).resolved()
+    study = optuna.load_study(study_name=summary["study"],
+                              storage=f"sqlite:///{folder / 'study.db'}")
+    trials = study.get_trials(deepcopy=False)
+    space = Space()
+    names = [n for n, _ in space.genes()]
+    same, differ = 0, []
+    for t in trials:
+        if not t.user_attrs.get("proposed"):
+            continue
+        again = surrogate_pick(spec, space, trials[:t.number], workers)
+        if again is not None and again["genome"] == [t.params[n] for n in names]:
+            same += 1
+        else:
+            differ.append(t.number)
+    return same, differ
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--workers", type=int, default=1, help="the searches' worker count")
+    args = ap.parse_args(argv)
+    bad = 0
+    for folder in args.folders:
+        same, differ = replay(folder, args.workers)
+        bad += len(differ)
+        print(f"{folder}: {same} proposals replayed, {len(differ)} differ"
+              + (f" (trials {differ})" if differ else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
