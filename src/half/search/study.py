@@ -515,7 +515,8 @@ class Search:
             self._propose()
         with _quiet_optuna():
             trial = self.study.ask(fixed_distributions=self.dists)
-        if "failed_trial" in trial.system_attrs:  # a retried trial: its attributes are copies
+        if "failed_trial" in self.storage_obj.get_trial_system_attrs(trial._trial_id):
+            # a retried trial: its user attributes are copies of the failed one's
             for key in ("proposed", "first"):
                 if trial.user_attrs.get(key) is not None:
                     trial.set_user_attr(key, None)
