@@ -17,12 +17,15 @@ How a trial is proposed (`propose`):
    units of each objective's observed range, that would make it non-dominated).
 
 Until `min_results` designs have been trained the search draws at random, as the control does.
+Why it should help (docs/RESULTS.md): the depth and size of a network rank designs almost as
+well as a short training run does (conv blocks ρ = 0.80), and a log-cost hypervolume is decided
+at the cheap end, which random draws reach only by chance. Measured there ("The surrogate-
+screened sampler at equal wall time"): 1.056x random search's hypervolume, above it and NSGA-II
+on every seed.
+
 Known limits (not yet measured, so not changed): the residual deviation is in-sample, so early
 fits with few results are barely optimistic; designs that fail the hardware pre-check (no fit,
 too slow) teach neither regression, only their exact network is excluded.
-Why it should help, measured in docs/RESULTS.md: the depth and size of a network rank designs
-almost as well as a short training run does (conv blocks ρ = 0.80), and a log-cost hypervolume
-is decided at the cheap end, which random draws reach only by chance.
 """
 
 from __future__ import annotations
