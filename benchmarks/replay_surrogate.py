@@ -2,7 +2,9 @@
 """Replay every proposal of finished surrogate searches with the current code: for each trial
 the surrogate proposed, `surrogate_pick` is run again on the trials before it and must give the
 same genome. A search measured with an earlier commit still stands for the current code when
-this prints 0 mismatches (no training; seconds).
+this prints 0 mismatches (no training; seconds). Then, over every folder: how well the
+proposals' predictions held (Spearman rho and mean absolute error of the error and of the log10
+cost, over the proposals that trained and fit) and how many did not fit.
 
     .venv/bin/python benchmarks/replay_surrogate.py OUT/seed0/surrogate [...] [--workers 1]
 """
@@ -13,6 +15,40 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+
+def outcomes(folder: Path) -> list[dict]:
+    """Every proposed trial: its prediction beside what it measured."""
+    import optuna
+
+    summary = json.loads((folder / "search.json").read_text())
+    study = optuna.load_study(study_name=summary["study"],
+                              storage=f"sqlite:///{folder / 'study.db'}")
+    return [{**t.user_attrs["proposed"], "status": t.user_attrs.get("status"),
+             "val_metric": t.user_attrs.get("val_metric"), "cost": t.user_attrs.get("cost")}
+            for t in study.get_trials(deepcopy=False) if t.user_attrs.get("proposed")]
+
+
+def agreement(rows: list[dict]) -> dict:
+    import math
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    ok = [r for r in rows if r["status"] == "ok"]
+    out = {"proposals": len(rows), "fit and trained": len(ok),
+           "not ok": {s: sum(r["status"] == s for r in rows)
+                      for s in sorted({r["status"] for r in rows} - {"ok"}, key=str)}}
+    if len(ok) >= 3:
+        pe = np.array([r["predicted_error"] for r in ok])
+        me = np.array([1 - r["val_metric"] for r in ok])
+        pc = np.array([math.log10(r["predicted_cost"]) for r in ok])
+        mc = np.array([math.log10(r["cost"]) for r in ok])
+        out["error rho, MAE"] = [round(float(spearmanr(pe, me)[0]), 3),
+                                 round(float(np.abs(pe - me).mean()), 3)]
+        out["log10 cost rho, MAE"] = [round(float(spearmanr(pc, mc)[0]), 3),
+                                      round(float(np.abs(pc - mc).mean()), 3)]
+    return out
 
 
 def replay(folder: Path, workers: int) -> tuple[int, list[int]]:
@@ -47,12 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--workers", type=int, default=1, help="the searches' worker count")
     args = ap.parse_args(argv)
-    bad = 0
+    bad, rows = 0, []
     for folder in args.folders:
+        rows += outcomes(folder)
         same, differ = replay(folder, args.workers)
         bad += len(differ)
         print(f"{folder}: {same} proposals replayed, {len(differ)} differ"
               + (f" (trials {differ})" if differ else ""))
+    print("predictions against measurements:", json.dumps(agreement(rows)))
     return 1 if bad else 0
 
 
