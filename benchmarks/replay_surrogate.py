@@ -26,7 +26,17 @@ def outcomes(folder: Path) -> list[dict]:
                               storage=f"sqlite:///{folder / 'study.db'}")
     return [{**t.user_attrs["proposed"], "status": t.user_attrs.get("status"),
              "val_metric": t.user_attrs.get("val_metric"), "cost": t.user_attrs.get("cost")}
-            for t in study.get_trials(deepcopy=False) if t.user_attrs.get("proposed")]
+            for t in _proposed(study)]
+
+
+def _proposed(study) -> list:
+    """The trials the surrogate proposed: not a queued or retried copy of one (those carry the
+    failed trial's attributes)."""
+    from optuna.trial import TrialState
+
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("proposed") and t.state != TrialState.WAITING
+            and "failed_trial" not in t.system_attrs]
 
 
 def agreement(rows: list[dict]) -> dict:
@@ -67,10 +77,9 @@ def replay(folder: Path, workers: int) -> tuple[int, list[int]]:
     space = Space()
     names = [n for n, _ in space.genes()]
     same, differ = 0, []
-    for t in trials:
-        if not t.user_attrs.get("proposed"):
-            continue
-        again = surrogate_pick(spec, space, trials[:t.number], workers)
+    for t in _proposed(study):
+        again = surrogate_pick(spec, space, trials[:t.number],
+                               t.user_attrs["proposed"].get("workers", workers))
         if again is not None and again["genome"] == [t.params[n] for n in names]:
             same += 1
         else:
@@ -81,7 +90,8 @@ def replay(folder: Path, workers: int) -> tuple[int, list[int]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path)
-    ap.add_argument("--workers", type=int, default=1, help="the searches' worker count")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="the searches' worker count where a proposal does not record it")
     args = ap.parse_args(argv)
     bad, rows = 0, []
     for folder in args.folders:

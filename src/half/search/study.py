@@ -855,9 +855,10 @@ def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int) -
     below n - workers + 1 only (their "first" attribute, set when the first rung's result
     arrives, whatever rung the trial reaches later), and the search asks trial n only once all
     of those are known (`Search._can_ask`): a proposal depends on the seed, the number of
-    workers and earlier results, not on which worker finished first. A network seen twice (a
-    retried trial) counts once. Several search processes on one study share the queue, so
-    there a proposal may be asked by another process."""
+    workers and earlier results, not on which worker finished first (within one search
+    process: several processes on one study share the queue, and a proposal may then be asked
+    by another process or read another's trial depending on timing). A network seen twice (a
+    retried trial) counts once."""
     from optuna.trial import TrialState
 
     from half.search import surrogate
@@ -880,7 +881,7 @@ def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int) -
         if seen is None:  # told at once, untrained (or from a study made before "first")
             if t.state != TrialState.COMPLETE:
                 continue
-            val = t.user_attrs.get("val_metric")
+            val = (t.user_attrs.get("rung_metrics") or {}).get("0", t.user_attrs.get("val_metric"))
             seen = {"error": None if val is None else 1.0 - val, "cost": t.user_attrs.get("cost"),
                     "feasible": all(v <= 0 for v in t.constraints.values())}
         used.add(h)
