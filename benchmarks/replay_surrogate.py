@@ -17,13 +17,21 @@ import sys
 from pathlib import Path
 
 
-def outcomes(folder: Path) -> list[dict]:
-    """Every proposed trial: its prediction beside what it measured."""
+def _open(folder: Path):
+    """(the search's resolved SearchSpec, its Optuna study)."""
     import optuna
 
+    from half.search.evaluate import SearchSpec
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     summary = json.loads((folder / "search.json").read_text())
-    study = optuna.load_study(study_name=summary["study"],
-                              storage=f"sqlite:///{folder / 'study.db'}")
+    return (SearchSpec.from_dict(summary["spec"]).resolved(),
+            optuna.load_study(study_name=summary["study"],
+                              storage=f"sqlite:///{folder / 'study.db'}"))
+
+
+def outcomes(study) -> list[dict]:
+    """Every proposed trial: its prediction beside what it measured."""
     return [{**t.user_attrs["proposed"], "status": t.user_attrs.get("status"),
              "val_metric": t.user_attrs.get("val_metric"), "cost": t.user_attrs.get("cost")}
             for t in _proposed(study)]
@@ -61,18 +69,10 @@ def agreement(rows: list[dict]) -> dict:
     return out
 
 
-def replay(folder: Path, workers: int) -> tuple[int, list[int]]:
-    import optuna
-
+def replay(spec, study, workers: int) -> tuple[int, list[int]]:
     from half.nn.space import Space
-    from half.search.evaluate import SearchSpec
     from half.search.study import surrogate_pick
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    summary = json.loads((folder / "search.json").read_text())
-    spec = SearchSpec.from_dict(summary["spec"]).resolved()
-    study = optuna.load_study(study_name=summary["study"],
-                              storage=f"sqlite:///{folder / 'study.db'}")
     trials = study.get_trials(deepcopy=False)
     space = Space()
     names = [n for n, _ in space.genes()]
@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     bad, rows = 0, []
     for folder in args.folders:
-        rows += outcomes(folder)
-        same, differ = replay(folder, args.workers)
+        spec, study = _open(folder)
+        rows += outcomes(study)
+        same, differ = replay(spec, study, args.workers)
         bad += len(differ)
         print(f"{folder}: {same} proposals replayed, {len(differ)} differ"
               + (f" (trials {differ})" if differ else ""))

@@ -515,7 +515,8 @@ class Search:
             self._propose()
         with _quiet_optuna():
             trial = self.study.ask(fixed_distributions=self.dists)
-        if "failed_trial" in self.storage_obj.get_trial_system_attrs(trial._trial_id):
+        if self.sampler == "surrogate" and \
+                "failed_trial" in self.storage_obj.get_trial_system_attrs(trial._trial_id):
             # a retried trial: its user attributes are copies of the failed one's
             for key in ("proposed", "first"):
                 if trial.user_attrs.get(key) is not None:
@@ -602,8 +603,8 @@ class Search:
         history = {**p.history, str(p.rung): rec.get("val_metric")}
         rec = {**rec, "rung": p.rung, "rung_metrics": history}
         if p.rung == 0 and self.sampler == "surrogate":  # what surrogate_pick reads
-            first = {"error": None if rec.get("val_metric") is None else 1.0 - rec["val_metric"],
-                     "cost": rec.get("cost"), "feasible": bool(rec.get("feasible"))}
+            first = _first_result(rec.get("val_metric"), rec.get("cost"),
+                                  bool(rec.get("feasible")))
             for t in p.trials:
                 t.set_user_attr("first", first)
         cons = rec.get("constraints") or {}
@@ -849,6 +850,12 @@ class Search:
         return summary
 
 
+def _first_result(val_metric: float | None, cost: float | None, feasible: bool) -> dict:
+    """A trial's first-rung result as `surrogate.propose` reads it (error None: untrained)."""
+    return {"error": None if val_metric is None else 1.0 - val_metric, "cost": cost,
+            "feasible": feasible}
+
+
 def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int) -> dict | None:
     """What the surrogate sampler proposes for trial n = len(trials) (`surrogate.propose`, or
     None while it draws at random). It reads the first-rung results of the trials numbered
@@ -882,8 +889,8 @@ def surrogate_pick(spec: SearchSpec, space: Space, trials: list, workers: int) -
             if t.state != TrialState.COMPLETE:
                 continue
             val = (t.user_attrs.get("rung_metrics") or {}).get("0", t.user_attrs.get("val_metric"))
-            seen = {"error": None if val is None else 1.0 - val, "cost": t.user_attrs.get("cost"),
-                    "feasible": all(v <= 0 for v in t.constraints.values())}
+            seen = _first_result(val, t.user_attrs.get("cost"),
+                                 all(v <= 0 for v in t.constraints.values()))
         used.add(h)
         history.append({**seen, "arch": arch})
     rng = np.random.default_rng([int(spec.seed), n])

@@ -112,9 +112,9 @@ def propose(history: Sequence[dict], sample, *, k: int = CANDIDATES, kappa: floa
     costed = [h for h in history if h.get("cost") is not None and h["cost"] > 0]
     if len(trained) < min_results or len(costed) < 2:
         return None
-    err_model = Ridge.fit([features(h["arch"]) for h in trained], [h["error"] for h in trained])
-    cost_model = Ridge.fit([features(h["arch"]) for h in costed],
-                           [math.log10(h["cost"]) for h in costed])
+    x_of = {id(h): features(h["arch"]) for h in history}
+    err_model = Ridge.fit([x_of[id(h)] for h in trained], [h["error"] for h in trained])
+    cost_model = Ridge.fit([x_of[id(h)] for h in costed], [math.log10(h["cost"]) for h in costed])
     front_pts = [(h["error"], math.log10(h["cost"])) for h in history
                  if h.get("feasible") and h.get("error") is not None and h.get("cost")]
     front = [front_pts[i] for i in pareto_front(front_pts)]
