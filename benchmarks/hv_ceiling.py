@@ -56,8 +56,15 @@ def cheapest_in_space(spec_dict: dict, draws: int, keep: int) -> list[dict]:
     import numpy as np
 
     from half.nn.space import Space
-    from half.search.evaluate import (SearchSpec, decode, hardware_of, search_data, static_check,
-                                      untrained_graph, weight_bits)
+    from half.search.evaluate import (
+        SearchSpec,
+        decode,
+        hardware_of,
+        search_data,
+        static_check,
+        untrained_graph,
+        weight_bits,
+    )
 
     spec = SearchSpec.from_dict(spec_dict)
     space = Space()
@@ -75,7 +82,7 @@ def cheapest_in_space(spec_dict: dict, draws: int, keep: int) -> list[dict]:
     cands.sort(key=lambda c: (c[0], c[1]))
     data = search_data(spec.task, spec.task_params)
     out = []
-    for i, (size, h, arch) in enumerate(cands[:keep]):
+    for i, (_size, h, arch) in enumerate(cands[:keep]):
         hw = hardware_of(untrained_graph(arch, data, spec), spec)
         out.append({"arch_hash": h, "macs": arch.macs(), "weight_bits": weight_bits(arch),
                     "cost": hw["cost"], "fits": hw["fits"] <= 0 and hw["rate"] <= 0})
