@@ -10,10 +10,11 @@ the cheapest design). This script measures both ends:
 1. The cheapest designs of the search space: `--draws` random genomes (seed 0) that pass the
    search's static checks, the `--cheapest` smallest by MACs x weight bits folded untrained for
    the bench's goal on its device, exactly as the search's export pre-check does (the cost
-   model's estimate, which is the bench's cost axis); plus every costed trial of the bench's
-   searches (their cost at the search, after training).
-2. The most accurate design the bench re-evaluated (its `hv` rows' points, every front design
-   of every search, trained at the reference protocol).
+   model's estimate, which is the bench's cost axis); plus every feasible trial of the bench's
+   searches (their cost at the search, after training) and every scored point (its cost
+   re-trained).
+2. The most accurate feasible design the bench re-evaluated (its `hv` rows' points, every
+   front design of every search, trained at the reference protocol).
 3. The ceiling = (1 - that error) x (the reference point's log cost - log10 of the cheapest
    cost seen), against the bar (1.2 x random search's mean hypervolume).
 
@@ -46,7 +47,7 @@ def trial_costs(bench: Path) -> list[tuple[float, str]]:
             study = optuna.load_study(study_name=summary.study_name, storage=storage)
             for t in study.trials:
                 cost = t.user_attrs.get("cost")
-                if cost:
+                if cost and t.user_attrs.get("status") == "ok":  # feasible: fits, fast enough
                     out.append((float(cost), f"{Path(db).parent.relative_to(bench)}#{t.number}"))
     return out
 
@@ -55,6 +56,7 @@ def cheapest_in_space(spec_dict: dict, draws: int, keep: int) -> list[dict]:
     """The `keep` smallest valid draws (by MACs x weight bits), folded untrained."""
     import numpy as np
 
+    from half.errors import HalfError
     from half.nn.space import Space
     from half.search.evaluate import (
         SearchSpec,
@@ -83,7 +85,10 @@ def cheapest_in_space(spec_dict: dict, draws: int, keep: int) -> list[dict]:
     data = search_data(spec.task, spec.task_params)
     out = []
     for i, (_size, h, arch) in enumerate(cands[:keep]):
-        hw = hardware_of(untrained_graph(arch, data, spec), spec)
+        try:
+            hw = hardware_of(untrained_graph(arch, data, spec), spec)
+        except HalfError:  # unbuildable, as the search's pre-check would say
+            continue
         out.append({"arch_hash": h, "macs": arch.macs(), "weight_bits": weight_bits(arch),
                     "cost": hw["cost"], "fits": hw["fits"] <= 0 and hw["rate"] <= 0})
         print(f"  [{i + 1}/{keep}] {h} MACs {arch.macs()} cost {hw['cost']}", file=sys.stderr)
@@ -105,18 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"error: {a.results}: no hypervolume rows")
     ref = hv[0]["reference_point"]
     random_mean = statistics.mean(r["hypervolume"] for r in hv if r["sampler"] == "random")
-    points = [p for r in hv for p in r["points"]]
+    points = [p for r in hv for p in r["points"] if p["feasible"]]
     best = min(points, key=lambda p: p["error"])
     spec = json.loads(next(iter(sorted(a.bench.glob("seed*/random/search.json")))).read_text())
     space = cheapest_in_space(spec["spec"], a.draws, a.cheapest)
     trials = trial_costs(a.bench)
     fitting = [s for s in space if s["fits"] and s["cost"]]
-    cheapest = min([c for c, _ in trials] + [s["cost"] for s in fitting])
-    ceiling = (1 - best["error"]) * (ref[1] - math.log10(cheapest))
+    cheapest = min([c for c, _ in trials] + [s["cost"] for s in fitting]
+                   + [p["cost"] for p in points])  # the points: re-trained costs
+    ceiling = (ref[0] - best["error"]) * (ref[1] - math.log10(cheapest))
     row = {"kind": "hv-ceiling", "bench": str(a.bench), "reference_point": ref,
            "best_reeval_error": best["error"], "best_reeval_arch": best["arch_hash"],
            "best_reeval_cost": best["cost"],
            "cheapest_trial_cost": min(c for c, _ in trials), "trials_costed": len(trials),
+           "cheapest_point_cost": min(p["cost"] for p in points),
            "cheapest_space_cost": min((s["cost"] for s in fitting), default=None),
            "space_draws": a.draws, "space_folded": len(space), "space_fitting": len(fitting),
            "ceiling": ceiling, "random_mean": random_mean, "bar": 1.2 * random_mean,
