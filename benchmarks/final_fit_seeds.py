@@ -68,6 +68,7 @@ def fits(run: Path, seeds: list[int], workers: int, data_dir: Path | None = None
                      threads=spec.threads, data_dir=data_dir, space=Space())
     train_s = time.perf_counter() - t0
     test = info.get("test") or {}
+    key = info["choice"]["metric"]  # the metric the run chose and tested on
     rows = []
     for name, s, i in keys:
         rec = recs[i]
@@ -75,7 +76,6 @@ def fits(run: Path, seeds: list[int], workers: int, data_dir: Path | None = None
             sys.exit(f"error: {run}: the {name} design's fit at seed {s} was not trained "
                      f"({rec.get('status')}: {rec.get('reason')})")
         res = eval_run(rec["run_dir"], task, "test", data_dir)
-        key = next(k for k in ("macro_f1", "f1_nao", "f1") if k in res)
         rows.append({"run": str(run), "task": task, "goal": spec.goal, "design": name,
                      "arch_hash": rec["arch_hash"], "seed": s, "metric": key,
                      "test": res[key], "cost": rec.get("cost"),
