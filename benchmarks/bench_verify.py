@@ -53,9 +53,10 @@ def _preset_case(case: str) -> dict:
     return _row(f"preset:{preset}", task, device, goal, int(windows), extra={"preset": preset})
 
 
-def _random_model(i: int, seed: int, tmp: Path):
-    """Random architecture i of the seeded sampler, trained briefly into `tmp`/run: (run
-    folder, task, IR graph, arch, the design's rng: next, its folding)."""
+def _random_model(i: int, seed: int, tmp: Path, decimations: tuple[int, ...] | None = None):
+    """Random architecture i of the seeded sampler (its decimation drawn from `decimations`,
+    None: the space's), trained briefly into `tmp`/run: (run folder, task, IR graph, arch, the
+    design's rng: next, its folding)."""
     import torch
 
     from half.hw.plan import graph_for
@@ -69,8 +70,9 @@ def _random_model(i: int, seed: int, tmp: Path):
     rng = np.random.default_rng([seed, i])
     side = 8 if task == "mitdb-aami" else 0
     n_classes = 5 if task == "mitdb-aami" else 4
-    arch = Space().sample(rng, window=int(params["window"]), n_classes=n_classes,
-                          side_inputs=side)
+    space = Space() if decimations is None else Space(decimations=decimations)
+    arch = space.sample(rng, window=int(params["window"]), n_classes=n_classes,
+                        side_inputs=side)
     (tmp / "arch.json").write_text(arch.to_json())
     run = tmp / "run"
     train_run(task, str(tmp / "arch.json"), run,
@@ -79,7 +81,8 @@ def _random_model(i: int, seed: int, tmp: Path):
     return run, task, graph, arch, rng
 
 
-def random_folding(graph, rng, clock_mhz: float = 12.0, replicas: int = 1):
+def random_folding(graph, rng, clock_mhz: float = 12.0, replicas: int = 1,
+                   samples_per_beat: int = 1):
     """A random legal (PE, SIMD) per MAC layer (drawn in layer order)."""
     from half.hw.design import Folding, options
 
@@ -87,7 +90,7 @@ def random_folding(graph, rng, clock_mhz: float = 12.0, replicas: int = 1):
     for layer in graph.mac_layers():
         pes, simds = options(layer)
         pe_simd[layer.name] = (int(rng.choice(pes)), int(rng.choice(simds)))
-    return Folding(pe_simd, clock_mhz, replicas)
+    return Folding(pe_simd, clock_mhz, replicas, samples_per_beat=samples_per_beat)
 
 
 def arch_extra(i: int, arch) -> dict:

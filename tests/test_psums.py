@@ -134,17 +134,17 @@ def test_best_partial_sums_are_the_fewest_levels_then_the_fewest_sums():
 
 def test_folder_pipelines_for_throughput_only():
     """preset:tiny of cinc2017-af on ecp5-85k: the pipelined designs reach a faster clock by
-    the model, and high-throughput takes one over every design without partial sums; the
-    rate goals never pipeline. Deterministic."""
+    the model, and high-throughput (one sample a beat: with two it takes a design without them,
+    tests/test_input_beats.py) takes one over every design without partial sums; the rate
+    goals never pipeline. Deterministic."""
     g = graph_for("preset:tiny", "cinc2017-af")[0]
     dev = get_device("ecp5-85k")
     pw = power_model(dev)
-    f, est, _ = fold(g, dev, "high-throughput", None, pw)
-    flat, flat_est, _ = fold(g, dev, dataclasses.replace(HIGH_THROUGHPUT, pipeline=False),
-                             None, pw)
+    narrow = dataclasses.replace(HIGH_THROUGHPUT, wide_input=False)
+    f, est, _ = fold(g, dev, narrow, None, pw)
+    flat, flat_est, _ = fold(g, dev, dataclasses.replace(narrow, pipeline=False), None, pw)
     assert f.psums and not flat.psums and est.fits(dev)
-    assert est.throughput > flat_est.throughput and fold(g, dev, "high-throughput", None,
-                                                         pw)[0] == f
+    assert est.throughput > flat_est.throughput and fold(g, dev, narrow, None, pw)[0] == f
     for goal in ("low-energy", "low-power"):
         assert not fold(g, dev, goal, 1 / 30, pw)[0].psums
 

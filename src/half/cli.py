@@ -414,8 +414,8 @@ def estimate_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: 
 @click.option("--force", is_flag=True, help="Replace OUT even if it is not a half project.")
 @click.option("--folding", "folding_file", type=click.Path(path_type=Path), default=None,
               help="Use this folding (JSON as design.json's 'folding': clock_mhz and per layer "
-                   "pe, simd and optionally psums; optionally replicas) instead of folding for "
-                   "the goal.")
+                   "pe, simd and optionally psums; optionally replicas and samples_per_beat) "
+                   "instead of folding for the goal.")
 @json_option
 def build_cmd(model_spec: str, task_name: str, device: str, goal: str, rate: float | None,
               out_dir: Path, force: bool, folding_file: Path | None, as_json: bool) -> None:

@@ -50,7 +50,7 @@ from pathlib import Path
 from half._io import write_bytes_atomic, write_json_atomic
 from half.errors import ConfigError
 from half.flow.toolchain import ToolError
-from half.hw.design import TOP  # the generated top level
+from half.hw.design import TOP, beat_width  # the generated top level; its input beat
 from half.hw.devices import Device, get_device
 
 SHELL = "half_shell"
@@ -605,13 +605,13 @@ def _port_bits(design: dict) -> int:
     """Port bits of half_top (clk, rst, the three AXI4-Stream interfaces, err_framing; each of
     the last four once per lane)."""
     side = design.get("side_width", 0)
-    return 2 + design.get("replicas", 1) * (design["in_width"] + 3 + design["idx_width"] + 3
+    return 2 + design.get("replicas", 1) * (beat_width(design) + 3 + design["idx_width"] + 3
                                             + 1 + (side + 2 if side else 0))
 
 
 def _shell_ffs(design: dict) -> int:
     side = design.get("side_width", 0)
-    return design.get("replicas", 1) * (design["in_width"] + 3 + (side + 1 if side else 0)) + 1
+    return design.get("replicas", 1) * (beat_width(design) + 3 + (side + 1 if side else 0)) + 1
 
 
 def _package(dev: Device) -> str:
@@ -631,7 +631,7 @@ def _board_pdc(pins: dict[str, str]) -> str:
 def _render_shell(design: dict) -> str:
     """half_shell: every input of half_top from a shift register on `din`, the XOR of every
     output registered onto `dout` (nothing can be optimized away)."""
-    w, side, idx = design["in_width"], design.get("side_width", 0), design["idx_width"]
+    w, side, idx = beat_width(design), design.get("side_width", 0), design["idx_width"]
     r = design.get("replicas", 1)  # lanes: every stream port r times as wide
     n = _shell_ffs(design) - 1
 

@@ -98,6 +98,8 @@ def prepare(project: Path, windows: int, seed: int = 0, data_dir: Path | None = 
             + 4 * est.latency_cycles + 100_000}
     if design.get("replicas", 1) > 1:  # window w on lane w mod R (half.rtl.harness)
         case["replicas"] = design["replicas"]
+    if design.get("samples_per_beat", 1) > 1:  # N samples packed per input beat
+        case["samples_per_beat"] = design["samples_per_beat"]
     return Run(src, graph, design, est, pick, xq, sq, want, case)
 
 
@@ -154,9 +156,10 @@ def _simulate(project: Path, case: dict, coverage: Path | None = None) -> dict:
 
     sim = project / "sim"
     exe = _harness(project, coverage is not None)
-    x, length = case["x"], len(case["x"][0])
-    mask = (1 << case["in_width"]) - 1
-    (sim / "x.hex").write_text("".join(f"{v & mask:x}\n" for row in x for v in row))
+    x, n = case["x"], case.get("samples_per_beat", 1)
+    length = len(x[0]) // n  # beats per window: N samples each, packed (half.rtl.harness)
+    (sim / "x.hex").write_text("".join(f"{pack(row[b * n:(b + 1) * n], case['in_width']):x}\n"
+                                       for row in x for b in range(length)))
     if case["side"]:
         (sim / "side.hex").write_text("".join(
             f"{pack(row, case['side_elem_width']):x}\n" for row in case["side"]))

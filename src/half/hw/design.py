@@ -12,9 +12,11 @@ A Design is a chain of typed stages, each with the IR layers it implements (`lay
 into graph.layers: its fusions), its timing, its Verilog module and parameters (`half.hw.rom`'s
 layout), its output stream and, for MAC and pooling stages, its `Binding`:
 
-* `InputStage` (kind `input`): the window's samples at one per cycle through the top's framing
-  check; a decimation is fused (dropped on write; RTL: `axis_decimate`, instance `decimate`).
-  cycles = length.
+* `InputStage` (kind `input`): the window's samples, N per beat (`Folding.samples_per_beat`,
+  1 by default), one beat per cycle through the top's framing check; a decimation is fused
+  (dropped on write; RTL: `axis_decimate`, instance `decimate`). cycles = length / N. N > 1
+  needs a decimation: N divides its factor and the window, so that the first conv still takes
+  at most one time step a cycle (lane 0 of every (factor / N)-th beat).
 * `MVUStage` (`mvu`; `op` conv or dense): `mvu_stage`, PE output channels x SIMD inputs in
   parallel (SIMD divides cin, or is a multiple of cin spanning whole taps); standard and
   pointwise conv: cycles = L_out * (K * cin / SIMD) * (cout / PE); depthwise (PE channels, SIMD
@@ -39,6 +41,10 @@ input bank is full, so the initiation interval is II = max cycles_i; its last ou
 `depth` cycles after its last MAC step (`mvu_depth`; earlier by the steps of positions a fused
 max-pool drops: `tail`): latency = sum over stages of (cycles_i - tail_i + depth_i). Measured
 on rtl/lib by tests/rtl/ and on every build by `half verify`.
+
+Input beats (`Folding.samples_per_beat`, N >= 1, `Design.samples_per_beat`): the top's input
+takes N samples per beat (`BEAT`), so the input stage takes window / N cycles and a design whose
+MAC stages keep up runs at II = window / N: the lever where one pipeline is bound by its input.
 
 Replicas (`Folding.replicas`, R >= 1, `Design.replicas`): the top holds R copies of the chain,
 each on its own input and output lane (`LANES`), sharing nothing; `stages` describe one copy
@@ -109,6 +115,20 @@ CONTRACT = {
              "belongs to that window.",
 }
 
+# the input beat of a top that takes N > 1 samples per beat (design.json's contract, in place of
+# CONTRACT's one sample per beat)
+BEAT = ("samples_per_beat N > 1: s_axis carries N consecutive signed samples per beat, sample j "
+        "of the beat in bits [j*W +: W] (W: in_width; the earliest sample in the lowest bits); "
+        "a window is window / N beats, tlast on its last beat. Framing counts beats: a short or "
+        "long window is padded or cut in whole beats.")
+
+
+def beat_width(design: dict) -> int:
+    """Bits of an input beat of a design.json (`Design.to_dict`): its samples per beat x the
+    sample width."""
+    return design["in_width"] * design.get("samples_per_beat", 1)
+
+
 # the lanes of a top with several replicas (design.json's contract, with CONTRACT's streams per
 # lane)
 LANES = ("replicas R > 1: R lanes, each a whole stream interface of the contract above with a "
@@ -142,11 +162,17 @@ class Folding:
     # groups into registers before the accumulator (a shorter MAC path, one cycle more of
     # latency); a layer it does not name has none (0; zeros are dropped)
     psums: dict[str, int] = field(default_factory=dict)
+    # N input samples per beat (1: one): the input stage takes window / N cycles; N > 1 needs a
+    # decimation that N divides (checked by `bind`, which knows the graph)
+    samples_per_beat: int = 1
 
     def __post_init__(self):
         r = self.replicas
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
             raise ConfigError("folding.replicas", f"must be an integer >= 1, got {r!r}")
+        n = self.samples_per_beat
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError("folding.samples_per_beat", f"must be an integer >= 1, got {n!r}")
         for name, ps in self.psums.items():
             check_psums(name, self.pe_simd.get(name, (1, 1))[1], ps)
         object.__setattr__(self, "psums", {k: v for k, v in self.psums.items() if v})
@@ -156,19 +182,21 @@ class Folding:
         return self.psums.get(name, 0)
 
     def to_dict(self) -> dict:
-        # replicas only when there are several, psums only where a layer has them: a
-        # one-pipeline folding without partial sums reads as before
+        # replicas only when there are several, psums only where a layer has them, samples
+        # per beat only when more than one: a one-pipeline folding without them reads as before
         return {"clock_mhz": self.clock_mhz,
                 "layers": {k: {"pe": p, "simd": s}
                            | ({"psums": self.psums[k]} if k in self.psums else {})
                            for k, (p, s) in self.pe_simd.items()}} \
-            | ({"replicas": self.replicas} if self.replicas != 1 else {})
+            | ({"replicas": self.replicas} if self.replicas != 1 else {}) \
+            | ({"samples_per_beat": self.samples_per_beat} if self.samples_per_beat != 1 else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> Folding:
         return cls({k: (v["pe"], v["simd"]) for k, v in d["layers"].items()}, d["clock_mhz"],
                    d.get("replicas", 1),
-                   {k: v["psums"] for k, v in d["layers"].items() if "psums" in v})
+                   {k: v["psums"] for k, v in d["layers"].items() if "psums" in v},
+                   d.get("samples_per_beat", 1))
 
 
 def check_psums(name: str, simd: int, psums) -> None:
@@ -255,6 +283,7 @@ class InputStage(Stage):
     signed: bool
     window: int  # samples per window (the framing check's L)
     factor: int = 1  # a fused decimation keeps 1 sample in `factor` (1: none)
+    per_beat: int = 1  # samples per input beat (N; divides `factor` and `window`)
 
     @property
     def module(self) -> str | None:
@@ -265,8 +294,9 @@ class InputStage(Stage):
         return "decimate"
 
     @property
-    def params(self) -> dict:
-        return {"W": self.width, "L": self.window, "FACTOR": self.factor}
+    def params(self) -> dict:  # N only where a beat holds several (the instance as before)
+        return {"W": self.width, "L": self.window, "FACTOR": self.factor} \
+            | ({"N": self.per_beat} if self.per_beat > 1 else {})
 
     @property
     def stream(self) -> Stream:
@@ -413,6 +443,11 @@ class Design:
         return self.folding.replicas
 
     @property
+    def samples_per_beat(self) -> int:
+        """Input samples per beat of the top's s_axis (the folding's N; `BEAT`)."""
+        return self.folding.samples_per_beat
+
+    @property
     def latency_cycles(self) -> int:
         """One window's cycles through one pipeline: the sum over the stages of (cycles -
         tail + depth) (module docstring); what `half verify` measures."""
@@ -437,6 +472,11 @@ class Design:
         return self.input.window
 
     @property
+    def beat_width(self) -> int:
+        """Bits of an input beat: `samples_per_beat` samples of `in_width` bits."""
+        return self.in_width * self.samples_per_beat
+
+    @property
     def side_width(self) -> int:
         """Bits of a side beat (0: no side inputs)."""
         return sum(st.side_features * st.layer.out_type.bits for st in self.stages
@@ -456,13 +496,17 @@ class Design:
         side = self.side_width > 0
         # several replicas: their count and the lanes' contract (one pipeline: as before)
         many = {"replicas": self.replicas} if self.replicas != 1 else {}
+        # several samples per beat: their count and the beat's contract (one: as before)
+        wide = {"samples_per_beat": self.samples_per_beat} if self.samples_per_beat != 1 \
+            else {}
         return {"top": TOP, "folding": self.folding.to_dict(), "in_width": self.in_width,
                 "side_width": self.side_width, "idx_width": self.idx_width,
                 "window": self.window, "side_lag": SIDE_LAG if side else None,
                 "side_trail": SIDE_TRAIL if side else None,
-                "contract": CONTRACT | ({"lanes": LANES} if many else {}),
+                "contract": CONTRACT | ({"beat": BEAT} if wide else {})
+                | ({"lanes": LANES} if many else {}),
                 "stages": [_entry(st) for st in self.chain], "device": self.device,
-                "input": _entry(self.input, instance=False)} | many
+                "input": _entry(self.input, instance=False)} | many | wide
 
     @staticmethod
     def from_dict(d: dict, graph: Graph) -> Design:
@@ -494,6 +538,8 @@ def _entry(st: Stage, instance: bool = True) -> dict:
            if f.name not in ("name", "layer")}
     if not own.get("psums", 1):  # only a stage with partial sums says so (design.json as before)
         del own["psums"]
+    if own.get("per_beat", 0) == 1:  # only an input of several samples a beat says so
+        del own["per_beat"]
     own["layers"] = list(st.layers)
     if own.get("binding") is not None:
         own["binding"] = dataclasses.asdict(own["binding"])
@@ -511,10 +557,14 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
     inp = graph.input
     dec = bool(layers) and isinstance(layers[0], Decimate)
     factor = layers[0].factor if dec else 1
+    n = folding.samples_per_beat
+    check_samples_per_beat(n, factor, inp.length)
     last_kept = (-(-inp.length // factor) - 1) * factor  # ends the input's part of the latency
-    stages: list[Stage] = [InputStage(layers=(0,) if dec else (), cycles=inp.length, depth=0,
-                                      tail=inp.length - last_kept, width=inp.out.bits,
-                                      signed=inp.out.signed, window=inp.length, factor=factor)]
+    beats = inp.length // n  # the input's cycles: its last kept sample is in beat last_kept / n
+    stages: list[Stage] = [InputStage(layers=(0,) if dec else (), cycles=beats, depth=0,
+                                      tail=beats - last_kept // n, width=inp.out.bits,
+                                      signed=inp.out.signed, window=inp.length, factor=factor,
+                                      per_beat=n)]
     i = int(dec)
     while i < len(layers):
         layer, nxt = layers[i], layers[i + 1] if i + 1 < len(layers) else None
@@ -537,6 +587,30 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
     if device is not None:
         _bind(stages, device, folding.replicas)
     return Design(graph, folding, device.name if device else None, stages)
+
+
+def beat_options(graph: Graph) -> list[int]:
+    """Legal samples per input beat N of `graph` (ascending): 1, and the divisors of its
+    decimation factor that also divide the window (`check_samples_per_beat`)."""
+    layers, length = graph.layers, graph.input.length
+    factor = layers[0].factor if layers and isinstance(layers[0], Decimate) else 1
+    return [d for d in divisors(factor) if length % d == 0]
+
+
+def check_samples_per_beat(n: int, factor: int, window: int) -> None:
+    """N samples per beat must divide the model's decimation factor (the first conv takes at
+    most one time step a cycle) and its window (whole beats per window): a ConfigError naming
+    `folding.samples_per_beat` otherwise."""
+    if n == 1:
+        return
+    if factor % n:
+        raise ConfigError("folding.samples_per_beat",
+                          f"{n} does not divide the model's decimation factor ({factor}): the "
+                          "first conv takes one time step a cycle, so N must be a divisor of "
+                          "the decimation (1 without one)")
+    if window % n:
+        raise ConfigError("folding.samples_per_beat",
+                          f"{n} does not divide the window ({window} samples)")
 
 
 def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:

@@ -17,6 +17,10 @@ initiation interval — so no stage holds resources it does not need (a balanced
   before the accumulator, `Folding.psums`, P the fewest adder levels on the MAC path), with
   its replicas, each at its own fastest clock: one cycle more of latency per such stage, more
   FFs, a higher fmax estimate; the variant is kept only where its throughput is higher.
+  Where the model decimates its input, the balanced designs of the II targets below the
+  window are also tried with N > 1 samples per input beat (`Folding.samples_per_beat`, every
+  legal N: `half.hw.design.beat_options`), which lets II fall to window / N; N = 1 is tried
+  first, so a tie keeps one sample per beat (fewer input pins).
 * low-power: for each clock of the device's grid, every balanced design that meets the required
   rate at that clock; the (clock, folding) of least average power at that rate (always on).
 * low-energy: energy of one inference on a duty-cycled device (static and clock power over the
@@ -26,10 +30,11 @@ initiation interval — so no stage holds resources it does not need (a balanced
   too. The best (clock, folding) that meets the rate.
 
 What a goal scores and which of these searches it runs are its `half.hw.goal.Goal` (`score`,
-`needs_rate`, `fastest_clock`, `energy_descent`, `replicate`, `pipeline`). The other goals keep
-one pipeline without partial sums: more replicas add static and clock-tree power and do not
-lower a window's dynamic energy (`half.hw.cost`), and partial sums add FFs and latency for a
-clock those goals do not need.
+`needs_rate`, `fastest_clock`, `energy_descent`, `replicate`, `pipeline`, `wide_input`). The
+other goals keep one pipeline without partial sums, one sample per beat: more replicas add
+static and clock-tree power and do not lower a window's dynamic energy (`half.hw.cost`), partial
+sums add FFs and latency for a clock those goals do not need, and their windows come in real
+time, one sample at a time.
 
 `set_folding` is the published FINN rule for comparison (per layer raise SIMD, then PE, until
 the layer meets the target cycles).
@@ -43,7 +48,16 @@ import time
 
 from half.errors import ConfigError
 from half.hw.cost import Estimate, estimate
-from half.hw.design import Folding, GapJoinStage, bind, cycles_of, divisors, mac_levels, options
+from half.hw.design import (
+    Folding,
+    GapJoinStage,
+    beat_options,
+    bind,
+    cycles_of,
+    divisors,
+    mac_levels,
+    options,
+)
 from half.hw.devices import Device
 from half.hw.goal import GOALS as GOALS  # re-exported: the goals by name, in this order
 from half.hw.goal import Goal, get_goal
@@ -78,9 +92,10 @@ def _choices(layer: Conv | Dense) -> list[tuple[int, int, int]]:
     return sorted((p * s, p, s) for p in pes for s in simds)
 
 
-def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
+def fold_for_ii(graph: Graph, target: int, clock_mhz: float, samples_per_beat: int = 1
+                ) -> Folding | None:
     """Least parallelism per MAC stage whose cycles per window meet `target`; None if a stage
-    cannot reach it even fully parallel."""
+    cannot reach it even fully parallel. The input takes `samples_per_beat` samples a beat."""
     pe_simd = {}
     for layer in graph.mac_layers():
         for _, p, s in _choices(layer):
@@ -89,7 +104,7 @@ def fold_for_ii(graph: Graph, target: int, clock_mhz: float) -> Folding | None:
                 break
         else:
             return None
-    return Folding(pe_simd, clock_mhz)
+    return Folding(pe_simd, clock_mhz, samples_per_beat=samples_per_beat)
 
 
 def best_psums(simd: int) -> int:
@@ -106,14 +121,18 @@ def pipelined(folding: Folding) -> Folding:
     return dataclasses.replace(folding, psums=psums)
 
 
-def _targets(graph: Graph) -> list[int]:
+def _targets(graph: Graph, samples_per_beat: int = 1, below: int | None = None) -> list[int]:
     """Candidate II values (descending): every cycle count a MAC stage can have, at least the
-    fixed stages' (input, pooling) cycles, thinned to MAX_TARGETS."""
+    fixed stages' (input at `samples_per_beat` samples a beat, pooling) cycles and below
+    `below` (None: no bound), thinned to MAX_TARGETS."""
     values = set()
     for layer in graph.mac_layers():
         values |= {cycles_of(layer, p, s) for _, p, s in _choices(layer)}
-    fixed = _fixed_cycles(graph)
-    ordered = sorted((v for v in values if v >= fixed), reverse=True)
+    fixed = _fixed_cycles(graph, samples_per_beat)
+    if below is not None and fixed >= below:
+        return []
+    ordered = sorted((v for v in values if v >= fixed and (below is None or v < below)),
+                     reverse=True)
     if fixed not in ordered:
         ordered.append(fixed)
     if len(ordered) > MAX_TARGETS:
@@ -123,11 +142,13 @@ def _targets(graph: Graph) -> list[int]:
     return ordered
 
 
-def _fixed_cycles(graph: Graph) -> int:
-    """Cycles of the stages folding cannot change: the input's, and a global pool's input
-    length (its stage takes at least that; the design's stages say which there are)."""
-    cycles = graph.input.length
-    for st in bind(graph, Folding({}, 1.0)).stages:
+def _fixed_cycles(graph: Graph, samples_per_beat: int = 1) -> int:
+    """Cycles of the stages folding cannot change: the input's (at `samples_per_beat` samples a
+    beat), and a global pool's input length (its stage takes at least that; the design's
+    stages say which there are)."""
+    stages = bind(graph, Folding({}, 1.0, samples_per_beat=samples_per_beat)).stages
+    cycles = stages[0].cycles
+    for st in stages:
         if isinstance(st, GapJoinStage):
             cycles = max(cycles, st.layer.length_in)
     return cycles
@@ -158,6 +179,11 @@ def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None,
         if goal.fastest_clock:  # each design at the fastest clock its fmax allows
             yield from _fastest(graph, dev, clocks, targets, power, goal.replicate,
                                 goal.pipeline)
+            if goal.wide_input:  # then N > 1 samples a beat: the II targets below the window
+                for n in beat_options(graph)[1:]:
+                    yield from _fastest(graph, dev, clocks,
+                                        _targets(graph, n, below=_fixed_cycles(graph)), power,
+                                        goal.replicate, goal.pipeline, n)
             return
         for clock in clocks:  # only targets that leave the required rate possible
             usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
@@ -185,10 +211,12 @@ def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None,
     return best[1], best[2], info
 
 
-def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power):
-    """(folding, estimate) of the balanced design of every target II that fits the device."""
+def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power,
+              samples_per_beat: int = 1):
+    """(folding, estimate) of the balanced design of every target II that fits the device
+    (the input at `samples_per_beat` samples a beat)."""
     for target in targets:
-        f = fold_for_ii(graph, target, clock)
+        f = fold_for_ii(graph, target, clock, samples_per_beat)
         if f is not None:
             est = estimate(graph, dev, f, power)
             if est.fits(dev):
@@ -196,13 +224,14 @@ def _balanced(graph: Graph, dev: Device, clock: float, targets: list[int], power
 
 
 def _fastest(graph: Graph, dev: Device, clocks: list[float], targets: list[int], power,
-             replicate: bool = False, pipeline: bool = False):
+             replicate: bool = False, pipeline: bool = False, samples_per_beat: int = 1):
     """(folding, estimate) of the balanced design of every target II that fits the device, at
     the fastest clock of `clocks` within FMAX_MARGIN of its estimated fmax (the resources and
     the fmax estimate do not depend on the clock); with `pipeline`, also each one `pipelined`
     (after it: on equal throughput the folder keeps the first); with `replicate`, also each
-    one's 2 .. MAX_REPLICAS replicas that fit (fewer copies of it fit when more do not)."""
-    for base, base_est in _balanced(graph, dev, clocks[-1], targets, power):
+    one's 2 .. MAX_REPLICAS replicas that fit (fewer copies of it fit when more do not). The
+    input takes `samples_per_beat` samples a beat."""
+    for base, base_est in _balanced(graph, dev, clocks[-1], targets, power, samples_per_beat):
         variants = [(base, base_est)]
         if pipeline and (piped := pipelined(base)).psums:
             est = estimate(graph, dev, piped, power)

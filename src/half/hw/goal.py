@@ -44,6 +44,8 @@ class Goal:
     #                          by side, `Folding.replicas`); else one pipeline
     pipeline: bool = False  # the folder also tries each design with partial sums before the
     #                         accumulators (`Folding.psums`: a shorter MAC path, a faster fmax)
+    wide_input: bool = False  # the folder also tries N > 1 input samples per beat
+    #                           (`Folding.samples_per_beat`: II down to window / N)
 
 
 HIGH_THROUGHPUT = Goal(
@@ -51,7 +53,8 @@ HIGH_THROUGHPUT = Goal(
     description="most inferences/s, back to back, at the fastest clock the design closes at",
     needs_rate=False, fastest_clock=True, energy_descent=False,
     score=lambda est, rate: -est.throughput,
-    cost=lambda plan: 1.0 / plan["throughput_per_s"], replicate=True, pipeline=True)
+    cost=lambda plan: 1.0 / plan["throughput_per_s"], replicate=True, pipeline=True,
+    wide_input=True)
 LOW_POWER = Goal(
     name="low-power", cost_name="power_mw", cost_unit="mW",
     description="least average power at the required rate, device always on",

@@ -86,6 +86,11 @@ def report(graph: Graph, dev: Device, folding: Folding, est: Estimate, info: dic
                          "throughput all of them; the latency and II a lane's; energy per "
                          f"inference with {folding.replicas} windows per wake"]),
                       *([] if not folding.psums else [_psums_note(folding)]),
+                      *([] if folding.samples_per_beat == 1 else
+                        [f"{folding.samples_per_beat} input samples per beat "
+                         f"(half.hw.design.BEAT): the input takes window / "
+                         f"{folding.samples_per_beat} cycles, and the host must deliver "
+                         f"{folding.samples_per_beat} samples a clock to reach the throughput"]),
                       *([] if dev.static_power_mw is not None else
                         [f"{dev.name}: no static power figure in the catalog; counted as 0"]),
                       *notes]}

@@ -12,8 +12,9 @@ device); this module only renders them.
     PROJECT/ir.json   the IR the design was generated from (`read_ir`: what verification,
                       power and implementation read instead of the source model)
 
-The top level streams one signed input sample per beat (`s_axis_*`, windows framed by
-tlast: `axis_frame` pads a short window, cuts a long one and raises the sticky `err_framing`),
+The top level streams one signed input sample per beat, or N with `Design.samples_per_beat`
+(`half.hw.design.BEAT`) (`s_axis_*`, windows framed by tlast: `axis_frame` counts beats, pads a
+short window, cuts a long one and raises the sticky `err_framing`),
 the window's side features in one beat (`side_axis_*`, when the model has them; a FIFO of
 `SIDE_LAG` beats in front of the join, a queue of `SIDE_TRAIL` pooled vectors in it) and emits
 one class index per window (`m_axis_*`). `half.hw.design.CONTRACT` (also in design.json)
@@ -66,10 +67,15 @@ def _wrap(text: str, indent: str = " * ", hang: str = " * ") -> list[str]:
 
 def _ports_doc(design: Design, lanes: str = "") -> list[str]:
     side = design.side_width > 0
+    n = design.samples_per_beat
+    beat = ("one per beat" if n == 1 else
+            f"{n} per beat, sample j in bits [j*{design.in_width} +: {design.in_width}] (the "
+            f"earliest lowest)")
     items = [
         ("clk, rst", "clock; synchronous active-high reset (half.hw.design.CONTRACT)"),
-        ("s_axis_*", f"input samples, {design.in_width} bits signed, one per beat, tlast on "
-                     f"every window's last ({design.window} samples)"),
+        ("s_axis_*", f"input samples, {design.in_width} bits signed, {beat}, tlast on "
+                     f"every window's last{'' if n == 1 else ' beat'} ({design.window} "
+                     "samples)"),
         *([("side_axis_*", f"a window's side features, one beat of {design.side_width} "
                            "bits per window")] if side else []),
         ("m_axis_*", f"one class index ({design.idx_width} bits) per window, tlast on every "
@@ -109,7 +115,7 @@ def _render_chain(design: Design, module: str, doc: str = "") -> str:
     side = design.side_width > 0
     ports = [
         "    input  wire clk,", "    input  wire rst,",
-        f"    input  wire [{design.in_width - 1}:0] s_axis_tdata,",
+        f"    input  wire [{design.beat_width - 1}:0] s_axis_tdata,",
         "    input  wire s_axis_tlast,", "    input  wire s_axis_tvalid,",
         "    output wire s_axis_tready,",
     ]
@@ -124,10 +130,11 @@ def _render_chain(design: Design, module: str, doc: str = "") -> str:
     chain = design.chain
     n = len(chain)
     for i in range(n + 1):
-        w = design.in_width if i == 0 else chain[i - 1].stream.width
+        w = design.beat_width if i == 0 else chain[i - 1].stream.width
         body.append(f"    wire [{w - 1}:0] s{i}_tdata;")
         body.append(f"    wire s{i}_tlast, s{i}_tvalid, s{i}_tready;")
-    body += [f"    axis_frame #(.W({design.in_width}), .L({design.window})) u_frame (",
+    beats = design.window // design.samples_per_beat  # the framing counts beats
+    body += [f"    axis_frame #(.W({design.beat_width}), .L({beats})) u_frame (",
              "        .clk(clk), .rst(rst), .s_axis_tdata(s_axis_tdata),",
              "        .s_axis_tlast(s_axis_tlast), .s_axis_tvalid(s_axis_tvalid),",
              "        .s_axis_tready(s_axis_tready), .m_axis_tdata(s0_tdata),",
@@ -193,10 +200,10 @@ def _render_lanes(design: Design) -> str:
         return [f"    {direction} wire [{r - 1}:0] {n}," for n in names]
 
     ports = ["    input  wire clk,", "    input  wire rst,",
-             bus("input ", design.in_width, "s_axis_tdata"),
+             bus("input ", design.beat_width, "s_axis_tdata"),
              *bits("input ", "s_axis_tlast", "s_axis_tvalid"), *bits("output", "s_axis_tready")]
     conns = [".clk(clk)", ".rst(rst)",
-             f".s_axis_tdata(s_axis_tdata[i*{design.in_width} +: {design.in_width}])",
+             f".s_axis_tdata(s_axis_tdata[i*{design.beat_width} +: {design.beat_width}])",
              ".s_axis_tlast(s_axis_tlast[i])", ".s_axis_tvalid(s_axis_tvalid[i])",
              ".s_axis_tready(s_axis_tready[i])"]
     if side:

@@ -4,7 +4,9 @@
 `half verify` with plusargs. It streams integer windows and side features into `half_top`,
 collects the class indices, and optionally records every beat on every link between stages.
 
-Stimulus (hex, one word per line): `sim/x.hex` the input samples of all windows in order,
+Stimulus (hex, one word per line): `sim/x.hex` the input beats of all windows in order (one
+sample each, or design.json's `samples_per_beat` N packed, the earliest in the lowest bits;
++length counts beats),
 `sim/side.hex` one side word per window. Plusargs: +windows +length +timing (the first windows
 fed back to back without stalls, where latency and II are measured) +idle +stall (per mille of
 cycles an input idles / the output is back-pressured) +seed (xorshift32 of the stalls)
@@ -25,6 +27,8 @@ magnitude faster, which the ≥ 1,000-window verifications need.
 
 from __future__ import annotations
 
+from half.hw.design import beat_width
+
 TB = "tb_half"
 
 
@@ -32,7 +36,7 @@ def render_tb(design: dict) -> str:
     """The testbench for a design.json (its port widths and links; its lanes)."""
     if design.get("replicas", 1) > 1:
         return _render_lanes(design)
-    in_w, side_w, idx_w = design["in_width"], design["side_width"], design["idx_width"]
+    in_w, side_w, idx_w = beat_width(design), design["side_width"], design["idx_width"]
     links = len(design["stages"])
     side = side_w > 0
     lines = [
@@ -132,7 +136,7 @@ def render_tb(design: dict) -> str:
 def _render_lanes(design: dict) -> str:
     """The testbench of a top with R > 1 lanes (module docstring)."""
     r = design["replicas"]
-    in_w, side_w, idx_w = design["in_width"], design["side_width"], design["idx_width"]
+    in_w, side_w, idx_w = beat_width(design), design["side_width"], design["idx_width"]
     links = len(design["stages"])
     side = side_w > 0
     lines = [
