@@ -78,9 +78,11 @@ def _case(args: tuple[int, int, int, bool]) -> dict:
             "replicas": folding.replicas, "samples_per_beat": folding.samples_per_beat,
             "folding": b["folding"], "windows": v["windows"],
             "mismatches": v["mismatches"], "first_mismatch_layer": v["first_mismatch_layer"],
-            "cycles_model": v["cycles_model"], "cycles_measured_lanes":
-            v["cycles_measured_lanes"], "ii_model": v["ii_model"],
-            "ii_measured_lanes": v["ii_measured_lanes"], "err_framing": v["err_framing"],
+            "cycles_model": v["cycles_model"],  # one lane (R = 1): its figures as a list
+            "cycles_measured_lanes": v.get("cycles_measured_lanes", [v["cycles_measured"]]),
+            "ii_model": v["ii_model"],
+            "ii_measured_lanes": v.get("ii_measured_lanes", [v["ii_measured"]]),
+            "err_framing": v["err_framing"],
             "lint_clean": v["lint_clean"], **({} if v["lint_clean"] else {"lint": v["lint"]}),
             "seconds": round(time.perf_counter() - t0, 1)}
 

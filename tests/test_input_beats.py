@@ -95,3 +95,15 @@ def test_folder_widens_the_input_for_throughput_only():
     assert est.ii < graph.input.length <= one.ii
     for goal in ("low-energy", "low-power"):
         assert fold(graph, dev, goal, 1 / 30)[0].samples_per_beat == 1
+
+
+def test_implement_counts_the_wide_input_port():
+    """`half implement`'s port count (which sends a design with more port bits than the
+    package's pins into the pin shell) and the shell's registers take N samples a beat on
+    every lane."""
+    from half.flow.implement import _port_bits, _shell_ffs
+
+    d = {"in_width": 8, "side_width": 0, "idx_width": 2}
+    assert _port_bits(d | {"samples_per_beat": 2}) - _port_bits(d) == 8
+    assert _port_bits(d | {"samples_per_beat": 2, "replicas": 4}) == 2 + 4 * (16 + 3 + 2 + 3 + 1)
+    assert _shell_ffs(d | {"samples_per_beat": 3}) - _shell_ffs(d) == 16

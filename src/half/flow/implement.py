@@ -109,10 +109,11 @@ _FAMILIES = {
 
 # User I/O pins of a package (the nextpnr --package argument); where the design has more port
 # bits than these, the flow implements it inside `half_shell`. SG48: nextpnr-ice40 utilisation
-# "SB_IO x/39" (iCE40 UltraPlus data sheet FPGA-DS-02008, Table 1.1: 39 I/O in SG48). Packages
-# not listed are assumed to have enough pins (the ECP5 and Nexus packages of the catalog have
-# about 200).
-_PACKAGE_IO = {"sg48": 39}
+# "SB_IO x/39" (iCE40 UltraPlus data sheet FPGA-DS-02008, Table 1.1: 39 I/O in SG48). CABGA381
+# (ecp5-85k): nextpnr-ecp5 places at most 365 TRELLIS_IO there (its own capacity, as it
+# reported refusing a 4-lane design of 366 port bits: "TRELLIS_IO 366 > 365"). Packages not
+# listed are assumed to have enough pins.
+_PACKAGE_IO = {"sg48": 39, "cabga381": 365}
 
 # Board pins for a part whose nextpnr needs every pin constrained (nextpnr-nexus), used when the
 # project has no pin file of its own: the design is implemented inside `half_shell` (clk, rst,
