@@ -3,8 +3,8 @@
 samples per beat, the input stage window / N cycles. N = 1 reads as before; N must divide the
 model's decimation and its window; the II can fall to window / N; the folder widens for
 high-throughput only. In Verilator: tests/rtl/test_axis_decimate.py (the module, N = 2 and 3),
-and tests/test_replicas.py's two-lane design, each lane two samples a beat (bit-exact, the
-model's latency and II); the input-bound II = window / N on random designs:
+and tests/test_psums.py's pipelined design, two samples a beat (bit-exact, the model's
+latency and II); lanes and every N on random designs, with the input-bound II = window / N:
 `benchmarks/bench_replicas.py --beats`."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_one_sample_per_beat_reads_as_before(tiny):
     assert "samples_per_beat" not in d and "beat" not in d["contract"]
     assert "per_beat" not in d["input"] and "N" not in d["stages"][0]["params"]
     top = render_top(design)
-    assert "input  wire [7:0] s_axis_tdata," in top and ".L(360)" in top
+    assert "input  wire [7:0] s_axis_tdata," in top and "axis_frame #(.W(8), .L(360))" in top
 
 
 def test_bad_samples_per_beat_are_one_line_config_errors(tiny):
@@ -59,6 +59,8 @@ def test_bad_samples_per_beat_are_one_line_config_errors(tiny):
         check_samples_per_beat(4, 4, 362)
     with pytest.raises(ConfigError, match="decimation factor"):  # no decimation: N = 1 only
         check_samples_per_beat(2, 1, 360)
+    with pytest.raises(ConfigError, match="fewer than 2 beats per window"):
+        check_samples_per_beat(4, 4, 4)
 
 
 def test_two_samples_per_beat_halve_the_input(tiny):
@@ -101,9 +103,11 @@ def test_implement_counts_the_wide_input_port():
     """`half implement`'s port count (which sends a design with more port bits than the
     package's pins into the pin shell) and the shell's registers take N samples a beat on
     every lane."""
-    from half.flow.implement import _port_bits, _shell_ffs
+    from half.flow.implement import _port_bits, _render_shell, _shell_ffs
 
     d = {"in_width": 8, "side_width": 0, "idx_width": 2}
     assert _port_bits(d | {"samples_per_beat": 2}) - _port_bits(d) == 8
     assert _port_bits(d | {"samples_per_beat": 2, "replicas": 4}) == 2 + 4 * (16 + 3 + 2 + 3 + 1)
     assert _shell_ffs(d | {"samples_per_beat": 3}) - _shell_ffs(d) == 16
+    shell = _render_shell(d | {"samples_per_beat": 2, "replicas": 4})
+    assert ".s_axis_tdata(sh[63:0])" in shell and ".s_axis_tlast(sh[67:64])" in shell

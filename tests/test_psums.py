@@ -152,15 +152,17 @@ def test_folder_pipelines_for_throughput_only():
 @pytest.mark.rtl
 def test_partial_sums_verify_bit_exactly(tiny, tmp_path, shared_data):
     """preset:tiny with partial sums on every MAC stage, in Verilator on real test windows under
-    random stalls: every class the golden model's, latency and II the model's, lint clean."""
+    random stalls: every class the golden model's, latency and II the model's, lint clean. The
+    same build takes two samples a beat (`Folding.samples_per_beat`, tests/test_input_beats.py:
+    one pipeline, one Verilator build for both)."""
     from half.flow.verify import verify
     from half.rtl.build import build
 
+    wide = dataclasses.replace(folding(), samples_per_beat=2)
     project = tmp_path / "p"
-    build("preset:tiny", "mitdb-aami", "ecp5-85k", "high-throughput", project,
-          folding=folding())
+    build("preset:tiny", "mitdb-aami", "ecp5-85k", "high-throughput", project, folding=wide)
+    assert json.loads((project / "design.json").read_text())["samples_per_beat"] == 2
     res = verify(project, windows=4, data_dir=shared_data)
     assert res["windows"] == 4 and res["mismatches"] == 0 and res["lint_clean"], res
-    assert res["cycles_measured"] == res["cycles_model"] == \
-        bind(tiny, folding()).latency_cycles
-    assert res["ii_measured"] == res["ii_model"]
+    assert res["cycles_measured"] == res["cycles_model"] == bind(tiny, wide).latency_cycles
+    assert res["ii_measured"] == res["ii_model"] and res["err_framing"] is False

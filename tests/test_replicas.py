@@ -8,7 +8,6 @@ mismatch would be localised per lane."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 
@@ -103,21 +102,18 @@ def test_folder_replicates_for_throughput_only(tiny):
 
 @pytest.mark.rtl
 def test_two_replicas_verify_bit_exactly_on_both_lanes(tiny, tmp_path, shared_data):
-    """Two lanes fed different test windows under random stalls, each lane taking two samples
-    per beat (`Folding.samples_per_beat`, tests/test_input_beats.py; one build covers both):
-    every class the golden model's, each lane's latency and II the model's, lint clean; window
-    3 (lane 1's second) rerun with every link probed matches the golden model stage by
-    stage."""
+    """Two lanes fed different test windows under random stalls: every class the golden
+    model's, each lane's latency and II the model's, lint clean; window 3 (lane 1's second)
+    rerun with every link probed matches the golden model stage by stage."""
     from half.flow.verify import localise, prepare, verify
     from half.rtl.build import build
 
     project = tmp_path / "p"
     build("preset:tiny", "mitdb-aami", "ecp5-85k", "high-throughput", project,
-          folding=dataclasses.replace(serial(tiny, 2), samples_per_beat=2))  # the quickest
+          folding=serial(tiny, 2))  # the smallest Verilog: the quickest to build
     res = verify(project, windows=4, data_dir=shared_data)
     assert res["windows"] == 4 and res["mismatches"] == 0 and res["lint_clean"], res
     assert res["replicas"] == 2 and res["err_framing"] is False
-    assert json.loads((project / "design.json").read_text())["samples_per_beat"] == 2
     assert res["cycles_measured_lanes"] == [res["cycles_model"]] * 2
     assert res["ii_measured_lanes"] == [res["ii_model"]] * 2
     run = prepare(project, 4, data_dir=shared_data)

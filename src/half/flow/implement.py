@@ -110,10 +110,12 @@ _FAMILIES = {
 # User I/O pins of a package (the nextpnr --package argument); where the design has more port
 # bits than these, the flow implements it inside `half_shell`. SG48: nextpnr-ice40 utilisation
 # "SB_IO x/39" (iCE40 UltraPlus data sheet FPGA-DS-02008, Table 1.1: 39 I/O in SG48). CABGA381
-# (ecp5-85k): nextpnr-ecp5 places at most 365 TRELLIS_IO there (its own capacity, as it
-# reported refusing a 4-lane design of 366 port bits: "TRELLIS_IO 366 > 365"). Packages not
-# listed are assumed to have enough pins.
-_PACKAGE_IO = {"sg48": 39, "cabga381": 365}
+# (the ECP5 parts of the catalog): 197 to 205 user I/O by density (ECP5 family data sheet
+# FPGA-DS-02012, Table 1.1, as recalled; not re-read here), the least taken. nextpnr-ecp5 counts
+# every I/O site of the die (365 TRELLIS_IO on the 85k, whatever the package), so it places
+# designs that no board of this package could wire: 334 port bits were placed in a 4-lane
+# design before this entry. Packages not listed are assumed to have enough pins.
+_PACKAGE_IO = {"sg48": 39, "cabga381": 197}
 
 # Board pins for a part whose nextpnr needs every pin constrained (nextpnr-nexus), used when the
 # project has no pin file of its own: the design is implemented inside `half_shell` (clk, rst,

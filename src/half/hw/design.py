@@ -117,7 +117,8 @@ CONTRACT = {
 
 # the input beat of a top that takes N > 1 samples per beat (design.json's contract, in place of
 # CONTRACT's one sample per beat)
-BEAT = ("samples_per_beat N > 1: s_axis carries N consecutive signed samples per beat, sample j "
+BEAT = ("samples_per_beat N > 1 (in place of `input`'s one sample per beat; framing as there, "
+        "in beats): s_axis carries N consecutive signed samples per beat, sample j "
         "of the beat in bits [j*W +: W] (W: in_width; the earliest sample in the lowest bits); "
         "a window is window / N beats, tlast on its last beat. Framing counts beats: a short or "
         "long window is padded or cut in whole beats.")
@@ -591,10 +592,11 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
 
 def beat_options(graph: Graph) -> list[int]:
     """Legal samples per input beat N of `graph` (ascending): 1, and the divisors of its
-    decimation factor that also divide the window (`check_samples_per_beat`)."""
+    decimation factor that also divide the window into 2 beats or more
+    (`check_samples_per_beat`)."""
     layers, length = graph.layers, graph.input.length
     factor = layers[0].factor if layers and isinstance(layers[0], Decimate) else 1
-    return [d for d in divisors(factor) if length % d == 0]
+    return [d for d in divisors(factor) if length % d == 0 and (d == 1 or length // d >= 2)]
 
 
 def check_samples_per_beat(n: int, factor: int, window: int) -> None:
@@ -611,6 +613,9 @@ def check_samples_per_beat(n: int, factor: int, window: int) -> None:
     if window % n:
         raise ConfigError("folding.samples_per_beat",
                           f"{n} does not divide the window ({window} samples)")
+    if window // n < 2:  # axis_frame frames windows of two beats or more
+        raise ConfigError("folding.samples_per_beat",
+                          f"{n} leaves fewer than 2 beats per window ({window} samples)")
 
 
 def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:

@@ -32,6 +32,12 @@ from half.hw.design import beat_width
 TB = "tb_half"
 
 
+def _depth(design: dict) -> str:
+    """The last index of the harness's input memory: 2^24 samples, as beats."""
+    n = design.get("samples_per_beat", 1)
+    return "(1<<24)-1" if n == 1 else str((1 << 24) // n - 1)
+
+
 def render_tb(design: dict) -> str:
     """The testbench for a design.json (its port widths and links; its lanes)."""
     if design.get("replicas", 1) > 1:
@@ -49,7 +55,7 @@ def render_tb(design: dict) -> str:
         "    integer windows, length, timing, idle, stall, probe, fd, n_in, n_side;",
         "    reg [31:0] rng;",
         "    reg [1023:0] out_path;",
-        f"    reg [{in_w - 1}:0] xs [0:(1<<24)-1];",
+        f"    reg [{in_w - 1}:0] xs [0:{_depth(design)}];",
         f"    reg [{in_w - 1}:0] s_tdata;",
         "    reg s_tlast, s_tvalid, m_tready;",
         "    wire s_tready, m_tvalid, m_tlast, err_framing;",
@@ -151,7 +157,7 @@ def _render_lanes(design: dict) -> str:
         "    integer windows, length, timing, idle, stall, probe, fd, ln, lane;",
         "    reg [31:0] rng;",
         "    reg [1023:0] out_path;",
-        f"    reg [{in_w - 1}:0] xs [0:(1<<24)-1];",
+        f"    reg [{in_w - 1}:0] xs [0:{_depth(design)}];",
         f"    reg [R*{in_w}-1:0] s_tdata;",
         "    reg [R-1:0] s_tlast, s_tvalid, m_tready;",
         "    wire [R-1:0] s_tready, m_tvalid, m_tlast, err_framing;",

@@ -51,8 +51,14 @@ module axis_decimate #(
 
     // verilator lint_off UNUSEDSIGNAL
     wire unused_tlast = s_axis_tlast;
-    wire [N*W-1:0] unused_lanes = s_axis_tdata;  // lanes 1 .. N-1 are never kept
     // verilator lint_on UNUSEDSIGNAL
+    generate
+        if (N > 1) begin : g_lanes
+            // verilator lint_off UNUSEDSIGNAL
+            wire [(N-1)*W-1:0] unused_lanes = s_axis_tdata[N*W-1:W];  // never kept
+            // verilator lint_on UNUSEDSIGNAL
+        end
+    endgenerate
 
     // the beat's position, its phase (position % FB) and kept beats before it
     // (position / FB), all counters: a division or remainder by a factor that is not a
