@@ -111,3 +111,21 @@ def test_implement_counts_the_wide_input_port():
     assert _shell_ffs(d | {"samples_per_beat": 3}) - _shell_ffs(d) == 16
     shell = _render_shell(d | {"samples_per_beat": 2, "replicas": 4})
     assert ".s_axis_tdata(sh[63:0])" in shell and ".s_axis_tlast(sh[67:64])" in shell
+
+
+def test_search_precheck_measures_a_rate_goals_shortfall_without_the_throughput_levers():
+    """A rate goal that no design meets: the search's pre-check reports how far the fastest
+    design the rate goals can build falls short (one pipeline, one sample a beat, no partial
+    sums), not high-throughput's, which replicas and a wide input make 6x faster here."""
+    from half.search.evaluate import SearchSpec, hardware_of
+
+    graph = graph_for("preset:tiny", "cinc2017-af")[0]
+    dev = get_device("ecp5-85k")
+    out = hardware_of(graph, SearchSpec(task="cinc2017-af", goal="low-power", device="ecp5-85k",
+                                        rate=2e5))
+    narrow = dataclasses.replace(HIGH_THROUGHPUT, replicate=False, pipeline=False,
+                                 wide_input=False)
+    one = fold(graph, dev, narrow)[1].throughput
+    assert out["plan"]["throughput_per_s"] == pytest.approx(one)
+    assert out["rate"] == pytest.approx(2e5 / one - 1) and "below the required" in out["reason"]
+    assert fold(graph, dev, "high-throughput")[1].throughput > 5 * one
