@@ -557,7 +557,7 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
     layers = graph.layers
     inp = graph.input
     dec = bool(layers) and isinstance(layers[0], Decimate)
-    factor = layers[0].factor if dec else 1
+    factor = decimation(graph)
     n = folding.samples_per_beat
     check_samples_per_beat(n, factor, inp.length)
     last_kept = (-(-inp.length // factor) - 1) * factor  # ends the input's part of the latency
@@ -590,32 +590,42 @@ def bind(graph: Graph, folding: Folding, device: Device | None = None) -> Design
     return Design(graph, folding, device.name if device else None, stages)
 
 
+def decimation(graph: Graph) -> int:
+    """The factor of `graph`'s decimation (a first Decimate layer; 1 without one)."""
+    layers = graph.layers
+    return layers[0].factor if layers and isinstance(layers[0], Decimate) else 1
+
+
 def beat_options(graph: Graph) -> list[int]:
     """Legal samples per input beat N of `graph` (ascending): 1, and the divisors of its
-    decimation factor that also divide the window into 2 beats or more
-    (`check_samples_per_beat`)."""
-    layers, length = graph.layers, graph.input.length
-    factor = layers[0].factor if layers and isinstance(layers[0], Decimate) else 1
-    return [d for d in divisors(factor) if length % d == 0 and (d == 1 or length // d >= 2)]
+    decimation factor that `check_samples_per_beat` accepts."""
+    factor, window = decimation(graph), graph.input.length
+    return [d for d in divisors(factor) if _beat_problem(d, factor, window) is None]
 
 
 def check_samples_per_beat(n: int, factor: int, window: int) -> None:
     """N samples per beat must divide the model's decimation factor (the first conv takes at
-    most one time step a cycle) and its window (whole beats per window): a ConfigError naming
-    `folding.samples_per_beat` otherwise."""
+    most one time step a cycle) and its window (whole beats per window), and leave two beats a
+    window or more: a ConfigError naming `folding.samples_per_beat` otherwise."""
+    problem = _beat_problem(n, factor, window)
+    if problem:
+        raise ConfigError("folding.samples_per_beat", problem)
+
+
+def _beat_problem(n: int, factor: int, window: int) -> str | None:
+    """What is wrong with N samples per beat (None: nothing; the one rule of
+    `check_samples_per_beat` and `beat_options`)."""
     if n == 1:
-        return
+        return None
     if factor % n:
-        raise ConfigError("folding.samples_per_beat",
-                          f"{n} does not divide the model's decimation factor ({factor}): the "
-                          "first conv takes one time step a cycle, so N must be a divisor of "
-                          "the decimation (1 without one)")
+        return (f"{n} does not divide the model's decimation factor ({factor}): the first conv "
+                "takes one time step a cycle, so N must be a divisor of the decimation (1 "
+                "without one)")
     if window % n:
-        raise ConfigError("folding.samples_per_beat",
-                          f"{n} does not divide the window ({window} samples)")
+        return f"{n} does not divide the window ({window} samples)"
     if window // n < 2:  # axis_frame frames windows of two beats or more
-        raise ConfigError("folding.samples_per_beat",
-                          f"{n} leaves fewer than 2 beats per window ({window} samples)")
+        return f"{n} leaves fewer than 2 beats per window ({window} samples)"
+    return None
 
 
 def _mvu(i: int, layer: Conv | Dense, nxt, folding: Folding) -> MVUStage:

@@ -180,10 +180,10 @@ def fold(graph: Graph, dev: Device, goal: str | Goal, rate: float | None = None,
             yield from _fastest(graph, dev, clocks, targets, power, goal.replicate,
                                 goal.pipeline)
             if goal.wide_input:  # then N > 1 samples a beat: the II targets below the window
+                narrow = _fixed_cycles(graph)  # the least II of one sample a beat
                 for n in beat_options(graph)[1:]:
-                    yield from _fastest(graph, dev, clocks,
-                                        _targets(graph, n, below=_fixed_cycles(graph)), power,
-                                        goal.replicate, goal.pipeline, n)
+                    yield from _fastest(graph, dev, clocks, _targets(graph, n, below=narrow),
+                                        power, goal.replicate, goal.pipeline, n)
             return
         for clock in clocks:  # only targets that leave the required rate possible
             usable = [t for t in targets if t <= math.floor(clock * 1e6 / rate)]
